@@ -48,9 +48,10 @@ public sealed partial class PolicyBuilder
             "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "set_robust_list", "exit", "exit_group",
             "tgkill", "getpriority", "sched_getparam", "sched_getscheduler", "prctl");
         // No networking, but fail politely: glibc's NSS tries the nscd socket (ls -l, id) and falls back to files.
-        BlockSyscallWithErrno("socket", 13 /*EACCES*/);
+        // Overridable, so that a user's AllowSyscall("socket") (the CLI's --allow socket) wins.
+        AddOverridableRule("socket", null, SyscallAction.Errno(13 /*EACCES*/), nameof(AllowDefaultTools));
         // Terminal queries are allowed (AllowTCGETS); any other ioctl fails with ENOTTY (cp tries FICLONE, then copies).
-        AddRule(Number("ioctl"), null, SyscallAction.Errno(25 /*ENOTTY*/), nameof(AllowDefaultTools));
+        AddOverridableRule("ioctl", null, SyscallAction.Errno(25 /*ENOTTY*/), nameof(AllowDefaultTools));
     });
 
     /// <summary>What a running .NET 10 process needs to keep going after it sandboxes itself (SandboxMeHere with TSYNC):

@@ -118,6 +118,17 @@ public sealed class BuiltinPolicyTests : IDisposable
     }
 
     [Fact]
+    public void CliAllowOnTopOfTheDefaultWins()
+    {
+        var policy = BuiltinPolicies.CreateDefault().AllowSyscalls("socket", "ioctl", "read").Build();
+        Assert.Equal(SyscallAction.Allow, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("socket"), [2, 1, 0])));
+        Assert.Equal(SyscallAction.Allow, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("ioctl"), [1, 0x1234])));
+        var plain = BuiltinPolicies.CreateDefault().Build();
+        Assert.Equal(SyscallAction.Errno(25), plain.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("ioctl"), [1, 0x1234])));
+        Assert.Equal(SyscallAction.Allow, plain.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("ioctl"), [1, 0x5401])));
+    }
+
+    [Fact]
     public void EveryPresetBuildsAndEveryCacheableAllowLoadsOnlyArchAndNr()
     {
         foreach (var (name, apply) in BuiltinPolicies.Presets)

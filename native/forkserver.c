@@ -350,8 +350,12 @@ static void __attribute__((noreturn)) init_main(int sync_fd)
     long pid2 = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     CHECK(pid2, "fork sandboxee");
     if (pid2 == 0) sandboxee(me);
-    close(prog_fd);
-    for (int i = 0; i < P.nfds; i++) close(recv_fds[2 + i]);
+    /* init keeps only its status channel (as fd 0 after this): nothing else of the host stays open. */
+    if (status_fd != 0) {
+        CHECK(dup3(status_fd, 0, O_CLOEXEC), "dup status fd");
+        status_fd = 0;
+    }
+    syscall(SYS_close_range, 1, ~0u, 0);
 
     struct { uint32_t type; int32_t code, status; uint32_t pad; int64_t utime, stime, maxrss; } r = { S_EXIT, 0, 0, 0, 0, 0, 0 };
     for (;;) {

@@ -1,4 +1,5 @@
-/* Forkserver test sandboxee. Modes: exit N | signal N | getpid | sleep N | status | fds | write PATH */
+/* Forkserver test sandboxee. Modes: exit N | signal N | getpid | sleep N | status | fds | write PATH |
+   rlimit | cwd | env | lo | lstat PATH */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
@@ -6,6 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,6 +33,34 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "getpid")) { printf("pid %ld\n", syscall(SYS_getpid)); return 0; }
     if (!strcmp(mode, "sleep")) { printf("sleeping\n"); fflush(stdout); sleep((unsigned)atoi(argv[2])); return 0; }
     if (!strcmp(mode, "write")) { int fd = open(argv[2], O_WRONLY | O_CREAT, 0644); printf("open %s: %d\n", argv[2], fd < 0 ? -1 : 0); return fd < 0; }
+    if (!strcmp(mode, "rlimit")) {
+        struct rlimit n, f;
+        getrlimit(RLIMIT_NOFILE, &n);
+        getrlimit(RLIMIT_FSIZE, &f);
+        printf("nofile %llu %llu\nfsize %llu %llu\n", (unsigned long long)n.rlim_cur, (unsigned long long)n.rlim_max,
+               (unsigned long long)f.rlim_cur, (unsigned long long)f.rlim_max);
+        return 0;
+    }
+    if (!strcmp(mode, "cwd")) { char b[512]; printf("cwd %s\n", getcwd(b, sizeof b) ? b : "?"); return 0; }
+    if (!strcmp(mode, "env")) { extern char **environ; for (char **e = environ; *e; e++) printf("%s\n", *e); return 0; }
+    if (!strcmp(mode, "lo")) {
+        struct ifreq ifr;
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        memset(&ifr, 0, sizeof ifr);
+        strcpy(ifr.ifr_name, "lo");
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { printf("lo ?\n"); return 1; }
+        printf("lo %s\n", (ifr.ifr_flags & IFF_UP) ? "up" : "down");
+        return 0;
+    }
+    if (!strcmp(mode, "lstat")) {
+        struct stat st;
+        char link[256] = "";
+        if (lstat(argv[2], &st) < 0) { printf("%s missing\n", argv[2]); return 0; }
+        if (S_ISLNK(st.st_mode)) { ssize_t n = readlink(argv[2], link, sizeof link - 1); link[n > 0 ? n : 0] = 0; }
+        printf("%s %s%s%s\n", argv[2], S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file" : S_ISLNK(st.st_mode) ? "link" : "other",
+               link[0] ? " -> " : "", link);
+        return 0;
+    }
     if (!strcmp(mode, "fds")) {
         DIR *d = opendir("/proc/self/fd");
         if (!d) { printf("no /proc\n"); return 1; }

@@ -103,6 +103,12 @@ internal sealed class ForkServer : IDisposable
         {
             rc = Interop.PosixSpawnFileActionsInit(actions);
             if (rc == 0) rc = Interop.PosixSpawnFileActionsAddDup2(actions, theirs.Fd, 3);
+            // stdin/stdout: /dev/null (nothing of the executor's terminal or pipes stays open in sandboxes); stderr kept for diagnostics.
+            fixed (byte* devnull = "/dev/null\0"u8)
+            {
+                if (rc == 0) rc = Interop.PosixSpawnFileActionsAddOpen(actions, 0, devnull, Interop.O_RDONLY, 0);
+                if (rc == 0) rc = Interop.PosixSpawnFileActionsAddOpen(actions, 1, devnull, 1 /* O_WRONLY */, 0);
+            }
             byte** argv = stackalloc byte*[args.Count + 1];
             for (int i = 0; i < args.Count; i++)
             {
@@ -167,12 +173,14 @@ internal sealed class ForkServer : IDisposable
                 fds[1] = sandboxEnd;
                 for (int i = 0; i < plan.Fds.Count; i++) fds[2 + i] = plan.Fds[i].Source;
                 long sent = ForkServerProtocol.SendWithFds(_control, request, fds);
+                if (sent == -90) throw new ArgumentException($"the plan ({request.Length} bytes) is larger than the control socket allows (net.core.wmem_max)", nameof(plan));
                 if (sent < 0) throw Broken($"sending the plan to the forkserver failed: {Marshal.GetPInvokeErrorMessage((int)-sent)}");
                 var buffer = new byte[512];
                 long n;
                 do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0);
                 while (n == -4); // EINTR
                 if (n == 0) throw Broken("the forkserver exited (control socket closed)");
+                if (n == -11) throw Broken("the forkserver did not answer within 30 s");
                 if (n < 0) throw Broken($"reading the forkserver's reply failed: {Marshal.GetPInvokeErrorMessage((int)-n)}");
                 reply = ForkServerProtocol.ParseReply(buffer.AsSpan(0, (int)n));
             }
@@ -308,6 +316,18 @@ internal sealed class SpawnedSandbox : IDisposable
     }
 
     private async Task<NativeExitReport> ReadStatusAsync()
+    {
+        try
+        {
+            return await ReadRecordsAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            return new NativeExitReport { SetupFailedStep = $"reading the sandbox's status channel failed: {ex.Message}", Killed = _killed };
+        }
+    }
+
+    private async Task<NativeExitReport> ReadRecordsAsync()
     {
         string? step = null;
         int errno = 0;

@@ -17,6 +17,9 @@ internal static partial class Interop
     [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_adddup2")]
     internal static unsafe partial int PosixSpawnFileActionsAddDup2(void* fileActions, int fd, int newFd);
 
+    [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_addopen")]
+    internal static unsafe partial int PosixSpawnFileActionsAddOpen(void* fileActions, int fd, byte* path, int flags, int mode);
+
     [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_destroy")]
     internal static unsafe partial int PosixSpawnFileActionsDestroy(void* fileActions);
 }

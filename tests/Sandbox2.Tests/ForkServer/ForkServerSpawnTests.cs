@@ -200,3 +200,83 @@ public class ForkServerSpawnTests
         }
     }
 }
+
+/// <summary>Each plan field reaches the sandboxee.</summary>
+public class ForkServerPlanTests
+{
+    private static ForkServer Server => ForkServer.Global;
+
+    private static async Task<string> Output(string[] args, Func<SandboxPlan, SandboxPlan>? edit = null, IReadOnlyList<MountOp>? mounts = null)
+    {
+        var (report, output) = await FsPlans.Run(Server, o =>
+        {
+            var p = FsPlans.Probe(o, args, extraMounts: mounts);
+            return edit is null ? p : edit(p);
+        });
+        Assert.Null(report.SetupFailedStep);
+        Assert.Equal(0, report.ExitCode);
+        return output;
+    }
+
+    private static SandboxPlan With(SandboxPlan p, IReadOnlyList<RlimitOp>? rlimits = null, string? cwd = null, IReadOnlyList<string>? env = null, bool loopback = false, PlanNamespaces? ns = null) => new()
+    {
+        Namespaces = ns ?? p.Namespaces,
+        OutsideUid = p.OutsideUid,
+        OutsideGid = p.OutsideGid,
+        Mounts = p.Mounts,
+        Argv = p.Argv,
+        Environment = env ?? p.Environment,
+        ProgramFd = p.ProgramFd,
+        Fds = p.Fds,
+        Rlimits = rlimits ?? p.Rlimits,
+        Cwd = cwd ?? p.Cwd,
+        LoopbackUp = loopback,
+    };
+
+    [Fact]
+    public async Task RlimitsAreApplied()
+    {
+        string o = await Output(["rlimit"], p => With(p, rlimits: [new RlimitOp(7, 20, 30), new RlimitOp(1, 4096, 8192)]));
+        Assert.Equal("nofile 20 30\nfsize 4096 8192\n", o);
+    }
+
+    [Fact]
+    public async Task CwdAndEnvironmentAreApplied()
+    {
+        Assert.Equal("cwd /proc\n", await Output(["cwd"], p => With(p, cwd: "/proc")));
+        Assert.Equal("A=1\nB=two words\n", await Output(["env"], p => With(p, env: ["A=1", "B=two words"])));
+    }
+
+    [Fact]
+    public async Task LoopbackIsUpOnlyWhenPlanned()
+    {
+        Assert.Equal("lo up\n", await Output(["lo"], p => With(p, loopback: true)));
+        Assert.Equal("lo down\n", await Output(["lo"]));
+    }
+
+    [Fact]
+    public async Task FileBindSymlinkAndDirectories()
+    {
+        string hello = FsPlans.Testcase("hello-static");
+        MountOp[] mounts =
+        [
+            new(MountOpKind.MakeDirectory, "/a/b/c"),
+            new(MountOpKind.CreateFile, "/a/hello"),
+            new(MountOpKind.Bind, "/a/hello", hello, MountFlags.ReadOnly),
+            new(MountOpKind.Symlink, "/link", "a/hello"),
+        ];
+        Assert.Equal("/a/b/c dir\n", await Output(["lstat", "/a/b/c"], mounts: mounts));
+        Assert.Equal("/link link -> a/hello\n", await Output(["lstat", "/link"], mounts: mounts));
+        Assert.Equal("/a/hello file\n", await Output(["lstat", "/a/hello"], mounts: mounts));
+        Assert.Equal("/etc missing\n", await Output(["lstat", "/etc"], mounts: mounts));
+    }
+
+    [Fact]
+    public async Task SetupErrorInTheSandboxeeIsReported()
+    {
+        var (report, _) = await FsPlans.Run(Server, o => With(FsPlans.Probe(o, ["exit", "0"]), cwd: "/does-not-exist"));
+        Assert.Equal("chdir /does-not-exist", report.SetupFailedStep);
+        Assert.Equal(2, report.SetupErrno);
+        Assert.Null(report.ExitCode);
+    }
+}

@@ -363,18 +363,8 @@ internal sealed class Monitor : IDisposable
         return ToSyscall(notif.Arch, notif.Nr, args, (int)notif.Pid, notif.InstructionPointer);
     }
 
-    internal static Syscall ToSyscall(uint auditArch, int nr, ReadOnlySpan<ulong> args, int pid, ulong ip)
-    {
-        SyscallArch arch = auditArch switch
-        {
-            Interop.AUDIT_ARCH_X86_64 when (nr & Interop.X32_SYSCALL_BIT) != 0 => SyscallArch.X32,
-            Interop.AUDIT_ARCH_X86_64 => SyscallArch.X86_64,
-            Interop.AUDIT_ARCH_I386 => SyscallArch.X86_32,
-            _ => SyscallArch.Unknown,
-        };
-        int number = arch == SyscallArch.X32 ? nr & ~Interop.X32_SYSCALL_BIT : nr;
-        return new Syscall(arch, number, args, pid, ip);
-    }
+    internal static Syscall ToSyscall(uint auditArch, int nr, ReadOnlySpan<ulong> args, int pid, ulong ip) =>
+        Syscall.FromSeccompData(auditArch, nr, args, pid, ip);
 
     /// <summary>The innermost NSpid and the name of a thread, from /proc/tid/status.</summary>
     internal static (int NsPid, string? Name) ReadThreadStatus(int tid)

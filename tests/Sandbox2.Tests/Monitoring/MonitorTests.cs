@@ -38,6 +38,7 @@ public class MonitorTests
         Assert.DoesNotContain("ptrace=", output); // the syscall never returned
         Assert.Equal(SyscallArch.X86_64, v.Syscall.Arch);
         Assert.Equal(101, v.Syscall.Number);
+        Assert.Equal("ptrace", v.Syscall.Name);
         Assert.Equal(ViolationType.Syscall, v.Type);
         Assert.Equal(child.Pid, v.Syscall.Pid);
         Assert.Equal(child.Pid, v.NamespacePid); // no pid namespace here
@@ -55,6 +56,7 @@ public class MonitorTests
         var (v, _, _) = await RunToViolation("x32", "-");
         Assert.Equal(SyscallArch.X32, v.Syscall.Arch);
         Assert.Equal(39, v.Syscall.Number); // getpid, without the x32 bit
+        Assert.Equal("getpid", v.Syscall.Name);
         Assert.Equal(ViolationType.ArchitectureSwitch, v.Type);
         Assert.StartsWith("[X32] ", v.Description, StringComparison.Ordinal);
         Assert.Equal("x32", v.ArchLabel);
@@ -66,6 +68,7 @@ public class MonitorTests
         var (v, _, _) = await RunToViolation("int80", "-");
         Assert.Equal(SyscallArch.X86_32, v.Syscall.Arch);
         Assert.Equal(20, v.Syscall.Number); // getpid in unistd_32.h
+        Assert.Equal("getpid", v.Syscall.Name);
         Assert.Equal(ViolationType.ArchitectureSwitch, v.Type);
         Assert.StartsWith("[X86-32] ", v.Description, StringComparison.Ordinal);
     }

@@ -3,6 +3,8 @@
 //   fd 3 must be a unix socket: the listener (SECCOMP_FILTER_FLAG_NEW_LISTENER) is sent over it
 //   (SCM_RIGHTS), then closed here. The filter notifies: any non-x86-64 arch, any x32 syscall
 //   (nr | 0x40000000) and every number in NRS (comma-separated, "-" for none); everything else runs.
+//   NRS = "@FILE": install the raw seccomp-bpf program in FILE instead (8-byte sock_filter entries, e.g. a
+//   Policy compiled with MonitorAttached), so the policy decides what is notified.
 // MODE (what the process does afterwards; results go to stdout, unbuffered):
 //   ptrace      ptrace(PTRACE_TRACEME) via syscall()
 //   x32         x32 getpid (39 | 0x40000000)
@@ -44,9 +46,21 @@ static void die(const char *what) {
     exit(100);
 }
 
+static struct sock_filter file_filter[4096];
+
 static int install_and_send(const char *nrs) {
     struct sock_filter f[80];
     int n = 0, nums[64], count = 0;
+    struct sock_fprog prog = { .len = 0, .filter = f };
+    if (nrs[0] == '@') {
+        FILE *fp = fopen(nrs + 1, "rb");
+        if (!fp) die("open filter");
+        size_t len = fread(file_filter, sizeof(struct sock_filter), 4096, fp);
+        fclose(fp);
+        prog.len = (unsigned short)len;
+        prog.filter = file_filter;
+        goto install;
+    }
     if (strcmp(nrs, "-") != 0) {
         for (const char *p = nrs; *p && count < 64;) {
             nums[count++] = atoi(p);
@@ -66,7 +80,8 @@ static int install_and_send(const char *nrs) {
     }
     f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
-    struct sock_fprog prog = { .len = (unsigned short)n, .filter = f };
+    prog.len = (unsigned short)n;
+install:
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs");
     int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
     if (listener < 0) die("seccomp");

@@ -13,7 +13,8 @@ internal static class Program
         try
         {
             RootCommand root = CreateRootCommand();
-            ParseResult parsed = root.Parse(args);
+            // No @response-file expansion: every argument is taken literally.
+            ParseResult parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
             if (parsed.Errors.Count > 0)
             {
                 // One line, naming the problem (System.CommandLine would print help and every error).

@@ -228,4 +228,28 @@ public class CliRunTests
         Assert.True(r.ExitCode == 2, r.ToString());
         Assert.Contains("no_such_syscall", Assert.Single(r.ToolLines), StringComparison.Ordinal);
     }
+
+    [SandboxTheory]
+    [InlineData("1073741824")]
+    [InlineData("1048576k")]
+    [InlineData("1048576KiB")]
+    [InlineData("1024M")]
+    [InlineData("1024mb")]
+    [InlineData("1.5G")]
+    [InlineData("2g")]
+    [InlineData("1T")]
+    public async Task SizeSpellingsAreAccepted(string size)
+    {
+        CliOutcome r = await CliRunner.RunAsync("run", "--memory-limit", size, "--file-size-limit", size, "--", "/bin/echo", "ok");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("ok\n", r.Stdout);
+    }
+
+    [SandboxFact]
+    public async Task FileSizeLimitStopsLargeWrites()
+    {
+        // RLIMIT_FSIZE: the write past the limit raises SIGXFSZ (25), which kills dd.
+        CliOutcome r = await CliRunner.RunAsync("run", "--file-size-limit", "64k", "--", "dd", "if=/dev/zero", "of=/tmp/f", "bs=1k", "count=128");
+        Assert.True(r.ExitCode == 128 + 25, r.ToString());
+    }
 }

@@ -163,31 +163,11 @@ internal sealed class ForkServer : IDisposable
         var received = new List<SafeFdHandle>();
         try
         {
-            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-                if (_broken) throw new ForkServerException("the forkserver has died; use ForkServer.Global to restart it");
-                var fds = new SafeHandle[2 + plan.Fds.Count];
-                fds[0] = plan.ProgramFd;
-                fds[1] = sandboxEnd;
-                for (int i = 0; i < plan.Fds.Count; i++) fds[2 + i] = plan.Fds[i].Source;
-                long sent = ForkServerProtocol.SendWithFds(_control, request, fds);
-                if (sent == -90) throw new ArgumentException($"the plan ({request.Length} bytes) is larger than the control socket allows (net.core.wmem_max)", nameof(plan));
-                if (sent < 0) throw Broken($"sending the plan to the forkserver failed: {Marshal.GetPInvokeErrorMessage((int)-sent)}");
-                var buffer = new byte[512];
-                long n;
-                do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0);
-                while (n == -4); // EINTR
-                if (n == 0) throw Broken("the forkserver exited (control socket closed)");
-                if (n == -11) throw Broken("the forkserver did not answer within 30 s");
-                if (n < 0) throw Broken($"reading the forkserver's reply failed: {Marshal.GetPInvokeErrorMessage((int)-n)}");
-                reply = ForkServerProtocol.ParseReply(buffer.AsSpan(0, (int)n));
-            }
-            finally
-            {
-                _gate.Release();
-            }
+            var fds = new SafeHandle[2 + plan.Fds.Count];
+            fds[0] = plan.ProgramFd;
+            fds[1] = sandboxEnd;
+            for (int i = 0; i < plan.Fds.Count; i++) fds[2 + i] = plan.Fds[i].Source;
+            reply = await ExchangeAsync(request, fds, received, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -214,6 +194,33 @@ internal sealed class ForkServer : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
         }
         return sandbox;
+    }
+
+    /// <summary>Sends one request datagram with descriptors and returns the reply (descriptors received go to
+    /// <paramref name="received"/>). Requests are serialised: the forkserver handles one at a time.</summary>
+    internal async Task<ForkServerProtocol.Reply> ExchangeAsync(byte[] request, SafeHandle[] fds, List<SafeFdHandle> received, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            if (_broken) throw new ForkServerException("the forkserver has died; use ForkServer.Global to restart it");
+            long sent = ForkServerProtocol.SendWithFds(_control, request, fds);
+            if (sent == -90) throw new ArgumentException($"the plan ({request.Length} bytes) is larger than the control socket allows (net.core.wmem_max)", nameof(request));
+            if (sent < 0) throw Broken($"sending the plan to the forkserver failed: {Marshal.GetPInvokeErrorMessage((int)-sent)}");
+            var buffer = new byte[512];
+            long n;
+            do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0);
+            while (n == -4); // EINTR
+            if (n == 0) throw Broken("the forkserver exited (control socket closed)");
+            if (n == -11) throw Broken("the forkserver did not answer within 30 s");
+            if (n < 0) throw Broken($"reading the forkserver's reply failed: {Marshal.GetPInvokeErrorMessage((int)-n)}");
+            return ForkServerProtocol.ParseReply(buffer.AsSpan(0, (int)n));
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     private ForkServerException Broken(string message)

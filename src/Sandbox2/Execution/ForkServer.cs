@@ -54,14 +54,17 @@ internal sealed class ForkServer : IDisposable
     {
         get
         {
-            lock (s_globalLock)
-            {
-                if (s_global is { IsAlive: true }) return s_global;
-                s_global?.Dispose();
-                s_global = Start();
-                return s_global;
-            }
+            lock (s_globalLock) return AliveOrRestarted(ref s_global, () => Start());
         }
+    }
+
+    /// <summary>Returns <paramref name="slot"/> if its forkserver is alive; otherwise reaps it and starts a new one.</summary>
+    internal static ForkServer AliveOrRestarted(ref ForkServer? slot, Func<ForkServer> start)
+    {
+        if (slot is { IsAlive: true }) return slot;
+        slot?.Dispose();
+        slot = start();
+        return slot;
     }
 
     /// <summary>Host pid of the forkserver process.</summary>
@@ -270,6 +273,9 @@ internal sealed class ForkServer : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _control.Dispose();
+        // EOF makes it exit at once; one that hangs (it never should) is killed rather than waited for forever.
+        var p = new Interop.PollFd { Fd = _pidfd.Fd, Events = 1 /* POLLIN */ };
+        if (Interop.Poll(&p, 1, 2000) == 0) _ = Interop.PidfdSendSignal(_pidfd, Interop.SignalKill, 0, 0);
         byte* siginfo = stackalloc byte[128];
         while (Interop.WaitIdPidfd(Interop.P_PIDFD, _pidfd, siginfo, Interop.WaitExited) < 0 && Marshal.GetLastPInvokeError() == 4) { }
         _pidfd.Dispose();

@@ -197,8 +197,11 @@ internal static class TestPaths
     public static string Example(string name) => Path.Combine(Root, "artifacts", "examples", name);
 
     /// <summary>The C# test sandboxee (apphost), built by the test project's ProjectReference in the same configuration.</summary>
-    public static string CSharpSandboxee =>
-        Path.Combine(Root, "artifacts", "bin", "Sandbox2.TestSandboxee", Path.GetFileName(AppContext.BaseDirectory.TrimEnd('/')), "Sandbox2.TestSandboxee");
+    public static string CSharpSandboxee => Bin("Sandbox2.TestSandboxee", "Sandbox2.TestSandboxee");
+
+    /// <summary>An app host built by a ProjectReference, in the test project's configuration.</summary>
+    public static string Bin(string project, string assembly) =>
+        Path.Combine(Root, "artifacts", "bin", project, Path.GetFileName(AppContext.BaseDirectory.TrimEnd('/')), assembly);
 }
 
 /// <summary>Tiny hand-made seccomp filters for these tests (the real policy compiler is elsewhere).</summary>

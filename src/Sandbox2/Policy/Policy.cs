@@ -9,10 +9,150 @@ namespace Sandbox2;
 /// The native stage uses it for its single execveat (and to hand the notify listener to the monitor).</param>
 public readonly record struct PolicyCompileOptions(bool MonitorAttached = false, ulong? ExecNonce = null);
 
-// STUB (owned by the policy-core work). Policy.Namespace.cs adds the namespace part.
-/// <summary>A built, validated policy: syscall rules plus the sandbox's namespace (mounts, hostname, network).</summary>
+/// <summary>A built, validated policy: syscall rules plus the sandbox's namespace (mounts, hostname, network).
+/// The syscall part is a model: for each syscall number an ordered rule list (always-on rules, the user's rules,
+/// the overridable rules of presets), the first matching rule wins, else the default action. <see cref="Evaluate(Syscall)"/>
+/// answers from the model; <see cref="Compile"/> turns it into seccomp-bpf that must answer the same.</summary>
 public sealed partial class Policy
 {
+    /// <summary>Sandbox2's "am I in a sandbox" probe: this syscall number fails with <see cref="MagicSyscallErrno"/>.</summary>
+    public const int MagicSyscall = 0x2f000fdb;
+    public const int MagicSyscallErrno = 4059;
+
+    internal const int NrPtrace = 101, NrBpf = 321, NrClone = 56, NrUnshare = 272, NrClone3 = 435, NrMmap = 9,
+        NrMprotect = 10, NrPkeyMprotect = 329, NrSeccomp = 317, NrExecveat = 322, NrSendmsg = 46;
+    internal const int Enosys = 38;
+    /// <summary>CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET (clone's low byte is the exit signal).</summary>
+    internal const uint CloneNamespaceFlags = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000;
+    /// <summary>The clone namespace flags plus CLONE_NEWTIME (0x80), which unshare accepts.</summary>
+    internal const uint UnshareNamespaceFlags = CloneNamespaceFlags | 0x80;
+    internal const uint ProtExec = 4;
+    internal const uint SeccompFilterFlagNewListener = 8;
+
+    private readonly PolicyRule[] _rules;
+    private readonly PolicyRule[] _overridable;
+    private readonly Dictionary<int, List<PolicyRule>> _byNumber = [];
+
+    internal Policy(IEnumerable<PolicyRule> rules, IEnumerable<PolicyRule> overridable, SyscallAction defaultAction, bool allowMapExec)
+    {
+        _rules = rules.ToArray();
+        _overridable = overridable.ToArray();
+        DefaultAction = defaultAction;
+        AllowsMapExec = allowMapExec;
+        foreach (var r in _rules.Concat(_overridable))
+        {
+            if (!_byNumber.TryGetValue(r.Number, out var list)) _byNumber[r.Number] = list = [];
+            list.Add(r);
+        }
+    }
+
+    /// <summary>The user's rules in order (presets' overridable rules are in <see cref="OverridableRules"/>).</summary>
+    public IReadOnlyList<PolicyRule> Rules => _rules;
+
+    /// <summary>Rules that apply after the user's rules (Sandbox2's Overridable*), so any user rule wins over them.</summary>
+    public IReadOnlyList<PolicyRule> OverridableRules => _overridable;
+
+    /// <summary>What happens to a syscall no rule matches.</summary>
+    public SyscallAction DefaultAction { get; }
+
+    /// <summary>Allow(MapExec): the W^X guard on mmap/mprotect/pkey_mprotect with PROT_EXEC is off.</summary>
+    public bool AllowsMapExec { get; }
+
+    /// <summary>The model's decision for <paramref name="syscall"/> (what the compiled filter does with it).</summary>
+    public SyscallAction Evaluate(Syscall syscall, PolicyCompileOptions options = default)
+    {
+        ArgumentNullException.ThrowIfNull(syscall);
+        return Evaluate(syscall.ToSeccompData(), options);
+    }
+
+    /// <summary>The model's decision for what seccomp sees.</summary>
+    public SyscallAction Evaluate(in SeccompData data, PolicyCompileOptions options = default)
+    {
+        if (data.Arch != SeccompReturn.AuditArchX86_64) return SyscallAction.Violation;
+        uint nr = unchecked((uint)data.Nr);
+        if ((nr & SeccompReturn.X32SyscallBit) != 0) return SyscallAction.Violation;
+        foreach (var (when, action) in GetChain(nr, options))
+            if (when is null || when.Evaluate(data.Args)) return action;
+        throw new InvalidOperationException("unreachable: a chain ends with an unconditional rule");
+    }
+
+    /// <summary>Why <see cref="Evaluate(Syscall, PolicyCompileOptions)"/> decides as it does, e.g. "always-on: clone with namespace flags".</summary>
+    public string Explain(Syscall syscall, PolicyCompileOptions options = default)
+    {
+        ArgumentNullException.ThrowIfNull(syscall);
+        var data = syscall.ToSeccompData();
+        if (data.Arch != SeccompReturn.AuditArchX86_64) return "always-on: only x86-64 syscalls are allowed";
+        uint nr = unchecked((uint)data.Nr);
+        if ((nr & SeccompReturn.X32SyscallBit) != 0) return "always-on: x32-ABI syscalls are not allowed";
+        foreach (var r in GetRules(nr, options))
+            if (r.When is null || r.When.Evaluate(data.Args)) return r.Origin;
+        return "default action";
+    }
+
     /// <summary>Compiles the policy (always-on rules + user rules) to seccomp-bpf.</summary>
-    public BpfProgram Compile(PolicyCompileOptions options) => throw new NotImplementedException();
+    public BpfProgram Compile(PolicyCompileOptions options) => BpfCompiler.Compile(this, options);
+
+    /// <summary>The ordered rules for syscall number <paramref name="nr"/>: always-on rules, then user rules, then overridable rules.</summary>
+    internal IEnumerable<PolicyRule> GetRules(uint nr, PolicyCompileOptions options)
+    {
+        if (nr > int.MaxValue) yield break;
+        int n = (int)nr;
+        _byNumber.TryGetValue(n, out var mine);
+        switch (n)
+        {
+            case NrPtrace or NrBpf:
+                // Only an errno block by the user can change these (checked by the builder); else a violation.
+                foreach (var r in mine ?? []) if (r.Action.Kind == SyscallActionKind.Errno) yield return r;
+                yield return new PolicyRule(n, null, SyscallAction.Violation, $"always-on: {(n == NrPtrace ? "ptrace" : "bpf")} is never allowed");
+                yield break;
+            case NrClone:
+                yield return new PolicyRule(n, Arg.Low32(0).Masked(CloneNamespaceFlags, ArgOp.NotEqual, 0), SyscallAction.Violation, "always-on: clone with namespace flags");
+                break;
+            case NrUnshare:
+                yield return new PolicyRule(n, Arg.Low32(0).Masked(UnshareNamespaceFlags, ArgOp.NotEqual, 0), SyscallAction.Violation, "always-on: unshare with namespace flags");
+                break;
+            case NrClone3:
+                yield return new PolicyRule(n, null, SyscallAction.Errno(Enosys), "always-on: clone3 fails with ENOSYS (libc falls back to clone, whose flags are checked)");
+                yield break;
+            case NrMmap or NrMprotect or NrPkeyMprotect when !AllowsMapExec:
+                yield return new PolicyRule(n, Arg.Low32(2).Masked(ProtExec, ArgOp.NotEqual, 0), SyscallAction.Violation, "always-on: W^X (PROT_EXEC needs Allow(MapExec))");
+                break;
+            case NrSeccomp:
+                yield return new PolicyRule(n, Arg.Low32(1).Masked(SeccompFilterFlagNewListener, ArgOp.NotEqual, 0), SyscallAction.Violation, "always-on: seccomp with NEW_LISTENER");
+                break;
+            case NrExecveat or NrSendmsg when options.ExecNonce is ulong nonce:
+                yield return new PolicyRule(n, Arg.Of(5).Equal(nonce), SyscallAction.Allow, "always-on: the sandbox's own tagged exec");
+                break;
+            case MagicSyscall:
+                yield return new PolicyRule(n, null, SyscallAction.Errno(MagicSyscallErrno), "always-on: sandbox detection syscall");
+                yield break;
+        }
+        foreach (var r in mine ?? []) yield return r;
+        yield return new PolicyRule(n, null, DefaultAction, "default action");
+    }
+
+    /// <summary>The rules for <paramref name="nr"/> as (condition, action) pairs, cut after the first unconditional one.</summary>
+    internal List<(ArgCondition? When, SyscallAction Action)> GetChain(uint nr, PolicyCompileOptions options)
+    {
+        var chain = new List<(ArgCondition? When, SyscallAction Action)>();
+        foreach (var r in GetRules(nr, options))
+        {
+            if (r.When is ConstCondition { Value: false }) continue;
+            chain.Add((r.IsUnconditional ? null : r.When, r.Action));
+            if (r.IsUnconditional) break;
+        }
+        if (chain.Count == 0 || chain[^1].When is not null) chain.Add((null, DefaultAction));
+        // Conditional rules just before the final rule with the same action change nothing: drop them, so that
+        // e.g. "mmap with PROT_EXEC → violation, else violation" becomes a plain violation.
+        while (chain.Count >= 2 && chain[^2].Action == chain[^1].Action) chain.RemoveAt(chain.Count - 2);
+        return chain;
+    }
+
+    /// <summary>Syscall numbers whose rules differ from the default action's.</summary>
+    internal SortedSet<uint> GetSpecialNumbers() =>
+        new(_byNumber.Keys.Select(k => (uint)k).Concat(new uint[]
+        {
+            NrPtrace, NrBpf, NrClone, NrUnshare, NrClone3, NrMmap, NrMprotect, NrPkeyMprotect, NrSeccomp,
+            NrExecveat, NrSendmsg, MagicSyscall,
+        }));
 }

@@ -1,3 +1,7 @@
+using System.Globalization;
+using System.Text;
+using Sandbox2.Bpf;
+
 namespace Sandbox2;
 
 /// <summary>The ABI a syscall was made with.</summary>
@@ -9,19 +13,89 @@ public enum SyscallArch
     X32,
 }
 
-// STUB (owned by the policy-core work): replaced by the real Syscall type.
-/// <summary>One syscall as seen by seccomp: number, ABI and six arguments.</summary>
+/// <summary>One syscall as seen by seccomp: ABI, number, six arguments, and the pid and instruction pointer
+/// of the caller. For x32 the number is given without the x32 bit (0x40000000).</summary>
 public sealed class Syscall
 {
+    private readonly ulong[] _args = new ulong[6];
+
     public Syscall(SyscallArch arch, int number, ReadOnlySpan<ulong> args, int pid = 0, ulong instructionPointer = 0)
     {
-        Arch = arch; Number = number; Args = args.ToArray(); Pid = pid; InstructionPointer = instructionPointer;
+        if (args.Length > 6) throw new ArgumentException("a syscall has at most 6 arguments", nameof(args));
+        Arch = arch;
+        Number = number;
+        args.CopyTo(_args);
+        Pid = pid;
+        InstructionPointer = instructionPointer;
+        RawArch = arch switch
+        {
+            SyscallArch.X86_64 or SyscallArch.X32 => SeccompReturn.AuditArchX86_64,
+            SyscallArch.X86_32 => SeccompReturn.AuditArchI386,
+            _ => 0,
+        };
     }
+
+    /// <summary>From what seccomp saw (<c>seccomp_data</c> / a USER_NOTIF notification).</summary>
+    public static Syscall FromSeccompData(uint auditArch, int nr, ReadOnlySpan<ulong> args, int pid = 0, ulong instructionPointer = 0)
+    {
+        SyscallArch arch = auditArch switch
+        {
+            SeccompReturn.AuditArchX86_64 when (nr & SeccompReturn.X32SyscallBit) != 0 => SyscallArch.X32,
+            SeccompReturn.AuditArchX86_64 => SyscallArch.X86_64,
+            SeccompReturn.AuditArchI386 => SyscallArch.X86_32,
+            _ => SyscallArch.Unknown,
+        };
+        int number = arch == SyscallArch.X32 ? nr & ~(int)SeccompReturn.X32SyscallBit : nr;
+        return new Syscall(arch, number, args, pid, instructionPointer) { RawArch = auditArch };
+    }
+
+    public static Syscall FromSeccompData(in SeccompData data, int pid = 0) =>
+        FromSeccompData(data.Arch, data.Nr, data.Args, pid, data.InstructionPointer);
+
     public SyscallArch Arch { get; }
+
+    /// <summary>The AUDIT_ARCH_* value seccomp reported (kept for unknown architectures).</summary>
+    public uint RawArch { get; private init; }
+
+    /// <summary>The syscall number in <see cref="Arch"/>'s table (for x32, without the x32 bit).</summary>
     public int Number { get; }
-    public IReadOnlyList<ulong> Args { get; }
+
+    public IReadOnlyList<ulong> Args => _args;
     public int Pid { get; }
     public ulong InstructionPointer { get; }
-    public string Name => Number.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    public string GetDescription() => Name;
+
+    /// <summary>The syscall's name, or <c>UNKNOWN[n]</c>.</summary>
+    public string Name => SyscallTable.GetName(Arch, Number) ?? $"UNKNOWN[{Number}/0x{Number:x}]";
+
+    /// <summary>The seccomp view of this syscall (for <see cref="BpfInterpreter"/> and <see cref="Policy.Evaluate(Syscall)"/>).</summary>
+    public SeccompData ToSeccompData() =>
+        new(Arch == SyscallArch.X32 ? Number | (int)SeccompReturn.X32SyscallBit : Number, RawArch, _args, InstructionPointer);
+
+    /// <summary>The ABI's label: <c>X86-64</c>, <c>X86-32</c>, <c>X32</c> or <c>UNKNOWN_ARCH:0x…</c>.</summary>
+    public string ArchName => Arch switch
+    {
+        SyscallArch.X86_64 => "X86-64",
+        SyscallArch.X86_32 => "X86-32",
+        SyscallArch.X32 => "X32",
+        _ => $"UNKNOWN_ARCH:0x{RawArch:x}",
+    };
+
+    /// <summary>Sandbox2's description, e.g. <c>[X86-64] read(0x1, 0x7ffd1234, 0x5)</c>. Known x86-64 syscalls show
+    /// their argument count; other ABIs and unknown numbers show all six arguments.</summary>
+    public string GetDescription()
+    {
+        var sb = new StringBuilder();
+        sb.Append('[').Append(ArchName).Append("] ").Append(Name).Append('(');
+        int count = Arch == SyscallArch.X86_64 && SyscallTable.Find(Number) is { } info ? info.ArgCount : 6;
+        for (int i = 0; i < count; i++)
+        {
+            if (i > 0) sb.Append(", ");
+            // printf("%#x"): 0 for zero, 0x… otherwise (as Sandbox2 prints them)
+            sb.Append(_args[i] == 0 ? "0" : "0x" + _args[i].ToString("x", CultureInfo.InvariantCulture));
+        }
+        sb.Append(')');
+        return sb.ToString();
+    }
+
+    public override string ToString() => GetDescription();
 }

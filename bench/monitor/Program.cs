@@ -1,0 +1,120 @@
+// Monitor benchmarks (issue 4). Standalone monitored children (tests/testcases/mon_notifychild-static under a
+// notifying seccomp filter, no namespaces) unless stated otherwise.
+//   concurrency N : N concurrent sleeping monitored processes (5 s sleep, then one traced getppid answered
+//                   "allow" by a Notify handler): time to start all, time to finish all, threads, RSS.
+//   latency N     : N violations (ptrace); notification received -> violation reported (result available),
+//                   and -> process reaped.
+using System.Diagnostics;
+using Sandbox2;
+using Sandbox2.Tests.Monitoring;
+
+string what = args.Length > 0 ? args[0] : "concurrency";
+int n = args.Length > 1 ? int.Parse(args[1]) : 1000;
+switch (what)
+{
+    case "concurrency": await Concurrency(n); break;
+    case "latency": await Latency(n); break;
+    default: Console.Error.WriteLine("usage: [concurrency N | latency N]"); return 2;
+}
+return 0;
+
+static (int Threads, long RssKb, long HwmKb) Self()
+{
+    int threads = 0; long rss = 0, hwm = 0;
+    foreach (var line in File.ReadLines("/proc/self/status"))
+    {
+        if (line.StartsWith("Threads:")) threads = int.Parse(line[8..].Trim());
+        else if (line.StartsWith("VmRSS:")) rss = long.Parse(line[6..].Trim().Split(' ')[0]);
+        else if (line.StartsWith("VmHWM:")) hwm = long.Parse(line[6..].Trim().Split(' ')[0]);
+    }
+    return (threads, rss, hwm);
+}
+
+static async Task Concurrency(int n)
+{
+    var monitor = Sandbox2.Monitor.Shared;
+    // Warm up: one monitored process end to end (JIT, thread pool).
+    using (var w = NotifyChild.Start("sleep", "110", "1", captureOutput: false))
+    using (monitor.Register(w.Listener, new TestTarget(w, _ => true, new AllowAll())))
+        await w.WaitAsync(monitor);
+    var before = Self();
+    Console.WriteLine($"before: threads={before.Threads} rss={before.RssKb} kB");
+    var notify = new AllowAll();
+    var children = new List<NotifyChild>(n);
+    var regs = new List<IDisposable>(n);
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < n; i++)
+    {
+        var c = NotifyChild.Start("sleep", "110", "5000", captureOutput: false);
+        children.Add(c);
+        regs.Add(monitor.Register(c.Listener, new TestTarget(c, _ => true, notify)));
+    }
+    var started = sw.Elapsed;
+    var peak = Self();
+    int registered = monitor.RegisteredCount;
+    var waits = children.Select(c => c.WaitAsync(monitor)).ToArray();
+    int maxThreads = peak.Threads;
+    while (!Task.WhenAll(waits).IsCompleted)
+    {
+        await Task.WhenAny(Task.WhenAll(waits), Task.Delay(100));
+        maxThreads = Math.Max(maxThreads, Self().Threads);
+    }
+    var exits = await Task.WhenAll(waits);
+    var finished = sw.Elapsed;
+    var after = Self();
+    int ok = exits.Count(e => e.ExitCode == 0);
+    Console.WriteLine($"N={n} (standalone monitored processes, static, sleep 5000 ms + 1 traced getppid each)");
+    Console.WriteLine($"start all (spawn + receive listener + register): {started.TotalMilliseconds:F0} ms ({started.TotalMilliseconds / n:F2} ms each)");
+    Console.WriteLine($"finish all (from first spawn): {finished.TotalMilliseconds:F0} ms; exited 0: {ok}/{n}; traced getppid answered: {notify.Count}");
+    Console.WriteLine($"registered at peak: {registered}; monitor loop threads: 1");
+    Console.WriteLine($"threads: before={before.Threads} at-peak={peak.Threads} max-during={maxThreads} after={after.Threads}");
+    Console.WriteLine($"RSS: before={before.RssKb} kB at-peak={peak.RssKb} kB after={after.RssKb} kB HWM={after.HwmKb} kB");
+    foreach (var r in regs) r.Dispose();
+    foreach (var c in children) c.Dispose();
+}
+
+static async Task Latency(int n)
+{
+    var monitor = Sandbox2.Monitor.Shared;
+    var report = new List<double>(n);
+    var reaped = new List<double>(n);
+    const int Batch = 16;
+    for (int done = 0; done < n + Batch; done += Batch) // the first batch is warm-up
+    {
+        var batch = new List<(NotifyChild C, TestTarget T, IDisposable R)>();
+        for (int i = 0; i < Batch; i++)
+        {
+            var c = NotifyChild.Start("ptrace", "101", captureOutput: false);
+            var t = new TestTarget(c);
+            batch.Add((c, t, monitor.Register(c.Listener, t)));
+        }
+        foreach (var (c, t, r) in batch)
+        {
+            var v = await t.Violation;
+            await c.WaitAsync(monitor);
+            long end = Stopwatch.GetTimestamp();
+            if (done >= Batch)
+            {
+                report.Add(Stopwatch.GetElapsedTime(v.ReceivedTimestamp, t.ReportedTimestamp).TotalMicroseconds);
+                reaped.Add(Stopwatch.GetElapsedTime(v.ReceivedTimestamp, end).TotalMicroseconds);
+            }
+            r.Dispose();
+            c.Dispose();
+        }
+    }
+    report.Sort(); reaped.Sort();
+    static double P(List<double> l, double q) => l[Math.Min(l.Count - 1, (int)(q * l.Count))];
+    Console.WriteLine($"violations: {report.Count} (standalone monitored processes, ptrace -> violation -> kill)");
+    Console.WriteLine($"notification received -> violation reported: median {P(report, 0.5):F1} us, p90 {P(report, 0.9):F1} us, p99 {P(report, 0.99):F1} us, max {report[^1]:F1} us");
+    Console.WriteLine($"notification received -> process reaped (kill + exit + pidfd wake-up): median {P(reaped, 0.5):F1} us, p90 {P(reaped, 0.9):F1} us");
+}
+
+sealed class AllowAll : Notify
+{
+    public int Count;
+    public override ValueTask<TraceAction> EventSyscallTraceAsync(Syscall syscall, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref Count);
+        return ValueTask.FromResult(TraceAction.Allow);
+    }
+}

@@ -1,0 +1,183 @@
+using System.Text;
+
+namespace Sandbox2.Bpf;
+
+/// <summary>Compiles a <see cref="Policy"/> to classic seccomp-bpf.
+/// <para>Layout (Kafel-style): check arch (→ violation), check the x32 bit (→ violation), then a balanced
+/// <c>jge</c> tree over syscall-number ranges that share one rule chain, then each range's chain. A chain whose
+/// decision depends only on the number is a single <c>ret</c>, so the path of such a syscall loads only
+/// <c>arch</c> and <c>nr</c> and stays eligible for the kernel's seccomp action cache. Argument checks are
+/// emitted only inside their syscall's chain, with 64-bit comparisons split into 32-bit halves, and laid out
+/// so that a failed check falls through to the next rule.</para>
+/// <para>The program is emitted backwards (from the last instruction), so every jump target is known when the
+/// jump is emitted; a conditional jump farther than 255 instructions goes through an inserted <c>ja</c>.</para></summary>
+internal sealed class BpfCompiler
+{
+    private readonly List<BpfInstruction> _reversed = [];
+    private readonly Dictionary<string, int> _chainLabels = [];
+    private readonly bool _monitorAttached;
+
+    private BpfCompiler(bool monitorAttached) => _monitorAttached = monitorAttached;
+
+    /// <summary>Label of the next instruction to be emitted (labels count from the end of the program).</summary>
+    private int Here => _reversed.Count;
+
+    public static BpfProgram Compile(Policy policy, PolicyCompileOptions options)
+    {
+        var c = new BpfCompiler(options.MonitorAttached);
+        var ranges = BuildRanges(policy, options);
+        int violation = c.EmitReturn(SyscallAction.Violation);
+        int tree = c.EmitTree(ranges, 0, ranges.Count);
+        c.EmitJump(BpfInstruction.Jset, SeccompReturn.X32SyscallBit, violation, tree);
+        int loadNr = c.Emit(BpfInstruction.LoadAbsolute(SeccompData.NrOffset));
+        c.EmitJump(BpfInstruction.Jeq, SeccompReturn.AuditArchX86_64, loadNr, violation);
+        c.Emit(BpfInstruction.LoadAbsolute(SeccompData.ArchOffset));
+        if (c._reversed.Count > BpfInstruction.MaxInstructions)
+            throw new PolicyException(
+                $"policy compiles to {c._reversed.Count} BPF instructions, more than the kernel's limit of {BpfInstruction.MaxInstructions} (BPF_MAXINSNS); use fewer argument conditions");
+        c._reversed.Reverse();
+        return new BpfProgram(c._reversed);
+    }
+
+    private sealed record Range(uint Low, string Key, List<(ArgCondition? When, SyscallAction Action)> Chain);
+
+    /// <summary>Splits 0..2^32-1 into maximal ranges of syscall numbers with the same rule chain.</summary>
+    private static List<Range> BuildRanges(Policy policy, PolicyCompileOptions options)
+    {
+        var ranges = new List<Range>();
+        void Add(uint low, List<(ArgCondition?, SyscallAction)> chain)
+        {
+            string key = Key(chain);
+            if (ranges.Count > 0 && ranges[^1].Key == key) return;
+            ranges.Add(new Range(low, key, chain));
+        }
+        var defaultChain = new List<(ArgCondition?, SyscallAction)> { (null, policy.DefaultAction) };
+        uint next = 0;
+        foreach (uint nr in policy.GetSpecialNumbers())
+        {
+            if (nr > next) Add(next, defaultChain);
+            Add(nr, policy.GetChain(nr, options));
+            next = nr + 1;
+        }
+        if (next != 0) Add(next, defaultChain);
+        return ranges;
+    }
+
+    private static string Key(List<(ArgCondition? When, SyscallAction Action)> chain)
+    {
+        var sb = new StringBuilder();
+        foreach (var (when, action) in chain) sb.Append(when?.ToString() ?? "*").Append("->").Append(action).Append(';');
+        return sb.ToString();
+    }
+
+    private int Emit(BpfInstruction insn)
+    {
+        _reversed.Add(insn);
+        return _reversed.Count - 1;
+    }
+
+    private int EmitReturn(SyscallAction action) => Emit(BpfInstruction.Return(SeccompReturn.For(action, _monitorAttached)));
+
+    private int Distance(int label) => Here - label - 1;
+
+    private int EmitJumpAlways(int target) => Emit(BpfInstruction.JumpAlways((uint)Distance(target)));
+
+    /// <summary>A conditional jump to labels <paramref name="ifTrue"/>/<paramref name="ifFalse"/> (through a <c>ja</c> when too far).</summary>
+    private int EmitJump(ushort op, uint k, int ifTrue, int ifFalse)
+    {
+        if (ifTrue == ifFalse) return ifTrue;
+        while (Distance(ifTrue) > byte.MaxValue || Distance(ifFalse) > byte.MaxValue)
+        {
+            if (Distance(ifTrue) > byte.MaxValue) ifTrue = EmitJumpAlways(ifTrue);
+            else ifFalse = EmitJumpAlways(ifFalse);
+        }
+        return Emit(BpfInstruction.Jump(op, k, (byte)Distance(ifTrue), (byte)Distance(ifFalse)));
+    }
+
+    /// <summary>Balanced binary search over ranges[from..to): <c>jge ranges[mid].Low</c> → right half, else left half (falls through).</summary>
+    private int EmitTree(List<Range> ranges, int from, int to)
+    {
+        if (to - from == 1) return EmitChain(ranges[from]);
+        int mid = (from + to) / 2;
+        int right = EmitTree(ranges, mid, to);
+        int left = EmitTree(ranges, from, mid);
+        return EmitJump(BpfInstruction.Jge, ranges[mid].Low, right, left);
+    }
+
+    /// <summary>A range's chain: each rule's check falls through to the next rule; the chain's returns follow it.
+    /// A chain of more than one instruction is emitted once and shared by every range that has it.</summary>
+    private int EmitChain(Range range)
+    {
+        var chain = range.Chain;
+        if (chain.Count == 1) return EmitReturn(chain[0].Action);
+        if (_chainLabels.TryGetValue(range.Key, out int shared)) return shared;
+        var returns = new Dictionary<SyscallAction, int>();
+        foreach (var action in chain.Select(r => r.Action).Distinct().Reverse())
+            returns[action] = EmitReturn(action);
+        int next = returns[chain[^1].Action];
+        for (int i = chain.Count - 2; i >= 0; i--)
+            next = EmitCondition(chain[i].When!, returns[chain[i].Action], next);
+        _chainLabels[range.Key] = next;
+        return next;
+    }
+
+    private int EmitCondition(ArgCondition condition, int ifTrue, int ifFalse)
+    {
+        if (ifTrue == ifFalse) return ifTrue;
+        switch (condition)
+        {
+            case ConstCondition k: return k.Value ? ifTrue : ifFalse;
+            case NotCondition n: return EmitCondition(n.Inner, ifFalse, ifTrue);
+            case AndCondition a: return EmitCondition(a.Left, EmitCondition(a.Right, ifTrue, ifFalse), ifFalse);
+            case OrCondition o: return EmitCondition(o.Left, ifTrue, EmitCondition(o.Right, ifTrue, ifFalse));
+            case CompareCondition c: return EmitCompare(c, ifTrue, ifFalse);
+            default: throw new PolicyException($"unsupported condition {condition}");
+        }
+    }
+
+    /// <summary>(args[i] &amp; mask) op value, unsigned, on 64 bits as two 32-bit halves (or on the low half only).</summary>
+    private int EmitCompare(CompareCondition c, int ifTrue, int ifFalse)
+    {
+        ArgOp op = c.Op;
+        switch (op)
+        {
+            case ArgOp.NotEqual: op = ArgOp.Equal; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
+            case ArgOp.Less: op = ArgOp.GreaterOrEqual; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
+            case ArgOp.LessOrEqual: op = ArgOp.Greater; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
+        }
+        if (ifTrue == ifFalse) return ifTrue;
+        uint lowOffset = SeccompData.ArgsOffset + 8 * (uint)c.Index, highOffset = lowOffset + 4;
+        uint vl = (uint)c.Value, vh = (uint)(c.Value >> 32), ml = (uint)c.Mask, mh = (uint)(c.Mask >> 32);
+        int low = EmitWordCompare(lowOffset, ml, op, vl, ifTrue, ifFalse);
+        if (c.Is32Bit) return low;
+        // High half: equal → decide on the low half; greater → true (for > and >=); otherwise false.
+        if (mh == 0) return vh == 0 ? low : ifFalse;
+        int before = Here;
+        int high = EmitJump(BpfInstruction.Jeq, vh, low, ifFalse);
+        if (op != ArgOp.Equal) high = EmitJump(BpfInstruction.Jgt, vh, ifTrue, high);
+        if (high < before) return high;   // no new instruction: nothing to load for
+        if (mh != uint.MaxValue) Emit(BpfInstruction.AluAnd(mh));
+        return Emit(BpfInstruction.LoadAbsolute(highOffset));
+    }
+
+    private int EmitWordCompare(uint offset, uint mask, ArgOp op, uint value, int ifTrue, int ifFalse)
+    {
+        if (ifTrue == ifFalse) return ifTrue;
+        if (mask == 0)
+        {
+            bool result = op switch { ArgOp.Equal => value == 0, ArgOp.Greater => false, _ => value == 0 };
+            return result ? ifTrue : ifFalse;
+        }
+        if (op == ArgOp.Equal && value == 0 && mask != uint.MaxValue)
+        {
+            EmitJump(BpfInstruction.Jset, mask, ifFalse, ifTrue);   // (x & mask) == 0
+        }
+        else
+        {
+            ushort code = op switch { ArgOp.Equal => BpfInstruction.Jeq, ArgOp.Greater => BpfInstruction.Jgt, _ => BpfInstruction.Jge };
+            EmitJump(code, value, ifTrue, ifFalse);
+            if (mask != uint.MaxValue) Emit(BpfInstruction.AluAnd(mask));
+        }
+        return Emit(BpfInstruction.LoadAbsolute(offset));
+    }
+}

@@ -1,0 +1,391 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Sandbox2;
+
+/// <summary>
+/// The seccomp user-notification monitor: ONE dedicated thread running an epoll loop over every sandbox's
+/// listener fd (plus an eventfd for wake-ups), however many sandboxes run. It turns a notification into a
+/// trace answer (allow / errno / deny) or a precise violation, and kills the sandbox on a violation — it never
+/// lets a violating syscall run. Trace and violation hooks run on the thread pool; ptrace (stack traces) runs
+/// on the loop thread, which is then the tracer.
+/// </summary>
+/// <remarks>
+/// If the monitor (or its process) goes away, the kernel fails every pending and future notified syscall with
+/// ENOSYS instead of running it (seccomp_notify_release): the forbidden syscall still never runs. The sandbox
+/// does not live on either: the forkserver exits on control-socket EOF and every sandbox init has
+/// PDEATHSIG=SIGKILL, which tears the pid namespace down.
+/// </remarks>
+internal sealed class Monitor : IDisposable
+{
+    private static readonly Lazy<Monitor> s_shared = new(() => new Monitor());
+
+    /// <summary>The process-wide monitor, started on first use.</summary>
+    public static Monitor Shared => s_shared.Value;
+
+    private const ulong WakeToken = 0;
+    private const int MaxEvents = 64;
+
+    private readonly SafeFileHandle _epoll;
+    private readonly SafeFileHandle _wake;
+    private readonly Thread _thread;
+    private readonly ConcurrentQueue<Action> _work = new();
+    private readonly ConcurrentDictionary<ulong, Entry> _entries = new();
+    private long _nextToken;
+    private volatile bool _stopping;
+    private int _loopThreadId;
+
+    public Monitor()
+    {
+        int ep = Interop.EpollCreate1(Interop.EPOLL_CLOEXEC);
+        if (ep < 0) throw new InvalidOperationException($"monitor: epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}");
+        _epoll = new SafeFileHandle(ep, ownsHandle: true);
+        int ev = Interop.EventFd(0, Interop.EFD_CLOEXEC | Interop.EFD_NONBLOCK);
+        if (ev < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            _epoll.Dispose();
+            throw new InvalidOperationException($"monitor: eventfd failed: errno {errno}");
+        }
+        _wake = new SafeFileHandle(ev, ownsHandle: true);
+        var e = new Interop.EpollEvent { Events = Interop.EPOLLIN, Data = WakeToken };
+        if (Interop.EpollCtl(_epoll, Interop.EPOLL_CTL_ADD, _wake, ref e) != 0)
+            throw new InvalidOperationException($"monitor: epoll_ctl(eventfd) failed: errno {Marshal.GetLastPInvokeError()}");
+        _thread = new Thread(Loop) { IsBackground = true, Name = "sandbox2-monitor" };
+        _thread.Start();
+    }
+
+    /// <summary>Number of listeners and fd watches currently registered.</summary>
+    public int RegisteredCount => _entries.Count;
+
+    /// <summary>The OS thread id of the loop thread (for tests and benchmarks).</summary>
+    public int LoopThreadId => Volatile.Read(ref _loopThreadId);
+
+    /// <summary>Serve the seccomp listener of one sandbox. The listener stays owned by the caller, who must dispose
+    /// the returned registration (after killing the sandbox) before closing it. The registration ends by itself
+    /// when every process using the filter has exited (POLLHUP).</summary>
+    public IDisposable Register(SafeHandle listener, IMonitoredSandbox target)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        ArgumentNullException.ThrowIfNull(target);
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        var entry = new ListenerEntry(this, (ulong)Interlocked.Increment(ref _nextToken), listener, target);
+        Add(entry, Interop.EPOLLIN);
+        return entry;
+    }
+
+    /// <summary>Completes when <paramref name="fd"/> becomes readable (e.g. a pidfd whose process exited).
+    /// One-shot; no thread waits for it.</summary>
+    public Task WaitReadableAsync(SafeHandle fd, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        var entry = new WatchEntry(this, (ulong)Interlocked.Increment(ref _nextToken), fd);
+        Add(entry, Interop.EPOLLIN | Interop.EPOLLONESHOT);
+        if (cancellationToken.CanBeCanceled)
+        {
+            var reg = cancellationToken.Register(static s =>
+            {
+                var w = (WatchEntry)s!;
+                if (w.Completion.TrySetCanceled()) w.Owner.Remove(w);
+            }, entry);
+            entry.Completion.Task.ContinueWith(static (_, r) => ((CancellationTokenRegistration)r!).Dispose(), reg, TaskScheduler.Default);
+        }
+        return entry.Completion.Task;
+    }
+
+    /// <summary>Collect the stack trace of thread <paramref name="tid"/> (seize, interrupt, read registers, detach) on
+    /// the loop thread, e.g. before killing a sandbox on timeout.</summary>
+    public Task<IReadOnlyList<string>> CollectStackTraceAsync(int tid)
+    {
+        var tcs = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() => tcs.TrySetResult(StackTrace.Collect(tid)));
+        return tcs.Task;
+    }
+
+    /// <summary>Run <paramref name="action"/> on the loop thread.</summary>
+    public void Post(Action action)
+    {
+        _work.Enqueue(action);
+        Wake();
+    }
+
+    private void Add(Entry entry, uint events)
+    {
+        bool added = false;
+        entry.Handle.DangerousAddRef(ref added);
+        _entries[entry.Token] = entry;
+        var e = new Interop.EpollEvent { Events = events, Data = entry.Token };
+        if (Interop.EpollCtl(_epoll, Interop.EPOLL_CTL_ADD, entry.Handle, ref e) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            _entries.TryRemove(entry.Token, out _);
+            entry.Handle.DangerousRelease();
+            throw new InvalidOperationException($"monitor: cannot watch fd (epoll_ctl ADD failed: errno {errno})");
+        }
+    }
+
+    /// <summary>Stop watching an entry; the fd reference is released on the loop thread (never while it is in use).</summary>
+    private void Remove(Entry entry)
+    {
+        if (Interlocked.Exchange(ref entry.Removed, 1) != 0) return;
+        if (Environment.CurrentManagedThreadId == _thread.ManagedThreadId) RemoveNow(entry);
+        else Post(() => RemoveNow(entry));
+    }
+
+    private void RemoveNow(Entry entry)
+    {
+        if (!_entries.TryRemove(entry.Token, out _)) return;
+        var e = default(Interop.EpollEvent);
+        Interop.EpollCtl(_epoll, Interop.EPOLL_CTL_DEL, entry.Handle, ref e);
+        entry.Handle.DangerousRelease();
+        entry.OnRemoved();
+    }
+
+    private void Wake()
+    {
+        ulong one = 1;
+        try { Interop.EventFdWrite(_wake, ref one, 8); }
+        catch (ObjectDisposedException) { }
+    }
+
+    private unsafe void Loop()
+    {
+        Volatile.Write(ref _loopThreadId, Interop.GetTid());
+        var events = stackalloc Interop.EpollEvent[MaxEvents];
+        while (!_stopping)
+        {
+            int n = Interop.EpollWait(_epoll, events, MaxEvents, -1);
+            if (n < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == 4 /* EINTR */) continue;
+                Trace.WriteLine($"sandbox2 monitor: epoll_wait failed: errno {errno}");
+                Thread.Sleep(10);
+                continue;
+            }
+            for (int i = 0; i < n; i++)
+            {
+                ulong token = events[i].Data;
+                if (token == WakeToken)
+                {
+                    ulong value = 0;
+                    Interop.EventFdRead(_wake, ref value, 8);
+                    continue;
+                }
+                if (!_entries.TryGetValue(token, out var entry) || entry.Removed != 0) continue;
+                try { entry.OnEvents(events[i].Events); }
+                catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: {ex}"); }
+            }
+            while (_work.TryDequeue(out var work))
+            {
+                try { work(); }
+                catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: {ex}"); }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_stopping) return;
+        _stopping = true;
+        Wake();
+        if (Environment.CurrentManagedThreadId != _thread.ManagedThreadId) _thread.Join();
+        foreach (var entry in _entries.Values)
+        {
+            Interlocked.Exchange(ref entry.Removed, 1);
+            RemoveNow(entry);
+        }
+        _wake.Dispose();
+        _epoll.Dispose();
+    }
+
+    /// <summary>One watched fd.</summary>
+    private abstract class Entry(Monitor owner, ulong token, SafeHandle handle)
+    {
+        public Monitor Owner { get; } = owner;
+        public ulong Token { get; } = token;
+        public SafeHandle Handle { get; } = handle;
+        public int Removed;
+        public abstract void OnEvents(uint events);
+        public virtual void OnRemoved() { }
+    }
+
+    private sealed class WatchEntry(Monitor owner, ulong token, SafeHandle handle) : Entry(owner, token, handle)
+    {
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void OnEvents(uint events)
+        {
+            Completion.TrySetResult();
+            Owner.Remove(this);
+        }
+
+        public override void OnRemoved() => Completion.TrySetCanceled();
+    }
+
+    /// <summary>One sandbox's seccomp listener.</summary>
+    private sealed class ListenerEntry(Monitor owner, ulong token, SafeHandle handle, IMonitoredSandbox target)
+        : Entry(owner, token, handle), IDisposable
+    {
+        private readonly IMonitoredSandbox _target = target;
+        /// <summary>Set once a violation is being handled: later notifications are received and left unanswered
+        /// (their threads stay held until the kill lands).</summary>
+        private int _ended;
+
+        public void Dispose() => Owner.Remove(this);
+
+        public override void OnEvents(uint events)
+        {
+            if ((events & Interop.EPOLLIN) != 0)
+            {
+                ReceiveOne();
+                return; // level-triggered: a HUP is reported again once nothing is pending
+            }
+            if ((events & (Interop.EPOLLHUP | Interop.EPOLLERR)) != 0) Owner.Remove(this);
+        }
+
+        private void ReceiveOne()
+        {
+            var notif = default(Interop.SeccompNotif); // the kernel requires a zeroed buffer
+            if (Interop.SeccompNotifRecv(Handle, Interop.SECCOMP_IOCTL_NOTIF_RECV, ref notif) != 0)
+            {
+                // ENOENT: the task was killed or interrupted between poll and recv. Nothing to answer.
+                return;
+            }
+            long received = Stopwatch.GetTimestamp();
+            if (Volatile.Read(ref _ended) != 0) return;
+
+            var syscall = ToSyscall(in notif);
+            bool traced = false;
+            if (syscall.Arch == SyscallArch.X86_64)
+            {
+                try { traced = _target.IsTraced(syscall); }
+                catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: policy evaluation failed: {ex.Message}"); }
+            }
+            if (!traced)
+            {
+                Violation(syscall, syscall.Arch == SyscallArch.X86_64 ? ViolationType.Syscall : ViolationType.ArchitectureSwitch, received);
+                return;
+            }
+            ulong id = notif.Id;
+            var notify = _target.Notify;
+            if (notify is null)
+            {
+                Violation(syscall, ViolationType.Syscall, received);
+                return;
+            }
+            ThreadPool.UnsafeQueueUserWorkItem(static async s =>
+            {
+                var (self, notify, syscall, id, received) = s;
+                TraceAction action;
+                try { action = await notify.EventSyscallTraceAsync(syscall, self._target.Cancellation).ConfigureAwait(false); }
+                catch (Exception ex)
+                {
+                    Trace.WriteLine($"sandbox2 monitor: EventSyscallTrace threw, denying: {ex.Message}");
+                    action = TraceAction.Deny;
+                }
+                switch (action.Kind)
+                {
+                    case TraceActionKind.Allow:
+                        self.Respond(id, 0, Interop.SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+                        break;
+                    case TraceActionKind.Errno:
+                        self.Respond(id, -action.ErrnoValue, 0);
+                        break;
+                    default:
+                        self.Owner.Post(() => self.Violation(syscall, ViolationType.Syscall, received));
+                        break;
+                }
+            }, (this, notify, syscall, id, received), preferLocal: false);
+        }
+
+        private void Respond(ulong id, int error, uint flags)
+        {
+            var resp = new Interop.SeccompNotifResp { Id = id, Val = 0, Error = error, Flags = flags };
+            try
+            {
+                // ENOENT = the thread is gone (killed) or the notification was interrupted; nothing to do.
+                Interop.SeccompNotifSend(Handle, Interop.SECCOMP_IOCTL_NOTIF_SEND, ref resp);
+            }
+            catch (ObjectDisposedException) { }
+        }
+
+        /// <summary>On the loop thread: record, (stack trace), hook, kill. The violating thread is never answered.</summary>
+        private void Violation(Syscall syscall, ViolationType type, long received)
+        {
+            if (Interlocked.Exchange(ref _ended, 1) != 0) return;
+            IReadOnlyList<string>? stack = null;
+            if (_target.StackTraceOnViolation)
+            {
+                try { stack = StackTrace.Collect(syscall.Pid); }
+                catch (Exception ex) { stack = [$"(no stack trace: {ex.Message})"]; }
+            }
+            var (nsPid, name) = ReadThreadStatus(syscall.Pid);
+            var violation = new MonitorViolation(syscall, type, nsPid, name, stack, received);
+            var notify = _target.Notify;
+            if (notify is null)
+            {
+                Report(violation);
+                return;
+            }
+            ThreadPool.UnsafeQueueUserWorkItem(static async s =>
+            {
+                var (self, notify, v) = s;
+                try
+                {
+                    var hook = notify.EventSyscallViolationAsync(v.Syscall, v.Type, self._target.Cancellation).AsTask();
+                    // A hook may inspect the held thread, but it must not keep the sandbox alive for long.
+                    await hook.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                }
+                catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: EventSyscallViolation failed: {ex.Message}"); }
+                self.Report(v);
+            }, (this, notify, violation), preferLocal: false);
+        }
+
+        private void Report(MonitorViolation violation)
+        {
+            try { _target.OnViolation(violation); }
+            catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: OnViolation failed: {ex.Message}"); }
+            try { _target.Kill(); }
+            catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: kill failed: {ex.Message}"); }
+        }
+    }
+
+    /// <summary>seccomp_notif → Syscall. x86-64 with the x32 bit = x32 (number without the bit); I386 = x86-32.</summary>
+    internal static unsafe Syscall ToSyscall(in Interop.SeccompNotif notif)
+    {
+        Span<ulong> args = stackalloc ulong[6];
+        fixed (ulong* a = notif.Args)
+            new ReadOnlySpan<ulong>(a, 6).CopyTo(args);
+        return ToSyscall(notif.Arch, notif.Nr, args, (int)notif.Pid, notif.InstructionPointer);
+    }
+
+    internal static Syscall ToSyscall(uint auditArch, int nr, ReadOnlySpan<ulong> args, int pid, ulong ip) =>
+        Syscall.FromSeccompData(auditArch, nr, args, pid, ip);
+
+    /// <summary>The innermost NSpid and the name of a thread, from /proc/tid/status.</summary>
+    internal static (int NsPid, string? Name) ReadThreadStatus(int tid)
+    {
+        int nsPid = tid;
+        string? name = null;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{tid}/status"))
+            {
+                if (line.StartsWith("Name:", StringComparison.Ordinal)) name = line[5..].Trim();
+                else if (line.StartsWith("NSpid:", StringComparison.Ordinal))
+                {
+                    var parts = line[6..].Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (parts.Length > 0 && int.TryParse(parts[^1], out int inner)) nsPid = inner;
+                    break;
+                }
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return (nsPid, name);
+    }
+}

@@ -1,0 +1,31 @@
+namespace Sandbox2;
+
+/// <summary>
+/// The monitor's view of one sandbox run under a <see cref="Policy"/> compiled with
+/// <c>PolicyCompileOptions.MonitorAttached</c>: the policy model tells a <i>trace</i> rule from a violation
+/// (<see cref="Policy.Evaluate(Syscall, PolicyCompileOptions)"/>), the kill action ends the whole sandbox,
+/// and the first violation is kept for the result.
+/// </summary>
+internal sealed class MonitoredSandbox(
+    Policy policy,
+    PolicyCompileOptions options,
+    Notify? notify,
+    bool stackTraceOnViolation,
+    Action kill,
+    CancellationToken cancellation = default) : IMonitoredSandbox
+{
+    private readonly TaskCompletionSource<MonitorViolation> _violation = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The violation, once reported (always before the kill).</summary>
+    public MonitorViolation? Violation => _violation.Task.IsCompletedSuccessfully ? _violation.Task.Result : null;
+
+    /// <summary>Completes when a violation is reported.</summary>
+    public Task<MonitorViolation> ViolationReported => _violation.Task;
+
+    public bool IsTraced(Syscall syscall) => policy.Evaluate(syscall, options).Kind == SyscallActionKind.Trace;
+    public Notify? Notify => notify;
+    public bool StackTraceOnViolation => stackTraceOnViolation;
+    public CancellationToken Cancellation => cancellation;
+    public void OnViolation(MonitorViolation violation) => _violation.TrySetResult(violation);
+    public void Kill() => kill();
+}

@@ -1,0 +1,137 @@
+namespace Sandbox2;
+
+/// <summary>Comparison operators on a syscall argument. All comparisons are unsigned.</summary>
+public enum ArgOp
+{
+    Equal,
+    NotEqual,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+}
+
+/// <summary>A condition on a syscall's arguments: comparisons combined with and/or/not.
+/// Comparisons see the full 64-bit argument unless made with <see cref="Arg.Low32"/>.</summary>
+public abstract record ArgCondition
+{
+    public static ArgCondition True { get; } = new ConstCondition(true);
+    public static ArgCondition False { get; } = new ConstCondition(false);
+
+    /// <summary>Evaluates the condition on six argument values (the model's semantics).</summary>
+    public abstract bool Evaluate(ReadOnlySpan<ulong> args);
+
+    public static ArgCondition operator &(ArgCondition left, ArgCondition right) => new AndCondition(left, right);
+    public static ArgCondition operator |(ArgCondition left, ArgCondition right) => new OrCondition(left, right);
+    public static ArgCondition operator !(ArgCondition inner) => new NotCondition(inner);
+    public ArgCondition BitwiseAnd(ArgCondition other) => this & other;
+    public ArgCondition BitwiseOr(ArgCondition other) => this | other;
+    public ArgCondition LogicalNot() => !this;
+
+    /// <summary>All conditions true (an empty list is true).</summary>
+    public static ArgCondition All(params ArgCondition[] conditions) =>
+        conditions.Length == 0 ? True : conditions.Aggregate((a, b) => a & b);
+
+    /// <summary>Any condition true (an empty list is false).</summary>
+    public static ArgCondition Any(params ArgCondition[] conditions) =>
+        conditions.Length == 0 ? False : conditions.Aggregate((a, b) => a | b);
+}
+
+/// <summary><c>(args[Index] &amp; Mask) Op Value</c>; with <see cref="Is32Bit"/> only the low 32 bits take part.</summary>
+public sealed record CompareCondition(int Index, ArgOp Op, ulong Value, ulong Mask = ulong.MaxValue, bool Is32Bit = false) : ArgCondition
+{
+    public override bool Evaluate(ReadOnlySpan<ulong> args)
+    {
+        ulong x = args[Index] & Mask, v = Value;
+        if (Is32Bit) { x &= 0xffffffff; v &= 0xffffffff; }
+        return Op switch
+        {
+            ArgOp.Equal => x == v,
+            ArgOp.NotEqual => x != v,
+            ArgOp.Less => x < v,
+            ArgOp.LessOrEqual => x <= v,
+            ArgOp.Greater => x > v,
+            _ => x >= v,
+        };
+    }
+
+    public override string ToString()
+    {
+        string arg = Is32Bit ? $"(u32)args[{Index}]" : $"args[{Index}]";
+        if (Mask != ulong.MaxValue) arg = $"({arg} & 0x{Mask:x})";
+        string op = Op switch
+        {
+            ArgOp.Equal => "==", ArgOp.NotEqual => "!=", ArgOp.Less => "<", ArgOp.LessOrEqual => "<=",
+            ArgOp.Greater => ">", _ => ">=",
+        };
+        return $"{arg} {op} 0x{Value:x}";
+    }
+}
+
+public sealed record AndCondition(ArgCondition Left, ArgCondition Right) : ArgCondition
+{
+    public override bool Evaluate(ReadOnlySpan<ulong> args) => Left.Evaluate(args) && Right.Evaluate(args);
+    public override string ToString() => $"({Left} && {Right})";
+}
+
+public sealed record OrCondition(ArgCondition Left, ArgCondition Right) : ArgCondition
+{
+    public override bool Evaluate(ReadOnlySpan<ulong> args) => Left.Evaluate(args) || Right.Evaluate(args);
+    public override string ToString() => $"({Left} || {Right})";
+}
+
+public sealed record NotCondition(ArgCondition Inner) : ArgCondition
+{
+    public override bool Evaluate(ReadOnlySpan<ulong> args) => !Inner.Evaluate(args);
+    public override string ToString() => $"!{Inner}";
+}
+
+public sealed record ConstCondition(bool Value) : ArgCondition
+{
+    public override bool Evaluate(ReadOnlySpan<ulong> args) => Value;
+    public override string ToString() => Value ? "true" : "false";
+}
+
+/// <summary>Builds argument comparisons: <c>Arg.Of(2).MaskedEqual(PROT_EXEC, 0)</c>, <c>Arg.Of(0).Equal(1)</c>.</summary>
+public readonly record struct Arg
+{
+    private Arg(int index, bool is32Bit)
+    {
+        if (index is < 0 or > 5) throw new PolicyException($"argument index {index} is out of range 0..5");
+        Index = index;
+        Is32Bit = is32Bit;
+    }
+
+    public int Index { get; }
+    public bool Is32Bit { get; }
+
+    /// <summary>The full 64-bit argument <paramref name="index"/> (0..5).</summary>
+    public static Arg Of(int index) => new(index, false);
+
+    /// <summary>Only the low 32 bits of argument <paramref name="index"/> (for C <c>int</c> arguments, as Sandbox2's ARG_32).</summary>
+    public static Arg Low32(int index) => new(index, true);
+
+    public ArgCondition Equal(ulong value) => Make(ArgOp.Equal, value);
+    public ArgCondition NotEqual(ulong value) => Make(ArgOp.NotEqual, value);
+    public ArgCondition Less(ulong value) => Make(ArgOp.Less, value);
+    public ArgCondition LessOrEqual(ulong value) => Make(ArgOp.LessOrEqual, value);
+    public ArgCondition Greater(ulong value) => Make(ArgOp.Greater, value);
+    public ArgCondition GreaterOrEqual(ulong value) => Make(ArgOp.GreaterOrEqual, value);
+    public ArgCondition Compare(ArgOp op, ulong value) => Make(op, value);
+
+    /// <summary><c>(arg &amp; mask) == value</c>.</summary>
+    public ArgCondition MaskedEqual(ulong mask, ulong value) => Make(ArgOp.Equal, value, mask);
+
+    /// <summary><c>(arg &amp; mask) op value</c>.</summary>
+    public ArgCondition Masked(ulong mask, ArgOp op, ulong value) => Make(op, value, mask);
+
+    /// <summary>One of the values.</summary>
+    public ArgCondition In(params ulong[] values) => ArgCondition.Any(values.Select(Equal).ToArray());
+
+    private CompareCondition Make(ArgOp op, ulong value, ulong mask = ulong.MaxValue)
+    {
+        if (Is32Bit && value > uint.MaxValue)
+            throw new PolicyException($"value 0x{value:x} does not fit the 32-bit argument {Index}");
+        return new CompareCondition(Index, op, value, mask, Is32Bit);
+    }
+}

@@ -1,0 +1,76 @@
+using System.Collections.Frozen;
+
+namespace Sandbox2;
+
+/// <summary>The built-in policies and presets, by the snake_case names the policy language's <c>USE</c> knows.</summary>
+public static class BuiltinPolicies
+{
+    /// <summary>The CLI's built-in <c>default</c> policy: enough for ordinary file-reading, output-writing tools
+    /// (ls, cat, sort, grep, sed, gzip, wc, head, ...; static or dynamic), with no exec after start, no networking,
+    /// no ptrace, no namespace or mount changes.</summary>
+    public static PolicyBuilder CreateDefault() => new PolicyBuilder().AllowDefaultTools();
+
+    /// <summary>Presets by name: <c>default</c>, <c>allow_static_startup</c>, <c>allow_dynamic_startup</c>,
+    /// <c>allow_dotnet_runtime</c> and every helper as <c>allow_read</c>, <c>allow_write</c>, ...</summary>
+    public static IReadOnlyDictionary<string, Action<PolicyBuilder>> Presets { get; } = new Dictionary<string, Action<PolicyBuilder>>
+    {
+        ["default"] = b => b.AllowDefaultTools(),
+        ["allow_static_startup"] = b => b.AllowStaticStartup(),
+        ["allow_dynamic_startup"] = b => b.AllowDynamicStartup(),
+        ["allow_dotnet_runtime"] = b => b.AllowDotNetRuntime(),
+        ["allow_read"] = b => b.AllowRead(),
+        ["allow_write"] = b => b.AllowWrite(),
+        ["allow_open"] = b => b.AllowOpen(),
+        ["allow_stat"] = b => b.AllowStat(),
+        ["allow_access"] = b => b.AllowAccess(),
+        ["allow_dup"] = b => b.AllowDup(),
+        ["allow_pipe"] = b => b.AllowPipe(),
+        ["allow_chmod"] = b => b.AllowChmod(),
+        ["allow_chown"] = b => b.AllowChown(),
+        ["allow_readdir"] = b => b.AllowReaddir(),
+        ["allow_readlink"] = b => b.AllowReadlink(),
+        ["allow_link"] = b => b.AllowLink(),
+        ["allow_symlink"] = b => b.AllowSymlink(),
+        ["allow_mkdir"] = b => b.AllowMkdir(),
+        ["allow_utime"] = b => b.AllowUtime(),
+        ["allow_unlink"] = b => b.AllowUnlink(),
+        ["allow_rename"] = b => b.AllowRename(),
+        ["allow_exit"] = b => b.AllowExit(),
+        ["allow_time"] = b => b.AllowTime(),
+        ["allow_sleep"] = b => b.AllowSleep(),
+        ["allow_get_ids"] = b => b.AllowGetIDs(),
+        ["allow_get_pids"] = b => b.AllowGetPIDs(),
+        ["allow_get_pgids"] = b => b.AllowGetPGIDs(),
+        ["allow_get_rlimit"] = b => b.AllowGetRlimit(),
+        ["allow_set_rlimit"] = b => b.AllowSetRlimit(),
+        ["allow_get_random"] = b => b.AllowGetRandom(),
+        ["allow_handle_signals"] = b => b.AllowHandleSignals(),
+        ["allow_kill"] = b => b.AllowKill(),
+        ["allow_alarm"] = b => b.AllowAlarm(),
+        ["allow_posix_timers"] = b => b.AllowPosixTimers(),
+        ["allow_fork"] = b => b.AllowFork(),
+        ["allow_wait"] = b => b.AllowWait(),
+        ["allow_epoll"] = b => b.AllowEpoll(),
+        ["allow_poll"] = b => b.AllowPoll(),
+        ["allow_select"] = b => b.AllowSelect(),
+        ["allow_event_fd"] = b => b.AllowEventFd(),
+        ["allow_inotify"] = b => b.AllowInotify(),
+        ["allow_tcgets"] = b => b.AllowTCGETS(),
+        ["allow_safe_fcntl"] = b => b.AllowSafeFcntl(),
+        ["allow_futex"] = b => b.AllowFutex(),
+        ["allow_mmap_without_exec"] = b => b.AllowMmapWithoutExec(),
+        ["allow_mprotect_without_exec"] = b => b.AllowMprotectWithoutExec(),
+        ["allow_system_malloc"] = b => b.AllowSystemMalloc(),
+        ["allow_restartable_sequences"] = b => b.AllowRestartableSequences(),
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>Applies preset <paramref name="name"/>; an unknown name throws a <see cref="PolicyException"/> listing the known ones.</summary>
+    public static PolicyBuilder Use(this PolicyBuilder builder, string name)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (!Presets.TryGetValue(name, out var apply))
+            throw new PolicyException($"unknown built-in policy '{name}' (known: {string.Join(", ", Presets.Keys.Order(StringComparer.Ordinal))})");
+        apply(builder);
+        return builder;
+    }
+}

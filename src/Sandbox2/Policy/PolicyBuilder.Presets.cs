@@ -1,0 +1,93 @@
+namespace Sandbox2;
+
+// The bigger presets: the CLI's default policy and the .NET runtime. Lists measured with strace (see the issue note).
+public sealed partial class PolicyBuilder
+{
+    /// <summary>The built-in <c>default</c> policy's rules (see <see cref="BuiltinPolicies.CreateDefault"/>).</summary>
+    public PolicyBuilder AllowDefaultTools() => Once(nameof(AllowDefaultTools), () =>
+    {
+        AllowDynamicStartup();
+        AllowRead();
+        AllowWrite();
+        AllowOpen();
+        AllowStat();
+        AllowAccess();
+        AllowDup();
+        AllowPipe();
+        AllowReaddir();
+        AllowReadlink();
+        AllowChmod();
+        AllowChown();
+        AllowUtime();
+        AllowUnlink();
+        AllowRename();
+        AllowMkdir();
+        AllowLink();
+        AllowSymlink();
+        AllowExit();
+        AllowTime();
+        AllowSleep();
+        AllowGetIDs();
+        AllowGetPIDs();
+        AllowGetPGIDs();
+        AllowGetRlimit();
+        AllowGetRandom();
+        AllowHandleSignals();
+        AllowTCGETS();
+        AllowSafeFcntl();
+        AllowFutex();
+        AllowSystemMalloc();
+        AllowRestartableSequences();
+        AllowPoll();
+        AllowSelect();
+        // threads (sort uses them; clone with namespace flags stays a violation, clone3 gets ENOSYS)
+        AllowNamed(nameof(AllowDefaultTools), "clone", "sched_getaffinity", "sched_yield", "madvise",
+            "close", "lseek", "ftruncate", "fsync", "fdatasync", "fadvise64", "sysinfo", "getcwd", "chdir", "fchdir",
+            "umask", "uname", "getrusage", "times", "sendfile", "copy_file_range", "splice", "statfs", "fstatfs",
+            "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr", "set_robust_list", "exit", "exit_group",
+            "tgkill", "getpriority", "sched_getparam", "sched_getscheduler", "prctl");
+    });
+
+    /// <summary>What a running .NET 10 process needs to keep going after it sandboxes itself (SandboxMeHere with TSYNC):
+    /// the GC (madvise, membarrier, mprotect, tgkill/rt_sigreturn for thread suspension), the thread pool
+    /// (clone, futex, sched_*), the JIT (mmap/mprotect with PROT_EXEC, memfd double mapping), timers, files,
+    /// epoll-based sockets engine and pipes. Measured with strace on a real .NET 10 app.</summary>
+    public PolicyBuilder AllowDotNetRuntime() => Once(nameof(AllowDotNetRuntime), () =>
+    {
+        AllowDynamicStartup();
+        AllowRead();
+        AllowWrite();
+        AllowOpen();
+        AllowStat();
+        AllowAccess();
+        AllowDup();
+        AllowPipe();
+        AllowReaddir();
+        AllowReadlink();
+        AllowExit();
+        AllowTime();
+        AllowSleep();
+        AllowGetIDs();
+        AllowGetPIDs();
+        AllowGetRlimit();
+        AllowGetRandom();
+        AllowHandleSignals();
+        AllowTCGETS();
+        AllowSafeFcntl();
+        AllowFutex();
+        AllowSystemMalloc();
+        AllowRestartableSequences();
+        AllowEpoll();
+        AllowPoll();
+        AllowEventFd();
+        AllowMmap();
+        AllowMprotect();
+        AllowNamed(nameof(AllowDotNetRuntime), "clone", "madvise", "membarrier", "mlock", "munlock", "memfd_create", "ftruncate",
+            "get_mempolicy", "sched_getaffinity", "sched_setaffinity", "sched_yield", "sched_getparam", "sched_getscheduler",
+            "sched_setscheduler", "sched_get_priority_max", "sched_get_priority_min", "sysinfo", "prctl", "getsid",
+            "tgkill", "tkill", "close", "lseek", "fsync", "fadvise64", "flock", "fstatfs", "statfs", "getcwd", "getrusage",
+            "pwrite64", "pread64", "uname", "set_robust_list", "get_robust_list", "sigaltstack", "rt_sigreturn",
+            "rt_sigtimedwait", "rt_sigqueueinfo", "clock_getres", "timerfd_create", "timerfd_settime", "timerfd_gettime",
+            "getpriority", "setpriority", "mincore", "msync", "unlink", "fchmod", "gettid");
+    });
+}

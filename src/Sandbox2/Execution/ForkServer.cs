@@ -1,3 +1,7 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
 namespace Sandbox2;
 
 /// <summary>How the sandbox's init reported the end of the main process (or a failed setup step).</summary>
@@ -14,32 +18,385 @@ internal sealed record NativeExitReport
     public TimeSpan UserTime { get; init; }
     public TimeSpan SystemTime { get; init; }
     public long MaxRssKb { get; init; }
+    /// <summary><see cref="SpawnedSandbox.Kill"/> was called before init reported (then Signal is SIGKILL and rusage is unknown).</summary>
+    public bool Killed { get; init; }
 }
 
-// STUB (owned by the forkserver work).
 /// <summary>
 /// The global forkserver (one per executor process, started on demand): a small native program that
 /// carries out <see cref="SandboxPlan"/>s and reports how each sandbox ended.
+/// It is started with posix_spawn, its control socket (AF_UNIX SOCK_SEQPACKET) at fd 3; it exits when
+/// this process's end of the socket closes (executor death), which kills every sandbox it started.
 /// </summary>
-internal sealed class ForkServer
+internal sealed class ForkServer : IDisposable
 {
-    /// <summary>The process-wide forkserver, started on first use.</summary>
-    public static ForkServer Global => throw new NotImplementedException();
+    /// <summary>File name of the native program, shipped next to the library.</summary>
+    public const string ProgramName = "sandbox2-forkserver";
 
-    /// <summary>Starts one sandbox. Throws <see cref="ForkServerException"/> when the forkserver itself fails.</summary>
-    public Task<SpawnedSandbox> SpawnAsync(SandboxPlan plan, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    private static readonly Lock s_globalLock = new();
+    private static ForkServer? s_global;
+
+    private readonly SafeFdHandle _control;
+    private readonly SafeFdHandle _pidfd;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private volatile bool _broken;
+    private int _disposed;
+
+    private ForkServer(SafeFdHandle control, SafeFdHandle pidfd, int pid)
+    {
+        _control = control;
+        _pidfd = pidfd;
+        ProcessId = pid;
+    }
+
+    /// <summary>The process-wide forkserver, started on first use and restarted if it died.</summary>
+    public static ForkServer Global
+    {
+        get
+        {
+            lock (s_globalLock)
+            {
+                if (s_global is { IsAlive: true }) return s_global;
+                s_global?.Dispose();
+                s_global = Start();
+                return s_global;
+            }
+        }
+    }
+
+    /// <summary>Host pid of the forkserver process.</summary>
+    public int ProcessId { get; }
+
+    /// <summary>Full path of the native program: next to the library (AppContext.BaseDirectory).</summary>
+    public static string ProgramPath => Path.Combine(AppContext.BaseDirectory, ProgramName);
+
+    /// <summary>false once the forkserver process has exited or its socket failed.</summary>
+    public bool IsAlive
+    {
+        get
+        {
+            if (_broken || Volatile.Read(ref _disposed) != 0) return false;
+            return !PidfdReadable(_pidfd);
+        }
+    }
+
+    /// <summary>Starts a private forkserver (tests; <see cref="Global"/> is the normal entry point).</summary>
+    /// <param name="launcher">Optional command prefix (absolute path first), e.g. setpriv to run it unprivileged.</param>
+    internal static unsafe ForkServer Start(IReadOnlyList<string>? launcher = null)
+    {
+        string path = ProgramPath;
+        if (!File.Exists(path)) throw new ForkServerException($"forkserver program not found at {path} (it is built from native/ by dotnet build)");
+        int* pair = stackalloc int[2];
+        if (Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_SEQPACKET | Interop.SOCK_CLOEXEC, 0, pair) != 0)
+            throw new ForkServerException($"socketpair for the forkserver failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        var ours = new SafeFdHandle(pair[0]);
+        using var theirs = new SafeFdHandle(pair[1]);
+        int sndbuf = ForkServerProtocol.MaxRequestBytes;
+        _ = Interop.SetSockOpt(ours, Interop.SOL_SOCKET, Interop.SO_SNDBUF, &sndbuf, 4); // large plans; clamped by wmem_max
+
+        var args = new List<string>(launcher ?? []) { path };
+        int pid;
+        int rc;
+        void* actions = NativeMemory.AllocZeroed(Interop.PosixSpawnFileActionsSize);
+        var strings = new List<nint>();
+        try
+        {
+            rc = Interop.PosixSpawnFileActionsInit(actions);
+            if (rc == 0) rc = Interop.PosixSpawnFileActionsAddDup2(actions, theirs.Fd, 3);
+            // stdin/stdout: /dev/null (nothing of the executor's terminal or pipes stays open in sandboxes); stderr kept for diagnostics.
+            fixed (byte* devnull = "/dev/null\0"u8)
+            {
+                if (rc == 0) rc = Interop.PosixSpawnFileActionsAddOpen(actions, 0, devnull, Interop.O_RDONLY, 0);
+                if (rc == 0) rc = Interop.PosixSpawnFileActionsAddOpen(actions, 1, devnull, 1 /* O_WRONLY */, 0);
+            }
+            byte** argv = stackalloc byte*[args.Count + 1];
+            for (int i = 0; i < args.Count; i++)
+            {
+                argv[i] = (byte*)Marshal.StringToCoTaskMemUTF8(args[i]);
+                strings.Add((nint)argv[i]);
+            }
+            argv[args.Count] = null;
+            byte** envp = stackalloc byte*[1];
+            envp[0] = null;
+            pid = 0;
+            if (rc == 0) rc = Interop.PosixSpawn(out pid, argv[0], actions, null, argv, envp);
+            _ = Interop.PosixSpawnFileActionsDestroy(actions);
+        }
+        finally
+        {
+            foreach (var s in strings) Marshal.FreeCoTaskMem(s);
+            NativeMemory.Free(actions);
+        }
+        if (rc != 0)
+        {
+            ours.Dispose();
+            throw new ForkServerException($"posix_spawn {args[0]} failed: {Marshal.GetPInvokeErrorMessage(rc)}");
+        }
+        int pidfd = Interop.PidfdOpen(pid, 0);
+        if (pidfd < 0)
+        {
+            ours.Dispose();
+            throw new ForkServerException($"pidfd_open of the forkserver (pid {pid}) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+        // A reply never takes long (clone3 + three writes); a forkserver that does not answer is broken.
+        var timeout = new Timeval { Seconds = 30 };
+        _ = Interop.SetSockOpt(ours, Interop.SOL_SOCKET, Interop.SO_RCVTIMEO, &timeout, (uint)sizeof(Timeval));
+        _ = Interop.SetSockOpt(ours, Interop.SOL_SOCKET, Interop.SO_SNDTIMEO, &timeout, (uint)sizeof(Timeval));
+        return new ForkServer(ours, new SafeFdHandle(pidfd), pid);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timeval
+    {
+        public long Seconds;
+        public long Microseconds;
+    }
+
+    /// <summary>Starts one sandbox. Throws <see cref="ForkServerException"/> when the forkserver itself fails,
+    /// <see cref="ArgumentException"/> for an invalid plan.</summary>
+    public async Task<SpawnedSandbox> SpawnAsync(SandboxPlan plan, CancellationToken cancellationToken = default)
+    {
+        byte[] request = ForkServerProtocol.Serialize(plan);
+        cancellationToken.ThrowIfCancellationRequested();
+        var (executorEnd, sandboxEnd) = StatusChannel();
+        ForkServerProtocol.Reply reply;
+        var received = new List<SafeFdHandle>();
+        try
+        {
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+                if (_broken) throw new ForkServerException("the forkserver has died; use ForkServer.Global to restart it");
+                var fds = new SafeHandle[2 + plan.Fds.Count];
+                fds[0] = plan.ProgramFd;
+                fds[1] = sandboxEnd;
+                for (int i = 0; i < plan.Fds.Count; i++) fds[2 + i] = plan.Fds[i].Source;
+                long sent = ForkServerProtocol.SendWithFds(_control, request, fds);
+                if (sent == -90) throw new ArgumentException($"the plan ({request.Length} bytes) is larger than the control socket allows (net.core.wmem_max)", nameof(plan));
+                if (sent < 0) throw Broken($"sending the plan to the forkserver failed: {Marshal.GetPInvokeErrorMessage((int)-sent)}");
+                var buffer = new byte[512];
+                long n;
+                do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0);
+                while (n == -4); // EINTR
+                if (n == 0) throw Broken("the forkserver exited (control socket closed)");
+                if (n == -11) throw Broken("the forkserver did not answer within 30 s");
+                if (n < 0) throw Broken($"reading the forkserver's reply failed: {Marshal.GetPInvokeErrorMessage((int)-n)}");
+                reply = ForkServerProtocol.ParseReply(buffer.AsSpan(0, (int)n));
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+        catch
+        {
+            executorEnd.Dispose();
+            foreach (var f in received) f.Dispose();
+            throw;
+        }
+        finally
+        {
+            sandboxEnd.Dispose();
+        }
+        if (reply.Errno != 0 || received.Count != 1)
+        {
+            executorEnd.Dispose();
+            foreach (var f in received) f.Dispose();
+            string why = reply.Errno != 0 ? Marshal.GetPInvokeErrorMessage(reply.Errno) : "no pidfd in the reply";
+            throw new ForkServerException($"forkserver could not start the sandbox: {reply.Message}: {why}");
+        }
+        var sandbox = new SpawnedSandbox(reply.Pid, received[0], executorEnd);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            sandbox.Kill();
+            sandbox.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        return sandbox;
+    }
+
+    private ForkServerException Broken(string message)
+    {
+        _broken = true;
+        return new ForkServerException(message);
+    }
+
+    private static unsafe (Socket Executor, SafeFdHandle Sandbox) StatusChannel()
+    {
+        int* pair = stackalloc int[2];
+        if (Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_SEQPACKET | Interop.SOCK_CLOEXEC, 0, pair) != 0)
+            throw new ForkServerException($"socketpair for a status channel failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        var sandbox = new SafeFdHandle(pair[1]);
+        try
+        {
+            return (new Socket(new SafeSocketHandle(pair[0], ownsHandle: true)), sandbox);
+        }
+        catch
+        {
+            sandbox.Dispose();
+            throw;
+        }
+    }
+
+    internal static unsafe bool PidfdReadable(SafeFdHandle pidfd)
+    {
+        bool added = false;
+        try
+        {
+            pidfd.DangerousAddRef(ref added);
+            var p = new Interop.PollFd { Fd = pidfd.Fd, Events = 1 /* POLLIN */ };
+            return Interop.Poll(&p, 1, 0) > 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+        finally
+        {
+            if (added) pidfd.DangerousRelease();
+        }
+    }
+
+    /// <summary>Closes the control socket: the forkserver exits and every sandbox it started dies. Reaps the process.</summary>
+    public unsafe void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _control.Dispose();
+        byte* siginfo = stackalloc byte[128];
+        while (Interop.WaitIdPidfd(Interop.P_PIDFD, _pidfd, siginfo, Interop.WaitExited) < 0 && Marshal.GetLastPInvokeError() == 4) { }
+        _pidfd.Dispose();
+        _gate.Dispose();
+    }
 }
 
 /// <summary>A sandbox started by the forkserver.</summary>
 internal sealed class SpawnedSandbox : IDisposable
 {
+    private readonly SafeFdHandle _pidfd;
+    private readonly Socket _status;
+    private readonly TaskCompletionSource<SafeFdHandle?> _listener = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _killed;
+
+    internal SpawnedSandbox(int initPid, SafeFdHandle pidfd, Socket status)
+    {
+        InitPid = initPid;
+        _pidfd = pidfd;
+        _status = status;
+        Completion = ReadStatusAsync();
+    }
+
     /// <summary>Host pid of the sandbox's init (PID 1 inside).</summary>
-    public int InitPid { get; init; }
+    public int InitPid { get; }
+
     /// <summary>Completes when init has reported and exited (never faults; a lost channel gives a report with SetupFailedStep set).</summary>
-    public Task<NativeExitReport> Completion { get; init; } = Task.FromResult(new NativeExitReport());
+    public Task<NativeExitReport> Completion { get; }
+
+    /// <summary>The seccomp user-notification listener (plan.NotifyListener), or null when the sandbox ended without sending one.</summary>
+    public Task<SafeFdHandle?> SeccompListener => _listener.Task;
+
     /// <summary>SIGKILL the whole sandbox (init, and with it its pid namespace) via pidfd. Idempotent.</summary>
-    public void Kill() { }
-    public void Dispose() { }
+    public void Kill()
+    {
+        _killed = true;
+        try
+        {
+            _ = Interop.PidfdSendSignal(_pidfd, Interop.SignalKill, 0, 0); // ESRCH once init is gone: fine
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Kills the sandbox if it still runs and releases the pidfd; <see cref="Completion"/> still completes.</summary>
+    public void Dispose()
+    {
+        if (!Completion.IsCompleted) Kill();
+        _pidfd.Dispose();
+    }
+
+    private async Task<NativeExitReport> ReadStatusAsync()
+    {
+        try
+        {
+            return await ReadRecordsAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            return new NativeExitReport { SetupFailedStep = $"reading the sandbox's status channel failed: {ex.Message}", Killed = _killed };
+        }
+    }
+
+    private async Task<NativeExitReport> ReadRecordsAsync()
+    {
+        string? step = null;
+        int errno = 0;
+        NativeExitReport? exit = null;
+        var peek = new byte[1];
+        var buffer = new byte[2048];
+        var fds = new List<SafeFdHandle>();
+        try
+        {
+            while (true)
+            {
+                // Wait on the runtime's socket engine (no thread per sandbox); peek so the datagram stays queued.
+                int ready;
+                try
+                {
+                    ready = await _status.ReceiveAsync(peek, SocketFlags.Peek).ConfigureAwait(false);
+                }
+                catch (SocketException)
+                {
+                    break;
+                }
+                if (ready == 0) break; // EOF: init exited
+                long n = ForkServerProtocol.ReceiveWithFds(_status.SafeHandle, buffer, fds, Interop.MSG_DONTWAIT);
+                if (n == -11 || n == -4) continue; // EAGAIN, EINTR
+                if (n <= 0) break;
+                var msg = buffer.AsSpan(0, (int)n);
+                int type = msg.Length >= 4 ? BinaryPrimitives.ReadInt32LittleEndian(msg) : 0;
+                if (type == ForkServerProtocol.RecordSetupError && msg.Length >= 8 && step is null)
+                {
+                    errno = BinaryPrimitives.ReadInt32LittleEndian(msg[4..]);
+                    step = ForkServerProtocol.CString(msg[8..]);
+                }
+                else if (type == ForkServerProtocol.RecordListener && fds.Count > 0)
+                {
+                    if (!_listener.TrySetResult(fds[0])) fds[0].Dispose();
+                    fds.RemoveAt(0);
+                }
+                else if (type == ForkServerProtocol.RecordExit && msg.Length >= 40)
+                {
+                    int code = BinaryPrimitives.ReadInt32LittleEndian(msg[4..]);
+                    int status = BinaryPrimitives.ReadInt32LittleEndian(msg[8..]);
+                    exit = new NativeExitReport
+                    {
+                        ExitCode = code == ForkServerProtocol.CldExited ? status : null,
+                        Signal = code is ForkServerProtocol.CldKilled or ForkServerProtocol.CldDumped ? status : null,
+                        UserTime = TimeSpan.FromMicroseconds(BinaryPrimitives.ReadInt64LittleEndian(msg[16..])),
+                        SystemTime = TimeSpan.FromMicroseconds(BinaryPrimitives.ReadInt64LittleEndian(msg[24..])),
+                        MaxRssKb = BinaryPrimitives.ReadInt64LittleEndian(msg[32..]),
+                    };
+                }
+                foreach (var f in fds) f.Dispose(); // unexpected descriptors
+                fds.Clear();
+            }
+        }
+        finally
+        {
+            _status.Dispose();
+            _listener.TrySetResult(null);
+        }
+        if (step is not null)
+            return (exit ?? new NativeExitReport()) with { SetupFailedStep = step, SetupErrno = errno, ExitCode = null, Signal = null, Killed = _killed };
+        if (exit is not null) return exit with { Killed = _killed && exit.Signal == Interop.SignalKill };
+        if (_killed) return new NativeExitReport { Signal = Interop.SignalKill, Killed = true };
+        return new NativeExitReport
+        {
+            SetupFailedStep = "sandbox init ended without a report (killed from outside, or the forkserver died)",
+            SetupErrno = 0,
+        };
+    }
 }
 
 /// <summary>The forkserver could not be started or stopped answering.</summary>

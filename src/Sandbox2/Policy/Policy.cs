@@ -141,6 +141,7 @@ public sealed partial class Policy
             chain.Add((r.IsUnconditional ? null : r.When, r.Action));
             if (r.IsUnconditional) break;
         }
+        if (chain.Count == 0 || chain[^1].When is not null) chain.Add((null, DefaultAction));
         // Conditional rules just before the final rule with the same action change nothing: drop them, so that
         // e.g. "mmap with PROT_EXEC → violation, else violation" becomes a plain violation.
         while (chain.Count >= 2 && chain[^2].Action == chain[^1].Action) chain.RemoveAt(chain.Count - 2);

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Sandbox2.Cli;
+
+/// <summary>The <c>--result</c> document, field for field as CONTRACT.md shows it. Absent parts are written as null.</summary>
+internal sealed class ResultJson
+{
+    public required string Status { get; init; }
+    public required string Reason { get; init; }
+    public int? ExitCode { get; init; }
+    public int? Signal { get; init; }
+    public ViolationJson? Violation { get; init; }
+    public IReadOnlyList<string>? StackTrace { get; init; }
+    public bool Oom { get; init; }
+    public required UsageJson Usage { get; init; }
+
+    public static ResultJson From(SandboxResult result) => new()
+    {
+        Status = StatusName(result.Status),
+        Reason = OneLine(result.Reason),
+        ExitCode = result.Status == SandboxStatus.Ok ? result.ExitCode : null,
+        Signal = result.Signal,
+        Violation = result.Violation is { } v ? new ViolationJson
+        {
+            Syscall = v.SyscallName,
+            Number = v.Number,
+            Arch = ArchName(v.Arch),
+            Args = [.. v.Args],
+            Pid = v.Pid,
+            Description = v.Description,
+        } : null,
+        StackTrace = result.StackTrace,
+        Oom = result.Oom,
+        Usage = new UsageJson
+        {
+            WallTimeMs = Milliseconds(result.Usage.WallTime),
+            CpuTimeMs = Milliseconds(result.Usage.CpuTime),
+            MaxRssKb = result.Usage.MaxRssKb,
+        },
+    };
+
+    /// <summary>A result for a sandbox that never started (the CLI failed to set it up).</summary>
+    public static ResultJson SetupError(string reason) => new()
+    {
+        Status = StatusName(SandboxStatus.SetupError),
+        Reason = OneLine(reason),
+        Usage = new UsageJson(),
+    };
+
+    public static string StatusName(SandboxStatus status) => status switch
+    {
+        SandboxStatus.Ok => "OK",
+        SandboxStatus.SetupError => "SETUP_ERROR",
+        SandboxStatus.Violation => "VIOLATION",
+        SandboxStatus.Signaled => "SIGNALED",
+        SandboxStatus.Timeout => "TIMEOUT",
+        SandboxStatus.ExternalKill => "EXTERNAL_KILL",
+        _ => "INTERNAL_ERROR",
+    };
+
+    public static string ArchName(SyscallArch arch) => arch switch
+    {
+        SyscallArch.X86_64 => "x86-64",
+        SyscallArch.X86_32 => "x86-32",
+        SyscallArch.X32 => "x32",
+        _ => "unknown",
+    };
+
+    private static double Milliseconds(TimeSpan t) => Math.Round(t.TotalMilliseconds, 3);
+
+    internal static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+
+    /// <summary>The document as indented JSON text, with a final newline.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, ResultJsonContext.Default.ResultJson) + "\n";
+}
+
+/// <summary>Where <c>--result</c> goes: a file, opened (and so checked) before the sandbox starts, or standard error ("-").</summary>
+internal sealed class ResultDestination : IDisposable
+{
+    private readonly FileStream? _file;
+
+    private ResultDestination(FileStream? file) => _file = file;
+
+    /// <summary>Opens <paramref name="spec"/> for writing; a file that cannot be created is a command-line error.</summary>
+    public static ResultDestination Open(string spec)
+    {
+        if (spec == "-")
+            return new ResultDestination(null);
+        try
+        {
+            return new ResultDestination(new FileStream(spec, FileMode.Create, FileAccess.Write, FileShare.Read));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new CommandLineException($"--result {spec}: cannot write it: {ResultJson.OneLine(e.Message)}", e);
+        }
+    }
+
+    public void Write(ResultJson result)
+    {
+        string json = result.ToJson();
+        if (_file is null)
+        {
+            Console.Error.Write(json);
+            Console.Error.Flush();
+            return;
+        }
+        _file.Write(System.Text.Encoding.UTF8.GetBytes(json));
+        _file.Flush();
+    }
+
+    public void Dispose() => _file?.Dispose();
+}
+
+internal sealed class ViolationJson
+{
+    public required string Syscall { get; init; }
+    public int Number { get; init; }
+    public required string Arch { get; init; }
+    public required ulong[] Args { get; init; }
+    public int Pid { get; init; }
+    public required string Description { get; init; }
+}
+
+internal sealed class UsageJson
+{
+    public double WallTimeMs { get; init; }
+    public double CpuTimeMs { get; init; }
+    public long MaxRssKb { get; init; }
+}
+
+/// <summary>Source-generated (reflection-free, NativeAOT-safe) serialization of <see cref="ResultJson"/>.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    WriteIndented = true)]
+[JsonSerializable(typeof(ResultJson))]
+internal sealed partial class ResultJsonContext : JsonSerializerContext;

@@ -1,0 +1,345 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace Sandbox2.Cli;
+
+/// <summary><c>sandbox2 run [OPTIONS] -- PROGRAM [ARG...]</c> (CONTRACT.md).</summary>
+internal static class RunCommand
+{
+    /// <summary>Size of the default <c>/tmp</c> tmpfs and of a <c>--tmpfs DST</c> given without a size.</summary>
+    internal const ulong DefaultTmpfsSize = 64UL << 20;
+
+    /// <summary>PATH inside the sandbox unless <c>--env PATH=...</c> says otherwise.</summary>
+    internal const string DefaultPath = "/usr/local/bin:/usr/bin:/bin";
+
+    private static readonly Option<string> PolicyFile = new("--policy") { Description = "Policy file in the policy language (not built yet)", HelpName = "FILE" };
+    private static readonly Option<string[]> Allow = Repeatable("--allow", "NAME[,NAME...]", "Also allow these syscalls (repeatable)");
+    private static readonly Option<string[]> RoBind = Repeatable("--ro-bind", "SRC[:DST]", "Bind a host path read-only (repeatable)");
+    private static readonly Option<string[]> Bind = Repeatable("--bind", "SRC[:DST]", "Bind a host path read-write (repeatable)");
+    private static readonly Option<string[]> Tmpfs = Repeatable("--tmpfs", "DST[:SIZE]", "Mount a fresh tmpfs (repeatable; default size 64M)");
+    private static readonly Option<bool> NoProc = new("--no-proc") { Description = "No /proc inside" };
+    private static readonly Option<string> Cwd = new("--cwd") { Description = "Working directory inside [default: /]", HelpName = "DIR" };
+    private static readonly Option<string[]> Env = Repeatable("--env", "NAME=VALUE", "Set a variable (repeatable); the host environment is not passed through [default: a minimal PATH]");
+    private static readonly Option<string> Hostname = new("--hostname") { Description = "Hostname inside [default: sandbox2]", HelpName = "NAME" };
+    private static readonly Option<NetworkMode> Network = new("--network")
+    {
+        Description = "none: empty network namespace; loopback: own namespace with lo up; host: the host's network (unsafe) [default: none]",
+        HelpName = "none|loopback|host",
+        CustomParser = ParseNetwork,
+    };
+    private static readonly Option<TimeSpan?> TimeLimit = Seconds("--time-limit", "Wall-clock limit in seconds; then status TIMEOUT [default: none]", wholeSeconds: false);
+    private static readonly Option<TimeSpan?> CpuLimit = Seconds("--cpu-limit", "CPU time limit in seconds (RLIMIT_CPU) [default: none]", wholeSeconds: true);
+    private static readonly Option<ulong?> MemoryLimit = SizeOption("--memory-limit", "Address-space limit, e.g. 256M, 2G [default: none]", allowZero: false);
+    private static readonly Option<ulong?> FileSizeLimit = SizeOption("--file-size-limit", "Largest file it may write (RLIMIT_FSIZE) [default: none]", allowZero: true);
+    private static readonly Option<ulong?> OpenFilesLimit = new("--open-files-limit") { Description = "RLIMIT_NOFILE [default: 1024]", HelpName = "N" };
+    private static readonly Option<string> ProcessLimit = new("--process-limit") { Description = "Most processes/threads at once (not built yet)", HelpName = "N" };
+    private static readonly Option<string> OutputLimit = new("--output-limit") { Description = "Most bytes written to stdout and stderr together (not built yet)", HelpName = "SIZE" };
+    private static readonly Option<bool> SandboxAfterStart = new("--sandbox-after-start") { Description = "Start PROGRAM unfiltered; it applies the policy itself through Sandbox2.Client (SandboxMeHere)" };
+    private static readonly Option<bool> StackTrace = new("--stack-trace") { Description = "Collect the violating thread's stack trace on a violation" };
+    private static readonly Option<string> Result = new("--result") { Description = "Write the result as JSON to FILE ('-' = standard error)", HelpName = "FILE" };
+    private static readonly Argument<string[]> Program = new("PROGRAM") { Arity = ArgumentArity.OneOrMore, Description = "The program (searched on the host's PATH) and its arguments" };
+
+    public static Command Create()
+    {
+        var command = new Command("run", "Run PROGRAM in a fresh sandbox with the built-in default policy.")
+        {
+            PolicyFile, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
+            MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, SandboxAfterStart, StackTrace,
+            Result, Program,
+        };
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
+    {
+        RejectNotBuilt(parsed);
+        string[] command = parsed.GetValue(Program) ?? [];
+        if (command.Length == 0 || command[0].Length == 0)
+            throw new CommandLineException("no PROGRAM given (usage: sandbox2 run [OPTIONS] -- PROGRAM [ARG...])");
+        if (command[0].StartsWith('-'))
+            throw new CommandLineException($"unrecognized option '{command[0]}' (see 'sandbox2 run --help'; put PROGRAM after '--')");
+        string? resultSpec = parsed.GetValue(Result);
+        if (resultSpec is { Length: 0 })
+            throw new CommandLineException("--result: empty file name");
+
+        NetworkMode network = parsed.GetValue(Network);
+        if (network == NetworkMode.Host)
+            global::Sandbox2.Cli.Program.Error("warning: --network host gives the sandbox the host's network; this is unsafe");
+
+        using ResultDestination? resultFile = resultSpec is null ? null : ResultDestination.Open(resultSpec);
+        string? hostPath = ProgramLocator.Resolve(command[0]);
+        Policy policy;
+        Executor executor;
+        try
+        {
+            policy = BuildPolicy(parsed, hostPath, network);
+            executor = CreateExecutor(parsed, hostPath ?? command[0], command[1..]);
+        }
+        catch (SetupException e)
+        {
+            global::Sandbox2.Cli.Program.Error(e.Message);
+            resultFile?.Write(ResultJson.SetupError(e.Message));
+            return ExitStatus.SetupError;
+        }
+
+        SandboxResult result;
+        try
+        {
+            await using var sandbox = new Sandbox(executor, policy);
+            result = await sandbox.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            global::Sandbox2.Cli.Program.Error("interrupted; the sandbox was killed");
+            return ExitStatus.Interrupted;
+        }
+        catch (Exception e) when (e is not CommandLineException)
+        {
+            string reason = $"the sandbox could not be run: {ResultJson.OneLine(e.Message)}";
+            global::Sandbox2.Cli.Program.Error(reason);
+            resultFile?.Write(ResultJson.SetupError(reason));
+            return ExitStatus.SetupError;
+        }
+
+        if (result.Status != SandboxStatus.Ok)
+            global::Sandbox2.Cli.Program.Error($"{ResultJson.StatusName(result.Status)}: {ResultJson.OneLine(result.Reason)}");
+        resultFile?.Write(ResultJson.From(result));
+        return ExitStatus.From(result);
+    }
+
+    private static void RejectNotBuilt(ParseResult parsed)
+    {
+        foreach (Option option in new Option[] { PolicyFile, ProcessLimit, OutputLimit })
+        {
+            if (parsed.GetResult(option) is { Implicit: false })
+                throw CommandLineException.NotBuiltYet(option.Name);
+        }
+    }
+
+    private static Policy BuildPolicy(ParseResult parsed, string? hostPath, NetworkMode network)
+    {
+        PolicyBuilder builder = BuiltinPolicies.CreateDefault();
+        Apply("--allow", () =>
+        {
+            foreach (string list in parsed.GetValue(Allow) ?? [])
+            {
+                string[] names = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                if (names.Length == 0)
+                    throw new CommandLineException("--allow: no syscall name given");
+                builder.AllowSyscalls(names);
+            }
+        });
+
+        if (hostPath is not null)
+        {
+            try
+            {
+                ProgramLocator.AddProgramMounts(builder, hostPath);
+            }
+            catch (PolicyException e)
+            {
+                throw new SetupException($"cannot mount {hostPath} and its libraries: {ResultJson.OneLine(e.Message)}", e);
+            }
+        }
+
+        bool tmpGiven = false;
+        foreach (string spec in parsed.GetValue(RoBind) ?? [])
+            tmpGiven |= AddBind("--ro-bind", spec, writable: false, builder);
+        foreach (string spec in parsed.GetValue(Bind) ?? [])
+            tmpGiven |= AddBind("--bind", spec, writable: true, builder);
+        foreach (string spec in parsed.GetValue(Tmpfs) ?? [])
+            tmpGiven |= AddTmpfs(spec, builder);
+
+        Apply("mounts", () =>
+        {
+            if (!parsed.GetValue(NoProc))
+                builder.AddProc();
+            builder.AddMinimalDev();
+            if (!tmpGiven)
+                builder.AddTmpfs("/tmp", DefaultTmpfsSize);
+        });
+        if (parsed.GetValue(Hostname) is { } hostname)
+            Apply("--hostname", () => builder.SetHostname(hostname));
+        builder.SetNetwork(network);
+        if (parsed.GetValue(StackTrace))
+            builder.CollectStacktracesOnViolation(true);
+
+        Policy? policy = null;
+        Apply("policy", () => policy = builder.Build());
+        return policy!;
+    }
+
+    /// <summary>Adds <c>--ro-bind</c>/<c>--bind SRC[:DST]</c>. Returns whether it mounts something on /tmp.</summary>
+    private static bool AddBind(string option, string spec, bool writable, PolicyBuilder builder)
+    {
+        int colon = spec.IndexOf(':', StringComparison.Ordinal);
+        string source = colon >= 0 ? spec[..colon] : spec;
+        string? target = colon >= 0 ? spec[(colon + 1)..] : null;
+        if (source.Length == 0)
+            throw new CommandLineException($"{option} {spec}: no source path");
+        string hostSource = Path.GetFullPath(source);
+        target ??= hostSource;
+        if (!target.StartsWith('/'))
+            throw new CommandLineException($"{option} {spec}: the path inside ('{target}') must be absolute");
+
+        bool isDirectory = Directory.Exists(hostSource);
+        if (!isDirectory && !File.Exists(hostSource))
+            throw new CommandLineException($"{option} {spec}: {hostSource} does not exist");
+        Apply($"{option} {spec}", () =>
+        {
+            if (isDirectory)
+                builder.AddDirectoryAt(hostSource, target, writable);
+            else
+                builder.AddFileAt(hostSource, target, writable);
+        });
+        return target.TrimEnd('/') == "/tmp";
+    }
+
+    /// <summary>Adds <c>--tmpfs DST[:SIZE]</c>. Returns whether it is /tmp.</summary>
+    private static bool AddTmpfs(string spec, PolicyBuilder builder)
+    {
+        int colon = spec.LastIndexOf(':');
+        string target = colon >= 0 ? spec[..colon] : spec;
+        ulong size = DefaultTmpfsSize;
+        if (colon >= 0)
+        {
+            if (!Size.TryParse(spec[(colon + 1)..], out size, out string error))
+                throw new CommandLineException($"--tmpfs {spec}: {error}");
+            if (size == 0)
+                throw new CommandLineException($"--tmpfs {spec}: the size must be larger than 0");
+        }
+        if (!target.StartsWith('/'))
+            throw new CommandLineException($"--tmpfs {spec}: the path inside ('{target}') must be absolute");
+        Apply($"--tmpfs {spec}", () => builder.AddTmpfs(target, size));
+        return target.TrimEnd('/') == "/tmp";
+    }
+
+    private static Executor CreateExecutor(ParseResult parsed, string path, string[] args)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string entry in parsed.GetValue(Env) ?? [])
+        {
+            int eq = entry.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+                throw new CommandLineException($"--env {entry}: expected NAME=VALUE");
+            if (entry.Contains('\0', StringComparison.Ordinal))
+                throw new CommandLineException($"--env {entry}: contains a NUL character");
+            environment[entry[..eq]] = entry[(eq + 1)..];
+        }
+        environment.TryAdd("PATH", DefaultPath);
+
+        string cwd = parsed.GetValue(Cwd) ?? "/";
+        if (!cwd.StartsWith('/'))
+            throw new CommandLineException($"--cwd {cwd}: must be an absolute path inside the sandbox");
+
+        var limits = new Limits();
+        limits.WallTime = parsed.GetValue(TimeLimit); // the CLI's default is no wall-clock limit
+        limits.CpuTime = parsed.GetValue(CpuLimit);
+        limits.AddressSpace = parsed.GetValue(MemoryLimit);
+        limits.FileSize = parsed.GetValue(FileSizeLimit);
+        if (parsed.GetValue(OpenFilesLimit) is { } openFiles)
+            limits.OpenFiles = openFiles;
+
+        Executor? executor = null;
+        Apply("program", () =>
+        {
+            executor = new Executor(path, args, environment);
+            executor.Cwd = cwd;
+            executor.Limits = limits;
+            executor.EnableSandboxBeforeExec = !parsed.GetValue(SandboxAfterStart);
+        });
+        return executor!;
+    }
+
+    /// <summary>Runs a builder step fed from the command line; the library's validation errors become exit status 2.</summary>
+    private static void Apply(string what, Action step)
+    {
+        try
+        {
+            step();
+        }
+        catch (PolicyException e)
+        {
+            throw new CommandLineException($"{what}: {ResultJson.OneLine(e.Message)}", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CommandLineException($"{what}: {ResultJson.OneLine(e.Message)}", e);
+        }
+    }
+
+    private static Option<string[]> Repeatable(string name, string helpName, string description) => new(name)
+    {
+        Description = description,
+        HelpName = helpName,
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private static Option<TimeSpan?> Seconds(string name, string description, bool wholeSeconds) => new(name)
+    {
+        Description = description,
+        HelpName = "SEC",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double seconds)
+                || !double.IsFinite(seconds) || seconds <= 0 || seconds > TimeSpan.MaxValue.TotalSeconds / 2)
+            {
+                result.AddError($"{name}: '{text}' is not a positive number of seconds");
+                return null;
+            }
+            if (wholeSeconds && seconds != Math.Floor(seconds))
+            {
+                result.AddError($"{name}: '{text}' must be a whole number of seconds (RLIMIT_CPU counts seconds)");
+                return null;
+            }
+            return TimeSpan.FromSeconds(seconds);
+        },
+    };
+
+    private static Option<ulong?> SizeOption(string name, string description, bool allowZero) => new(name)
+    {
+        Description = description,
+        HelpName = "SIZE",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!Size.TryParse(text, out ulong bytes, out string error))
+            {
+                result.AddError($"{name}: {error}");
+                return null;
+            }
+            if (bytes == 0 && !allowZero)
+            {
+                result.AddError($"{name}: the size must be larger than 0");
+                return null;
+            }
+            return bytes;
+        },
+    };
+
+    private static NetworkMode ParseNetwork(ArgumentResult result)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        switch (text)
+        {
+            case "none": return NetworkMode.None;
+            case "loopback": return NetworkMode.Loopback;
+            case "host": return NetworkMode.Host;
+            default:
+                result.AddError($"--network: '{text}' is not one of none, loopback, host");
+                return NetworkMode.None;
+        }
+    }
+}
+
+/// <summary>The sandbox could not be set up from the CLI's side (exit status 125).</summary>
+internal sealed class SetupException : Exception
+{
+    public SetupException(string message) : base(message) { }
+    public SetupException(string message, Exception inner) : base(message, inner) { }
+    public SetupException() { }
+}

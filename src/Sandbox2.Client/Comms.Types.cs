@@ -1,0 +1,242 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+using Google.Protobuf;
+using Microsoft.Win32.SafeHandles;
+
+namespace Sandbox2;
+
+// The typed API: Send/Recv for each TLV type, synchronous (sandboxee side) and asynchronous (executor side).
+public sealed partial class Comms
+{
+    static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    // ---------------------------------------------------------------- raw TLV
+
+    /// <summary>Sends a raw message. User tags should stay below <see cref="CommsTag.FirstReserved"/> (as in Sandbox2, not enforced).</summary>
+    public void SendTlv(uint tag, ReadOnlySpan<byte> value) => SendMessage(tag, value);
+
+    public ValueTask SendTlvAsync(uint tag, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
+        SendMessageAsync(tag, value, null, false, cancellationToken);
+
+    /// <summary>Receives the next message whatever its tag (descriptors that came with it are closed).</summary>
+    public CommsMessage RecvTlv()
+    {
+        var (tag, value, ancillary) = ReceiveMessage();
+        ancillary.Dispose();
+        return new CommsMessage(tag, value);
+    }
+
+    public async ValueTask<CommsMessage> RecvTlvAsync(CancellationToken cancellationToken = default)
+    {
+        var (tag, value, ancillary) = await ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
+        ancillary.Dispose();
+        return new CommsMessage(tag, value);
+    }
+
+    // ---------------------------------------------------------------- fixed-size values
+
+    public void SendBool(bool value) => SendMessage(CommsTag.Bool, [value ? (byte)1 : (byte)0]);
+    public void SendInt8(sbyte value) => SendMessage(CommsTag.Int8, [(byte)value]);
+    public void SendUint8(byte value) => SendMessage(CommsTag.Uint8, [value]);
+    public void SendInt16(short value) => SendFixed(CommsTag.Int16, (ulong)value, 2);
+    public void SendUint16(ushort value) => SendFixed(CommsTag.Uint16, value, 2);
+    public void SendInt32(int value) => SendFixed(CommsTag.Int32, (ulong)value, 4);
+    public void SendUint32(uint value) => SendFixed(CommsTag.Uint32, value, 4);
+    public void SendInt64(long value) => SendFixed(CommsTag.Int64, (ulong)value, 8);
+    public void SendUint64(ulong value) => SendFixed(CommsTag.Uint64, value, 8);
+
+    public bool RecvBool() => DecodeBool(ReceiveExpected(CommsTag.Bool, 1));
+    public sbyte RecvInt8() => (sbyte)ReceiveExpected(CommsTag.Int8, 1)[0];
+    public byte RecvUint8() => ReceiveExpected(CommsTag.Uint8, 1)[0];
+    public short RecvInt16() => BinaryPrimitives.ReadInt16LittleEndian(ReceiveExpected(CommsTag.Int16, 2));
+    public ushort RecvUint16() => BinaryPrimitives.ReadUInt16LittleEndian(ReceiveExpected(CommsTag.Uint16, 2));
+    public int RecvInt32() => BinaryPrimitives.ReadInt32LittleEndian(ReceiveExpected(CommsTag.Int32, 4));
+    public uint RecvUint32() => BinaryPrimitives.ReadUInt32LittleEndian(ReceiveExpected(CommsTag.Uint32, 4));
+    public long RecvInt64() => BinaryPrimitives.ReadInt64LittleEndian(ReceiveExpected(CommsTag.Int64, 8));
+    public ulong RecvUint64() => BinaryPrimitives.ReadUInt64LittleEndian(ReceiveExpected(CommsTag.Uint64, 8));
+
+    public ValueTask SendBoolAsync(bool value, CancellationToken cancellationToken = default) =>
+        SendMessageAsync(CommsTag.Bool, new[] { value ? (byte)1 : (byte)0 }, null, false, cancellationToken);
+    public ValueTask SendInt8Async(sbyte value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Int8, (byte)value, 1, cancellationToken);
+    public ValueTask SendUint8Async(byte value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Uint8, value, 1, cancellationToken);
+    public ValueTask SendInt16Async(short value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Int16, (ulong)value, 2, cancellationToken);
+    public ValueTask SendUint16Async(ushort value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Uint16, value, 2, cancellationToken);
+    public ValueTask SendInt32Async(int value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Int32, (ulong)value, 4, cancellationToken);
+    public ValueTask SendUint32Async(uint value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Uint32, value, 4, cancellationToken);
+    public ValueTask SendInt64Async(long value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Int64, (ulong)value, 8, cancellationToken);
+    public ValueTask SendUint64Async(ulong value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Uint64, value, 8, cancellationToken);
+
+    public async ValueTask<bool> RecvBoolAsync(CancellationToken cancellationToken = default) =>
+        DecodeBool(await ReceiveExpectedAsync(CommsTag.Bool, 1, cancellationToken).ConfigureAwait(false));
+    public async ValueTask<sbyte> RecvInt8Async(CancellationToken cancellationToken = default) =>
+        (sbyte)(await ReceiveExpectedAsync(CommsTag.Int8, 1, cancellationToken).ConfigureAwait(false))[0];
+    public async ValueTask<byte> RecvUint8Async(CancellationToken cancellationToken = default) =>
+        (await ReceiveExpectedAsync(CommsTag.Uint8, 1, cancellationToken).ConfigureAwait(false))[0];
+    public async ValueTask<short> RecvInt16Async(CancellationToken cancellationToken = default) =>
+        BinaryPrimitives.ReadInt16LittleEndian(await ReceiveExpectedAsync(CommsTag.Int16, 2, cancellationToken).ConfigureAwait(false));
+    public async ValueTask<ushort> RecvUint16Async(CancellationToken cancellationToken = default) =>
+        BinaryPrimitives.ReadUInt16LittleEndian(await ReceiveExpectedAsync(CommsTag.Uint16, 2, cancellationToken).ConfigureAwait(false));
+    public async ValueTask<int> RecvInt32Async(CancellationToken cancellationToken = default) =>
+        BinaryPrimitives.ReadInt32LittleEndian(await ReceiveExpectedAsync(CommsTag.Int32, 4, cancellationToken).ConfigureAwait(false));
+    public async ValueTask<uint> RecvUint32Async(CancellationToken cancellationToken = default) =>
+        BinaryPrimitives.ReadUInt32LittleEndian(await ReceiveExpectedAsync(CommsTag.Uint32, 4, cancellationToken).ConfigureAwait(false));
+    public async ValueTask<long> RecvInt64Async(CancellationToken cancellationToken = default) =>
+        BinaryPrimitives.ReadInt64LittleEndian(await ReceiveExpectedAsync(CommsTag.Int64, 8, cancellationToken).ConfigureAwait(false));
+    public async ValueTask<ulong> RecvUint64Async(CancellationToken cancellationToken = default) =>
+        BinaryPrimitives.ReadUInt64LittleEndian(await ReceiveExpectedAsync(CommsTag.Uint64, 8, cancellationToken).ConfigureAwait(false));
+
+    void SendFixed(uint tag, ulong value, int size)
+    {
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        SendMessage(tag, b[..size]);
+    }
+
+    ValueTask SendFixedAsync(uint tag, ulong value, int size, CancellationToken cancellationToken)
+    {
+        byte[] b = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        return SendMessageAsync(tag, b.AsMemory(0, size), null, false, cancellationToken);
+    }
+
+    static bool DecodeBool(byte[] value) => value[0] switch
+    {
+        0 => false,
+        1 => true,
+        _ => throw new CommsException(CommsError.BadValue, $"bad Bool value {value[0]} (expected 0 or 1)"),
+    };
+
+    // ---------------------------------------------------------------- strings, bytes, protobuf
+
+    public void SendString(string value) => SendMessage(CommsTag.String, Encoding.UTF8.GetBytes(value));
+    public void SendBytes(ReadOnlySpan<byte> value) => SendMessage(CommsTag.Bytes, value);
+    public void SendProtoBuf(IMessage message) => SendMessage(CommsTag.Proto2, message.ToByteArray());
+
+    public ValueTask SendStringAsync(string value, CancellationToken cancellationToken = default) =>
+        SendMessageAsync(CommsTag.String, Encoding.UTF8.GetBytes(value), null, false, cancellationToken);
+    public ValueTask SendBytesAsync(ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
+        SendMessageAsync(CommsTag.Bytes, value, null, false, cancellationToken);
+    public ValueTask SendProtoBufAsync(IMessage message, CancellationToken cancellationToken = default) =>
+        SendMessageAsync(CommsTag.Proto2, message.ToByteArray(), null, false, cancellationToken);
+
+    /// <summary>Receives a String (UTF-8; invalid UTF-8 is <see cref="CommsError.BadValue"/>).</summary>
+    public string RecvString() => DecodeString(ReceiveExpected(CommsTag.String, -1));
+    public byte[] RecvBytes() => ReceiveExpected(CommsTag.Bytes, -1);
+    public T RecvProtoBuf<T>(MessageParser<T> parser) where T : IMessage<T> => DecodeProto(parser, ReceiveExpected(CommsTag.Proto2, -1));
+
+    public async ValueTask<string> RecvStringAsync(CancellationToken cancellationToken = default) =>
+        DecodeString(await ReceiveExpectedAsync(CommsTag.String, -1, cancellationToken).ConfigureAwait(false));
+    public ValueTask<byte[]> RecvBytesAsync(CancellationToken cancellationToken = default) =>
+        ReceiveExpectedAsync(CommsTag.Bytes, -1, cancellationToken);
+    public async ValueTask<T> RecvProtoBufAsync<T>(MessageParser<T> parser, CancellationToken cancellationToken = default) where T : IMessage<T> =>
+        DecodeProto(parser, await ReceiveExpectedAsync(CommsTag.Proto2, -1, cancellationToken).ConfigureAwait(false));
+
+    static string DecodeString(byte[] value)
+    {
+        try { return Utf8.GetString(value); }
+        catch (DecoderFallbackException e) { throw new CommsException(CommsError.BadValue, "bad String value: not valid UTF-8", e); }
+    }
+
+    static T DecodeProto<T>(MessageParser<T> parser, byte[] value) where T : IMessage<T>
+    {
+        ArgumentNullException.ThrowIfNull(parser);
+        try { return parser.ParseFrom(value); }
+        catch (InvalidProtocolBufferException e) { throw new CommsException(CommsError.BadValue, $"bad Proto2 value: {e.Message}", e); }
+    }
+
+    // ---------------------------------------------------------------- descriptors and credentials
+
+    /// <summary>Sends a duplicate of <paramref name="fd"/> (SCM_RIGHTS); the caller keeps its own.</summary>
+    public void SendFd(SafeHandle fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        SendMessage(CommsTag.Fd, [], fd);
+    }
+
+    public ValueTask SendFdAsync(SafeHandle fd, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        return SendMessageAsync(CommsTag.Fd, ReadOnlyMemory<byte>.Empty, fd, false, cancellationToken);
+    }
+
+    /// <summary>Receives a descriptor (close-on-exec). Extra descriptors in the message are closed.</summary>
+    public SafeFileHandle RecvFd()
+    {
+        var (tag, value, ancillary) = ReceiveMessage();
+        return TakeFd(tag, value, ancillary);
+    }
+
+    public async ValueTask<SafeFileHandle> RecvFdAsync(CancellationToken cancellationToken = default)
+    {
+        var (tag, value, ancillary) = await ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
+        return TakeFd(tag, value, ancillary);
+    }
+
+    /// <summary>Sends this process's credentials (SCM_CREDENTIALS; the kernel checks them).</summary>
+    public void SendCreds() => SendMessage(CommsTag.Creds, [], null, creds: true);
+
+    public ValueTask SendCredsAsync(CancellationToken cancellationToken = default) =>
+        SendMessageAsync(CommsTag.Creds, ReadOnlyMemory<byte>.Empty, null, true, cancellationToken);
+
+    /// <summary>Receives the peer's kernel-verified credentials (sets SO_PASSCRED on first use).</summary>
+    public UnixCredentials RecvCreds()
+    {
+        EnablePassCred();
+        var (tag, value, ancillary) = ReceiveMessage();
+        return TakeCreds(tag, value, ancillary);
+    }
+
+    public async ValueTask<UnixCredentials> RecvCredsAsync(CancellationToken cancellationToken = default)
+    {
+        EnablePassCred();
+        var (tag, value, ancillary) = await ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
+        return TakeCreds(tag, value, ancillary);
+    }
+
+    static SafeFileHandle TakeFd(uint tag, byte[] value, Ancillary ancillary)
+    {
+        using (ancillary)
+        {
+            CheckTag(CommsTag.Fd, 0, tag, value);
+            return ancillary.TakeFirstFd()
+                ?? throw new CommsException(CommsError.MissingAncillary, "an Fd message arrived without a descriptor");
+        }
+    }
+
+    static UnixCredentials TakeCreds(uint tag, byte[] value, Ancillary ancillary)
+    {
+        using (ancillary)
+        {
+            CheckTag(CommsTag.Creds, 0, tag, value);
+            return ancillary.Creds
+                ?? throw new CommsException(CommsError.MissingAncillary, "a Creds message arrived without credentials");
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    byte[] ReceiveExpected(uint expectedTag, int expectedLength)
+    {
+        var (tag, value, ancillary) = ReceiveMessage();
+        ancillary.Dispose();
+        CheckTag(expectedTag, expectedLength, tag, value);
+        return value;
+    }
+
+    async ValueTask<byte[]> ReceiveExpectedAsync(uint expectedTag, int expectedLength, CancellationToken cancellationToken)
+    {
+        var (tag, value, ancillary) = await ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
+        ancillary.Dispose();
+        CheckTag(expectedTag, expectedLength, tag, value);
+        return value;
+    }
+
+    static void CheckTag(uint expectedTag, int expectedLength, uint tag, byte[] value)
+    {
+        if (tag != expectedTag)
+            throw new CommsException(CommsError.TagMismatch, $"expected a {CommsTag.Name(expectedTag)} message, received {CommsTag.Name(tag)} ({value.Length} bytes)");
+        if (expectedLength >= 0 && value.Length != expectedLength)
+            throw new CommsException(CommsError.BadValue, $"bad {CommsTag.Name(tag)} message: {value.Length} bytes, expected {expectedLength}");
+    }
+}

@@ -1,0 +1,38 @@
+namespace Sandbox2.Client;
+
+/// <summary>
+/// The SandboxMeHere handshake over Comms (protocol version 1), spoken by
+/// <see cref="SandboxClient.SandboxMeHere"/>, by the C client (<c>clients/c</c>) and, on the
+/// executor side, by <c>Sandbox2.ClientHandshake</c>. It runs before any other traffic on the channel.
+/// <code>
+/// client -> executor  Version  uint32 1
+/// executor -> client  Version  uint32 1
+/// executor -> client  Uint32   N                 number of mapped descriptors (at most 1024)
+///                     N x { Int32 target fd (-1: by name only), String name ("" allowed with a target), Fd }
+/// executor -> client  String   cwd               "" = keep the current directory
+/// executor -> client  Bytes    BPF program       struct sock_filter[] (8 bytes each, 1..4096 instructions)
+/// executor -> client  Uint32   mode              ModeUnotify or ModePlain (| SpeculationBit, accepted and ignored)
+/// client: dup3 each fd onto its target, chdir(cwd), PR_SET_NO_NEW_PRIVS,
+///         seccomp(SECCOMP_SET_MODE_FILTER, TSYNC [| NEW_LISTENER | TSYNC_ESRCH])
+/// success: client -> executor  Bool true, [Fd listener (ModeUnotify only)], Uint32 ClientReady
+/// failure: client -> executor  Bool false, String reason (one line), then the client throws (C#) or aborts (C)
+/// </code>
+/// After the filter is installed the client only uses sendmsg and close, so the policy must allow
+/// sendmsg on the Comms descriptor (and must not route it to the user-notification listener).
+/// </summary>
+public static class SandboxMeHereProtocol
+{
+    public const uint Version = 1;
+    /// <summary>Last word of a successful handshake (Sandbox2's kClient2SandboxReady).</summary>
+    public const uint ClientReady = 0x0A0B0C01;
+    /// <summary>Install with SECCOMP_FILTER_FLAG_NEW_LISTENER and send the listener (Sandbox2's kSandbox2ClientUnotify).</summary>
+    public const uint ModeUnotify = 0x0A0B0C03;
+    /// <summary>Install the filter only.</summary>
+    public const uint ModePlain = 0x0A0B0C04;
+    public const uint ModeMask = 0x0FFFFFFF;
+    public const uint SpeculationBit = 0x10000000;
+    public const int MaxMappedFds = 1024;
+    /// <summary>Target number meaning "by name only": the client keeps the received descriptor number.</summary>
+    public const int NoTarget = -1;
+    public const int MaxBpfInstructions = 4096;
+}

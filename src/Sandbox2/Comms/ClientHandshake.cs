@@ -1,0 +1,79 @@
+using System.Buffers.Binary;
+using Microsoft.Win32.SafeHandles;
+using Sandbox2.Client;
+
+namespace Sandbox2;
+
+/// <summary>What the sandboxee answered at the end of the SandboxMeHere handshake.</summary>
+/// <param name="Sandboxed">The filter is installed on every thread.</param>
+/// <param name="Listener">The seccomp user-notification listener (ModeUnotify only; the caller owns it).</param>
+/// <param name="FailureReason">Why the client refused (it throws/aborts right after; the executor should stop it).</param>
+internal sealed record ClientHandshakeResult(bool Sandboxed, SafeFileHandle? Listener, string? FailureReason);
+
+/// <summary>
+/// The executor side of the SandboxMeHere handshake (<see cref="SandboxMeHereProtocol"/>): waits for
+/// the client's hello, sends the mapped descriptors, the working directory, the compiled policy and
+/// the mode, and reads the outcome. A sandboxee that breaks the protocol gets a
+/// <see cref="CommsException"/>; a client that refuses gets a result with its reason.
+/// </summary>
+internal static class ClientHandshake
+{
+    public static async Task<ClientHandshakeResult> RunAsync(Comms comms, ReadOnlyMemory<byte> bpf, IReadOnlyList<MappedFd> fds, string cwd,
+        bool notifyListener, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(comms);
+        ArgumentNullException.ThrowIfNull(fds);
+        ArgumentNullException.ThrowIfNull(cwd);
+        if (bpf.Length == 0 || bpf.Length % 8 != 0 || bpf.Length / 8 > SandboxMeHereProtocol.MaxBpfInstructions)
+            throw new ArgumentException($"bad BPF program of {bpf.Length} bytes", nameof(bpf));
+
+        var hello = await comms.RecvTlvAsync(cancellationToken).ConfigureAwait(false);
+        if (hello.Tag != CommsTag.Version || hello.Value.Length != 4)
+            throw new CommsException(CommsError.TagMismatch, $"SandboxMeHere handshake: expected the client's Version message, received {CommsTag.Name(hello.Tag)} ({hello.Value.Length} bytes)");
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(hello.Value);
+
+        byte[] ours = new byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(ours, SandboxMeHereProtocol.Version);
+        await comms.SendTlvAsync(CommsTag.Version, ours, cancellationToken).ConfigureAwait(false);
+        if (version != SandboxMeHereProtocol.Version)
+        {
+            // The client sees our version, reports the mismatch and gives up.
+            return await ReadOutcomeAsync(comms, false, cancellationToken).ConfigureAwait(false);
+        }
+
+        await comms.SendUint32Async((uint)fds.Count, cancellationToken).ConfigureAwait(false);
+        foreach (var fd in fds)
+        {
+            await comms.SendInt32Async(fd.RemoteFd, cancellationToken).ConfigureAwait(false);
+            await comms.SendStringAsync(fd.Name, cancellationToken).ConfigureAwait(false);
+            await comms.SendFdAsync(fd.Handle, cancellationToken).ConfigureAwait(false);
+        }
+        await comms.SendStringAsync(cwd, cancellationToken).ConfigureAwait(false);
+        await comms.SendBytesAsync(bpf, cancellationToken).ConfigureAwait(false);
+        await comms.SendUint32Async(notifyListener ? SandboxMeHereProtocol.ModeUnotify : SandboxMeHereProtocol.ModePlain, cancellationToken).ConfigureAwait(false);
+        return await ReadOutcomeAsync(comms, notifyListener, cancellationToken).ConfigureAwait(false);
+    }
+
+    static async Task<ClientHandshakeResult> ReadOutcomeAsync(Comms comms, bool notifyListener, CancellationToken cancellationToken)
+    {
+        if (!await comms.RecvBoolAsync(cancellationToken).ConfigureAwait(false))
+        {
+            string reason = await comms.RecvStringAsync(cancellationToken).ConfigureAwait(false);
+            if (reason.Length > 1000) reason = reason[..1000];
+            return new ClientHandshakeResult(false, null, reason.ReplaceLineEndings(" "));
+        }
+        SafeFileHandle? listener = notifyListener ? await comms.RecvFdAsync(cancellationToken).ConfigureAwait(false) : null;
+        try
+        {
+            uint ready = await comms.RecvUint32Async(cancellationToken).ConfigureAwait(false);
+            if (ready != SandboxMeHereProtocol.ClientReady)
+                throw new CommsException(CommsError.BadValue, $"SandboxMeHere handshake: expected ClientReady 0x{SandboxMeHereProtocol.ClientReady:X8}, received 0x{ready:X8}");
+            return new ClientHandshakeResult(true, listener, null);
+        }
+        catch
+        {
+            listener?.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,165 @@
+using Google.Protobuf.WellKnownTypes;
+
+namespace Sandbox2.Tests;
+
+/// <summary>Comms between C# (async, executor side) and the C client in a real child process at fd 1023.</summary>
+public sealed class CommsCrossProcessTests
+{
+    static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    static (Comms Comms, ChildProcess Child) Start(string binary, params string[] args)
+    {
+        var comms = Comms.CreateWithPeer(out var peer);
+        using (peer)
+            return (comms, ChildProcess.Start(TestPaths.Testcase(binary), args, peer));
+    }
+
+    [Theory]
+    [InlineData("comms_peer")]
+    [InlineData("comms_peer-static")]
+    public async Task EveryTypeEchoesThroughTheCClient(string binary)
+    {
+        var (comms, child) = Start(binary, "echo");
+        using (child)
+        {
+            using (comms)
+            {
+                using var cts = new CancellationTokenSource(Timeout);
+                var ct = cts.Token;
+                await comms.SendBoolAsync(true, ct); Assert.True(await comms.RecvBoolAsync(ct));
+                await comms.SendInt8Async(-128, ct); Assert.Equal((sbyte)-128, await comms.RecvInt8Async(ct));
+                await comms.SendUint8Async(255, ct); Assert.Equal((byte)255, await comms.RecvUint8Async(ct));
+                await comms.SendInt16Async(-2, ct); Assert.Equal((short)-2, await comms.RecvInt16Async(ct));
+                await comms.SendUint16Async(65535, ct); Assert.Equal((ushort)65535, await comms.RecvUint16Async(ct));
+                await comms.SendInt32Async(int.MinValue, ct); Assert.Equal(int.MinValue, await comms.RecvInt32Async(ct));
+                await comms.SendUint32Async(uint.MaxValue, ct); Assert.Equal(uint.MaxValue, await comms.RecvUint32Async(ct));
+                await comms.SendInt64Async(long.MinValue, ct); Assert.Equal(long.MinValue, await comms.RecvInt64Async(ct));
+                await comms.SendUint64Async(ulong.MaxValue, ct); Assert.Equal(ulong.MaxValue, await comms.RecvUint64Async(ct));
+                await comms.SendStringAsync("grüße ✓", ct); Assert.Equal("grüße ✓", await comms.RecvStringAsync(ct));
+                var big = new byte[3 << 20];
+                new Random(5).NextBytes(big);
+                await comms.SendBytesAsync(big, ct); Assert.Equal(big, await comms.RecvBytesAsync(ct));
+                await comms.SendBytesAsync(Array.Empty<byte>(), ct); Assert.Empty(await comms.RecvBytesAsync(ct));
+                await comms.SendProtoBufAsync(new Int64Value { Value = 1L << 40 }, ct);
+                Assert.Equal(1L << 40, (await comms.RecvProtoBufAsync(Int64Value.Parser, ct)).Value);
+                await comms.SendTlvAsync(0x1234, new byte[] { 1, 2 }, ct);
+                var raw = await comms.RecvTlvAsync(ct);
+                Assert.Equal(0x1234u, raw.Tag);
+                Assert.Equal(new byte[] { 1, 2 }, raw.Value);
+
+                var (r, w) = CommsTests.Pipe();
+                using (r)
+                {
+                    await comms.SendFdAsync(w, ct);
+                    w.Dispose();
+                    using (var back = await comms.RecvFdAsync(ct))
+                    using (var stream = new FileStream(back, FileAccess.Write, 1))
+                        stream.Write("round trip"u8);
+                    using var reader = new StreamReader(new FileStream(r, FileAccess.Read, 1));
+                    Assert.Equal("round trip", await reader.ReadToEndAsync(ct));
+                }
+            }
+            var exit = await child.WaitAsync(Timeout);
+            Assert.True(exit.ExitCode == 0, exit.ToString());
+        }
+    }
+
+    [Theory]
+    [InlineData("comms_peer")]
+    [InlineData("comms_peer-static")]
+    public async Task TheCClientsTypedApiSpeaksTheSameWireFormat(string binary)
+    {
+        var (comms, child) = Start(binary, "typed");
+        using (child)
+        using (comms)
+        {
+            using var cts = new CancellationTokenSource(Timeout);
+            var ct = cts.Token;
+            await comms.SendBoolAsync(false, ct); Assert.True(await comms.RecvBoolAsync(ct));
+            await comms.SendInt8Async(127, ct); Assert.Equal((sbyte)-128, await comms.RecvInt8Async(ct));
+            await comms.SendUint8Async(9, ct); Assert.Equal((byte)10, await comms.RecvUint8Async(ct));
+            await comms.SendInt16Async(-10, ct); Assert.Equal((short)-9, await comms.RecvInt16Async(ct));
+            await comms.SendUint16Async(65535, ct); Assert.Equal((ushort)0, await comms.RecvUint16Async(ct));
+            await comms.SendInt32Async(41, ct); Assert.Equal(42, await comms.RecvInt32Async(ct));
+            await comms.SendUint32Async(0xFFFFFFFE, ct); Assert.Equal(0xFFFFFFFFu, await comms.RecvUint32Async(ct));
+            await comms.SendInt64Async(-1, ct); Assert.Equal(0L, await comms.RecvInt64Async(ct));
+            await comms.SendUint64Async(1UL << 63, ct); Assert.Equal((1UL << 63) + 1, await comms.RecvUint64Async(ct));
+            await comms.SendStringAsync("hi", ct); Assert.Equal("hi!", await comms.RecvStringAsync(ct));
+            await comms.SendBytesAsync(new byte[] { 1, 2, 3 }, ct); Assert.Equal(new byte[] { 3, 2, 1 }, await comms.RecvBytesAsync(ct));
+
+            var (r, w) = CommsTests.Pipe();
+            using (w)
+            using (r)
+            {
+                using (var s = new FileStream(w, FileAccess.Write, 1)) s.Write("for C"u8);
+                await comms.SendFdAsync(r, ct);
+            }
+            Assert.Equal("for C"u8.ToArray(), await comms.RecvBytesAsync(ct));
+            using (var fromC = await comms.RecvFdAsync(ct))
+            using (var reader = new StreamReader(new FileStream(fromC, FileAccess.Read, 1)))
+                Assert.Equal("from C", await reader.ReadToEndAsync(ct));
+
+            await comms.SendInt32Async(5, ct); // the C side asks for a Uint32
+            Assert.Equal("tag-mismatch", await comms.RecvStringAsync(ct));
+            await comms.SendInt32Async(21, ct);
+            Assert.Equal(42, await comms.RecvInt32Async(ct));
+            await comms.SendBytesAsync(new byte[2000], ct); // over the C side's 1024-byte cap
+            var exit = await child.WaitAsync(Timeout);
+            Assert.True(exit.ExitCode == 42, exit.ToString());
+        }
+    }
+
+    [Fact]
+    public async Task AKilledPeerEndsTheChannelCleanly()
+    {
+        var (comms, child) = Start("comms_peer", "echo");
+        using (child)
+        using (comms)
+        {
+            await comms.SendInt32Async(1);
+            Assert.Equal(1, await comms.RecvInt32Async());
+            var pending = comms.RecvInt32Async().AsTask();
+            child.Kill();
+            var e = await Assert.ThrowsAsync<CommsException>(() => pending.WaitAsync(Timeout));
+            Assert.Equal(CommsError.Closed, e.Error);
+            Assert.Equal(CommsError.Closed, (await Assert.ThrowsAsync<CommsException>(async () => await comms.SendInt32Async(2))).Error);
+            Assert.Equal(9, (await child.WaitAsync(Timeout)).Signal);
+        }
+    }
+
+    [Theory]
+    [InlineData("crc4_sandboxee")]
+    [InlineData("crc4_sandboxee-static")]
+    public async Task Crc4ExampleSandboxesItselfAndComputesOverComms(string binary)
+    {
+        var comms = Comms.CreateWithPeer(out var peer);
+        ChildProcess child;
+        using (peer) child = ChildProcess.Start(TestPaths.Example(binary), ["--sandbox-me-here"], peer);
+        using (child)
+        {
+            using (comms)
+            {
+                using var cts = new CancellationTokenSource(Timeout);
+                // After sandboxing, opening a file kills it: the example must not need to.
+                var result = await ClientHandshake.RunAsync(comms, TestBpf.Deny(TestBpf.Openat, TestBpf.RetKillProcess), [], "", false, cts.Token);
+                Assert.True(result.Sandboxed, result.FailureReason);
+                foreach (int size in new[] { 0, 1, 5, 4096, 1 << 20 })
+                {
+                    var data = new byte[size];
+                    new Random(size).NextBytes(data);
+                    await comms.SendBytesAsync(data, cts.Token);
+                    Assert.Equal(Crc4(data), await comms.RecvUint32Async(cts.Token));
+                }
+            }
+            var exit = await child.WaitAsync(Timeout);
+            Assert.True(exit.ExitCode == 0, exit.ToString());
+        }
+    }
+
+    static uint Crc4(byte[] data)
+    {
+        uint crc = 0;
+        for (int i = 0; i < data.Length; i++) crc ^= (uint)data[i] << (i % 4 * 8);
+        return crc;
+    }
+}

@@ -3,11 +3,6 @@
 #pragma warning disable CA1822, IDE0060
 namespace Sandbox2
 {
-    internal static class BuiltinPolicies
-    {
-        public static PolicyBuilder CreateDefault() => new();
-    }
-
     internal sealed class Violation
     {
         public string SyscallName { get; } = "";

@@ -85,15 +85,16 @@ internal static class RunCommand
         }
 
         SandboxResult result;
+        using var stopSignals = new StopSignals();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopSignals.Token);
         try
         {
             await using var sandbox = new Sandbox(executor, policy);
-            result = await sandbox.RunAsync(cancellationToken).ConfigureAwait(false);
+            result = await sandbox.RunAsync(stop.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            global::Sandbox2.Cli.Program.Error("interrupted; the sandbox was killed");
-            return ExitStatus.Interrupted;
+            result = null!; // reported below as an interruption
         }
         catch (Exception e) when (e is not CommandLineException)
         {
@@ -101,6 +102,20 @@ internal static class RunCommand
             global::Sandbox2.Cli.Program.Error(reason);
             resultFile?.Write(ResultJson.SetupError(reason));
             return ExitStatus.SetupError;
+        }
+
+        if (stopSignals.Signal is { } signal)
+        {
+            // Killed because this tool was asked to stop: say so, and exit as a shell expects (128 + signal).
+            global::Sandbox2.Cli.Program.Error($"stopped by signal {signal}; the sandbox was killed");
+            if (result is not null)
+                resultFile?.Write(ResultJson.From(result));
+            return 128 + signal;
+        }
+        if (result is null)
+        {
+            global::Sandbox2.Cli.Program.Error("interrupted; the sandbox was killed");
+            return ExitStatus.Interrupted;
         }
 
         if (result.Status != SandboxStatus.Ok)

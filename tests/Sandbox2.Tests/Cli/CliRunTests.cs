@@ -251,4 +251,42 @@ public class CliRunTests
         CliOutcome r = await CliRunner.RunAsync("run", "--file-size-limit", "64k", "--", "dd", "if=/dev/zero", "of=/tmp/f", "bs=1k", "count=128");
         Assert.True(r.ExitCode == 128 + 25, r.ToString());
     }
+
+    [Theory]
+    [InlineData("TERM", 15)]
+    [InlineData("INT", 2)]
+    public async Task StopSignalKillsTheSandboxAndExits128PlusSignal(string signal, int number)
+    {
+        // A distinctive argument, to find the sandboxed sleep among the host's processes.
+        string duration = $"{37 + number}.{Random.Shared.Next(100000, 999999)}";
+        CliOutcome r = await CliRunner.RunAsync(["run", "--result", "-", "--", "sleep", duration], async pid =>
+        {
+            for (int i = 0; i < 300 && !await SleepIsRunningAsync(duration); i++)
+                await Task.Delay(100);
+            Assert.True(await SleepIsRunningAsync(duration), "the sandboxed sleep never started");
+            using var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await kill.WaitForExitAsync();
+        });
+        Assert.True(r.ExitCode == 128 + number, r.ToString());
+        Assert.Contains($"stopped by signal {number}", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal("EXTERNAL_KILL", CliJson.Parse(r.Stderr).GetProperty("status").GetString());
+        Assert.False(await SleepIsRunningAsync(duration), "the sandboxed program outlived the tool");
+    }
+
+    private static async Task<bool> SleepIsRunningAsync(string duration)
+    {
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                string cmdline = await File.ReadAllTextAsync(Path.Combine(dir, "cmdline"));
+                string[] argv = cmdline.Split('\0');
+                if (argv is [var argv0, var arg, ""] && argv0.EndsWith("sleep", StringComparison.Ordinal) && arg == duration)
+                    return true; // the sandboxed sleep itself, not the tool whose arguments also mention it
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return false;
+    }
 }

@@ -34,11 +34,13 @@ internal static class ProgramLocator
     /// libraries (<see cref="PolicyBuilder.AddLibrariesForBinary"/>). Anything else is mounted as it is; exec then
     /// fails and the sandbox reports why. (A <c>#!</c> script cannot start: it is executed with execveat from a
     /// close-on-exec descriptor, which its interpreter cannot reopen.)</summary>
-    public static void AddProgramMounts(PolicyBuilder builder, string hostPath)
+    /// <param name="covered">The program is already visible at its path through a bind of the user's.</param>
+    public static void AddProgramMounts(PolicyBuilder builder, string hostPath, bool covered)
     {
         if (!File.Exists(hostPath))
             return;
-        builder.AddFile(hostPath);
+        if (!covered)
+            builder.AddFile(hostPath);
         if (IsExecutable(hostPath) && IsElf(hostPath))
             builder.AddLibrariesForBinary(hostPath);
     }

@@ -32,7 +32,19 @@ internal static class RunCommand
     private static readonly Option<TimeSpan?> CpuLimit = Seconds("--cpu-limit", "CPU time limit in seconds (RLIMIT_CPU) [default: none]", wholeSeconds: true);
     private static readonly Option<ulong?> MemoryLimit = SizeOption("--memory-limit", "Address-space limit, e.g. 256M, 2G [default: none]", allowZero: false);
     private static readonly Option<ulong?> FileSizeLimit = SizeOption("--file-size-limit", "Largest file it may write (RLIMIT_FSIZE) [default: none]", allowZero: true);
-    private static readonly Option<ulong?> OpenFilesLimit = new("--open-files-limit") { Description = "RLIMIT_NOFILE [default: 1024]", HelpName = "N" };
+    private static readonly Option<ulong?> OpenFilesLimit = new("--open-files-limit")
+    {
+        Description = "RLIMIT_NOFILE [default: 1024]",
+        HelpName = "N",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) && n >= 1)
+                return n;
+            result.AddError($"--open-files-limit: '{text}' is not a whole number of at least 1");
+            return null;
+        },
+    };
     private static readonly Option<string> ProcessLimit = new("--process-limit") { Description = "Most processes/threads at once (not built yet)", HelpName = "N" };
     private static readonly Option<string> OutputLimit = new("--output-limit") { Description = "Most bytes written to stdout and stderr together (not built yet)", HelpName = "SIZE" };
     private static readonly Option<bool> SandboxAfterStart = new("--sandbox-after-start") { Description = "Start PROGRAM unfiltered; it applies the policy itself through Sandbox2.Client (SandboxMeHere)" };
@@ -147,25 +159,28 @@ internal static class RunCommand
             }
         });
 
+        // The user's binds first, so that PROGRAM and libraries already visible through them are not mounted again
+        // (a file mount inside a read-only directory bind could not be created).
+        var binds = new List<(string Source, string Target)>();
+        bool tmpGiven = false;
+        foreach (string spec in parsed.GetValue(RoBind) ?? [])
+            tmpGiven |= AddBind("--ro-bind", spec, writable: false, builder, binds);
+        foreach (string spec in parsed.GetValue(Bind) ?? [])
+            tmpGiven |= AddBind("--bind", spec, writable: true, builder, binds);
+        foreach (string spec in parsed.GetValue(Tmpfs) ?? [])
+            tmpGiven |= AddTmpfs(spec, builder);
+
         if (hostPath is not null)
         {
             try
             {
-                ProgramLocator.AddProgramMounts(builder, hostPath);
+                ProgramLocator.AddProgramMounts(builder, hostPath, covered: binds.Any(b => Shows(b, hostPath)));
             }
             catch (PolicyException e)
             {
                 throw new SetupException($"cannot mount {hostPath} and its libraries: {ResultJson.OneLine(e.Message)}", e);
             }
         }
-
-        bool tmpGiven = false;
-        foreach (string spec in parsed.GetValue(RoBind) ?? [])
-            tmpGiven |= AddBind("--ro-bind", spec, writable: false, builder);
-        foreach (string spec in parsed.GetValue(Bind) ?? [])
-            tmpGiven |= AddBind("--bind", spec, writable: true, builder);
-        foreach (string spec in parsed.GetValue(Tmpfs) ?? [])
-            tmpGiven |= AddTmpfs(spec, builder);
 
         Apply("mounts", () =>
         {
@@ -186,7 +201,7 @@ internal static class RunCommand
     }
 
     /// <summary>Adds <c>--ro-bind</c>/<c>--bind SRC[:DST]</c>. Returns whether it mounts something on /tmp.</summary>
-    private static bool AddBind(string option, string spec, bool writable, PolicyBuilder builder)
+    private static bool AddBind(string option, string spec, bool writable, PolicyBuilder builder, List<(string Source, string Target)> binds)
     {
         int colon = spec.IndexOf(':', StringComparison.Ordinal);
         string source = colon >= 0 ? spec[..colon] : spec;
@@ -208,7 +223,18 @@ internal static class RunCommand
             else
                 builder.AddFileAt(hostSource, target, writable);
         });
+        binds.Add((hostSource, target));
         return target.TrimEnd('/') == "/tmp";
+    }
+
+    /// <summary>Whether <paramref name="bind"/> makes host file <paramref name="hostPath"/> visible at the same path inside.</summary>
+    private static bool Shows((string Source, string Target) bind, string hostPath)
+    {
+        string target = bind.Target.TrimEnd('/');
+        if (hostPath == target)
+            return hostPath == bind.Source;
+        return hostPath.StartsWith(target + "/", StringComparison.Ordinal)
+            && Path.GetFullPath(bind.Source.TrimEnd('/') + hostPath[target.Length..]) == hostPath;
     }
 
     /// <summary>Adds <c>--tmpfs DST[:SIZE]</c>. Returns whether it is /tmp.</summary>

@@ -289,4 +289,20 @@ public class CliRunTests
         }
         return false;
     }
+
+    [Fact]
+    public async Task ProgramInsideARoBindDirectoryIsNotMountedTwice()
+    {
+        CliOutcome r = await CliRunner.RunAsync("run", "--ro-bind", "/usr", "--", "/usr/bin/head", "-c", "4", "/usr/bin/head");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("\u007fELF", r.Stdout);
+    }
+
+    [Fact]
+    public async Task ConflictingMountsAreACommandLineError()
+    {
+        CliOutcome r = await CliRunner.RunAsync("run", "--tmpfs", "/proc", "--", "/bin/true");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains("/proc", Assert.Single(r.ToolLines), StringComparison.Ordinal);
+    }
 }

@@ -11,7 +11,7 @@ internal static class RunCommand
     internal const ulong DefaultTmpfsSize = 64UL << 20;
 
     /// <summary>PATH inside the sandbox unless <c>--env PATH=...</c> says otherwise.</summary>
-    internal const string DefaultPath = "/usr/local/bin:/usr/bin:/bin";
+    internal const string DefaultPath = Executor.DefaultPath;
 
     private static readonly Option<string> PolicyFile = new("--policy") { Description = "Policy file in the policy language (not built yet)", HelpName = "FILE" };
     private static readonly Option<string[]> Allow = Repeatable("--allow", "NAME[,NAME...]", "Also allow these syscalls (repeatable)");

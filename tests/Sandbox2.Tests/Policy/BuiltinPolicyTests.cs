@@ -47,7 +47,7 @@ public sealed class BuiltinPolicyTests : IDisposable
         var bare = SeccompRunner.Exec(null, 0, _dir, program, argv);
         var filtered = SeccompRunner.Exec(Filter.Value, Nonce, _dir, program, argv);
         Assert.Equal(0, bare.Status);
-        Assert.Equal((0, bare.Stdout), filtered);
+        Assert.Equal((0, bare.Stdout), (filtered.Status, filtered.Stdout));
     }
 
     [Theory]
@@ -115,6 +115,22 @@ public sealed class BuiltinPolicyTests : IDisposable
         Assert.Equal(SyscallAction.Allow, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("clone"), [0x3d0f00])));
         Assert.Equal(SyscallAction.Violation, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("clone"), [0x3d0f00 | 0x20000000])));
         Assert.Equal(SyscallAction.Errno(38), policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("clone3"), [])));
+    }
+
+    [Fact]
+    public void DotNetAppStartsAndRunsUnderAllowDotNetRuntime()
+    {
+        // A real .NET 10 start (host, runtime, JIT, GC, thread pool, diagnostics IPC refused politely): this test
+        // assembly's generated entry point run by the dotnet host. bench/policy/DotNetProbe covers a busy app.
+        var dotnetRuntime = new PolicyBuilder().AllowDotNetRuntime().AllowExit().Build()
+            .Compile(new PolicyCompileOptions(MonitorAttached: false, ExecNonce: Nonce));
+        var startupOnly = new PolicyBuilder().AllowDynamicStartup().AllowExit().Build()
+            .Compile(new PolicyCompileOptions(MonitorAttached: false, ExecNonce: Nonce));
+        string host = Environment.ProcessPath!;   // the dotnet host running the tests
+        string me = typeof(BuiltinPolicyTests).Assembly.Location;
+        var run = SeccompRunner.Exec(dotnetRuntime, Nonce, _dir, host, "exec", me);
+        Assert.True(run.Status == 0, $"status {run.Status}: {run.Stderr}");
+        Assert.Equal(128 + 31, SeccompRunner.Exec(startupOnly, Nonce, _dir, host, "exec", me).Status);
     }
 
     [Fact]

@@ -35,6 +35,8 @@ internal readonly record struct LiveOutcome(bool Returned, long Ret, int Errno, 
     public override string ToString() => Returned ? $"ret={Ret} errno={Errno}" : $"signal={Signal}";
 }
 
+internal sealed record ExecResult(int Status, string Stdout, string Stderr);
+
 internal static class SeccompRunner
 {
     private static readonly Lazy<string> RunnerPath = new(() => Testcase("seccomp_runner"));
@@ -54,7 +56,7 @@ internal static class SeccompRunner
 
     /// <summary>Runs <paramref name="program"/> under <paramref name="filter"/> (null = none) as the sandbox does:
     /// filter first, then the tagged execveat. Returns (exit status, stdout); a kill by signal N is 128+N.</summary>
-    public static (int Status, string Stdout) Exec(BpfProgram? filter, ulong nonce, string workDir, string program, params string[] args)
+    public static ExecResult Exec(BpfProgram? filter, ulong nonce, string workDir, string program, params string[] args)
     {
         string? filterFile = null;
         try
@@ -82,8 +84,7 @@ internal static class SeccompRunner
             var stderrTask = p.StandardError.ReadToEndAsync();
             string stdout = p.StandardOutput.ReadToEnd();
             if (!p.WaitForExit(30_000)) { p.Kill(); throw new TimeoutException($"{program} hung"); }
-            _ = stderrTask.Result;
-            return (p.ExitCode, stdout);
+            return new ExecResult(p.ExitCode, stdout, stderrTask.Result);
         }
         finally
         {

@@ -134,6 +134,47 @@ public sealed class BuiltinPolicyTests : IDisposable
     }
 
     [Fact]
+    public void StartupPresetsFitStaticAndDynamicPrograms()
+    {
+        BpfProgram Compile(PolicyBuilder b) =>
+            b.AllowWrite().AllowExit().Build().Compile(new PolicyCompileOptions(MonitorAttached: false, ExecNonce: Nonce));
+        var staticOnly = Compile(new PolicyBuilder().AllowStaticStartup());
+        var dynamic = Compile(new PolicyBuilder().AllowDynamicStartup());
+        string hello = SeccompRunner.Testcase("hello"), helloStatic = SeccompRunner.Testcase("hello-static");
+        Assert.Equal(new ExecResult(0, "hello x\n", ""), SeccompRunner.Exec(staticOnly, Nonce, _dir, helloStatic, "x"));
+        Assert.Equal(128 + 31, SeccompRunner.Exec(staticOnly, Nonce, _dir, hello, "x").Status);   // ld.so needs more
+        Assert.Equal(new ExecResult(0, "hello x\n", ""), SeccompRunner.Exec(dynamic, Nonce, _dir, hello, "x"));
+        Assert.Equal(128 + 31, SeccompRunner.Exec(Compile(new PolicyBuilder()), Nonce, _dir, helloStatic).Status);
+    }
+
+    public static TheoryData<string, string[]> PresetSamples => new()
+    {
+        { "allow_read", ["read", "readv", "pread64"] },
+        { "allow_write", ["write", "writev", "pwrite64"] },
+        { "allow_open", ["open", "openat", "creat"] },
+        { "allow_stat", ["fstat", "newfstatat", "statx", "statfs"] },
+        { "allow_exit", ["exit", "exit_group"] },
+        { "allow_system_malloc", ["brk", "munmap", "mremap"] },
+        { "allow_static_startup", ["brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "uname"] },
+        { "allow_dynamic_startup", ["openat", "read", "close", "mmap", "mprotect", "newfstatat", "access"] },
+        { "allow_dotnet_runtime", ["clone", "futex", "membarrier", "madvise", "sched_yield", "tgkill", "rt_sigreturn", "mmap", "mprotect", "epoll_wait"] },
+        { "default", ["read", "write", "openat", "close", "getdents64", "exit_group", "clone", "unlinkat", "renameat2"] },
+        { "allow_fork", ["fork", "vfork", "clone"] },
+        { "allow_handle_signals", ["rt_sigaction", "rt_sigreturn", "rt_sigprocmask", "sigaltstack", "restart_syscall"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(PresetSamples))]
+    public void PresetsAllowWhatTheyName(string preset, string[] syscalls)
+    {
+        var policy = new PolicyBuilder().Use(preset).Build();
+        foreach (var name in syscalls)
+            Assert.True(SyscallAction.Allow == policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber(name), [0, 0, 0, 0, 0, 0])), $"{preset} does not allow {name}");
+        Assert.Equal(SyscallAction.Violation, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("ptrace"), [])));
+        Assert.Equal(SyscallAction.Violation, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("execve"), [])));
+    }
+
+    [Fact]
     public void CliAllowOnTopOfTheDefaultWins()
     {
         var policy = BuiltinPolicies.CreateDefault().AllowSyscalls("socket", "ioctl", "read").Build();

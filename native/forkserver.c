@@ -118,7 +118,8 @@ static char *cat(char *d, char *end, const char *s)
     return d;
 }
 
-static long send_status(const void *buf, size_t len, int fd_to_pass)
+/* One datagram, optionally carrying one fd (SCM_RIGHTS); a raw syscall so that args[5] can carry the nonce. */
+static long send_msg(int sock, const void *buf, size_t len, int fd_to_pass, uint64_t nonce)
 {
     struct iovec iov = { (void *)buf, len };
     union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } c;
@@ -133,8 +134,10 @@ static long send_status(const void *buf, size_t len, int fd_to_pass)
         h->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(h), &fd_to_pass, sizeof(int));
     }
-    return syscall(SYS_sendmsg, status_fd, &m, MSG_NOSIGNAL, 0, 0, P.nonce);
+    return syscall(SYS_sendmsg, sock, &m, MSG_NOSIGNAL, 0, 0, nonce);
 }
+
+static long send_status(const void *buf, size_t len, int fd_to_pass) { return send_msg(status_fd, buf, len, fd_to_pass, P.nonce); }
 
 /* Report "{step}{a}{b}{c}" with errno err on the status channel, then exit. */
 static void __attribute__((noreturn)) fail(int err, const char *step, const char *a, const char *b, const char *c)
@@ -466,20 +469,7 @@ static void reply(int err, int pid, const char *msg, int pidfd)
 {
     struct { int32_t err, pid; char msg[256]; } r = { err, pid, "" };
     if (msg) snprintf(r.msg, sizeof r.msg, "%s", msg);
-    struct iovec iov = { &r, 8 + strlen(r.msg) + 1 };
-    union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } c;
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (pidfd >= 0) {
-        memset(&c, 0, sizeof c);
-        m.msg_control = c.b;
-        m.msg_controllen = sizeof c.b;
-        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(h), &pidfd, sizeof(int));
-    }
-    if (sendmsg(CTL_FD, &m, MSG_NOSIGNAL) < 0) _exit(errno == EPIPE ? 0 : 1);
+    if (send_msg(CTL_FD, &r, 8 + strlen(r.msg) + 1, pidfd, 0) < 0) _exit(errno == EPIPE ? 0 : 1);
 }
 
 static int write_file(int pid, const char *name, const char *text)

@@ -218,6 +218,7 @@ static void do_mount_op(const struct mount_op *op)
 /* bubblewrap's double pivot: scratch tmpfs with the host root at /oldroot, build /newroot, detach, pivot. */
 static void build_root(void)
 {
+    mode_t saved_umask = umask(022); /* mount points get exactly the modes asked for */
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make / private");
     CHECK(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), "mount scratch tmpfs on /tmp");
     CHECK(chdir("/tmp"), "chdir /tmp");
@@ -238,6 +239,7 @@ static void build_root(void)
     CHECK(chdir("/"), "chdir / in new root");
     close(old);
     setattr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, "remount ", "/ read-only");
+    umask(saved_umask);
 }
 
 static void loopback_up(void)
@@ -556,6 +558,7 @@ int main(void)
         return 2;
     }
     syscall(SYS_close_range, CTL_FD + 1, ~0u, 0);
+    if (chdir("/") < 0) return 2; /* do not pin the executor's working directory */
     if (geteuid() == 0) setgroups(0, NULL); /* sandboxes never carry root's supplementary groups */
     int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);

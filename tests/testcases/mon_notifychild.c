@@ -5,6 +5,7 @@
 //   (nr | 0x40000000) and every number in NRS (comma-separated, "-" for none); everything else runs.
 //   NRS = "@FILE": install the raw seccomp-bpf program in FILE instead (8-byte sock_filter entries, e.g. a
 //   Policy compiled with MonitorAttached), so the policy decides what is notified.
+//   NRS = "=": install nothing and send nothing (inside a sandbox, whose filter is already installed).
 // MODE (what the process does afterwards; results go to stdout, unbuffered):
 //   ptrace      ptrace(PTRACE_TRACEME) via syscall()
 //   x32         x32 getpid (39 | 0x40000000)
@@ -132,7 +133,7 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc < 3) { fprintf(stderr, "usage: mon_notifychild MODE NRS [ARG]\n"); return 2; }
     const char *mode = argv[1];
-    install_and_send(argv[2]);
+    if (strcmp(argv[2], "=") != 0) install_and_send(argv[2]);
 
     if (strcmp(mode, "ptrace") == 0) {
         report("ptrace", syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0));

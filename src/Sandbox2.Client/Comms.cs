@@ -219,6 +219,11 @@ public sealed partial class Comms : IDisposable
     (uint Tag, ulong Length) ParseHeader(ReadOnlySpan<byte> header) =>
         (BinaryPrimitives.ReadUInt32LittleEndian(header), BinaryPrimitives.ReadUInt64LittleEndian(header[4..]));
 
+    /// <summary>
+    /// Checks the announced length against the cap and returns the first buffer for the value. Large
+    /// values grow as their bytes arrive (doubling), so a header that lies about its length costs at
+    /// most twice the bytes actually sent, never the announced size.
+    /// </summary>
     byte[] AllocateValue(uint tag, ulong length)
     {
         if (length > (ulong)_maxMessageSize)
@@ -227,7 +232,15 @@ public sealed partial class Comms : IDisposable
             throw new CommsException(CommsError.TooLarge,
                 $"message too large: {CommsTag.Name(tag)} of {length} bytes exceeds the limit of {_maxMessageSize} bytes (use a Buffer for large data)");
         }
-        return length == 0 ? [] : new byte[length];
+        return length == 0 ? [] : new byte[Math.Min(length, InitialValueBuffer)];
+    }
+
+    const int InitialValueBuffer = 1 << 20;
+
+    static void GrowIfFull(ref byte[] value, int filled, long length)
+    {
+        if (filled == value.Length && filled < length)
+            Array.Resize(ref value, (int)Math.Min(length, (long)value.Length * 2));
     }
 
     static void WriteHeader(Span<byte> header, uint tag, long length)
@@ -409,10 +422,11 @@ public sealed partial class Comms : IDisposable
             var (tag, length) = ParseHeader(header);
             byte[] value = AllocateValue(tag, length);
             int off = 0;
-            while (off < value.Length)
+            while (off < (long)length)
             {
+                GrowIfFull(ref value, off, (long)length);
                 int n = RecvBlocking(value.AsSpan(off), null);
-                if (n == 0) throw Hangup(off, value.Length, "value");
+                if (n == 0) throw Hangup(off, (long)length, "value");
                 off += n;
             }
             return (tag, value, ancillary);
@@ -492,10 +506,11 @@ public sealed partial class Comms : IDisposable
             var (tag, length) = ParseHeader(header);
             byte[] value = AllocateValue(tag, length);
             int off = 0;
-            while (off < value.Length)
+            while (off < (long)length)
             {
+                GrowIfFull(ref value, off, (long)length);
                 int n = await socket.ReceiveAsync(value.AsMemory(off), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                if (n == 0) throw Hangup(off, value.Length, "value");
+                if (n == 0) throw Hangup(off, (long)length, "value");
                 off += n;
             }
             return (tag, value, ancillary);

@@ -129,10 +129,49 @@ internal sealed class BpfCompiler
             case ConstCondition k: return k.Value ? ifTrue : ifFalse;
             case NotCondition n: return EmitCondition(n.Inner, ifFalse, ifTrue);
             case AndCondition a: return EmitCondition(a.Left, EmitCondition(a.Right, ifTrue, ifFalse), ifFalse);
+            case OrCondition o when SameWordEqualities(o) is { } values: return EmitWordIn(values, ifTrue, ifFalse);
             case OrCondition o: return EmitCondition(o.Left, ifTrue, EmitCondition(o.Right, ifTrue, ifFalse));
             case CompareCondition c: return EmitCompare(c, ifTrue, ifFalse);
             default: throw new PolicyException($"unsupported condition {condition}");
         }
+    }
+
+    /// <summary>An "or" of 32-bit equalities on the same argument word and mask (what <see cref="Arg.In"/> builds),
+    /// or null.</summary>
+    private static List<CompareCondition>? SameWordEqualities(OrCondition or)
+    {
+        var list = new List<CompareCondition>();
+        var stack = new Stack<ArgCondition>();
+        stack.Push(or);
+        while (stack.Count > 0)
+        {
+            switch (stack.Pop())
+            {
+                case OrCondition o: stack.Push(o.Right); stack.Push(o.Left); break;
+                case CompareCondition { Op: ArgOp.Equal } c when c.Is32Bit || c.Mask >> 32 == 0 && c.Value >> 32 == 0: list.Add(c); break;
+                default: return null;
+            }
+        }
+        var first = list[0];
+        return list.All(c => c.Index == first.Index && (uint)c.Mask == (uint)first.Mask) ? list : null;
+    }
+
+    /// <summary>One load of the word, then a <c>jeq</c> per value (a miss falls through to the next one).</summary>
+    private int EmitWordIn(List<CompareCondition> values, int ifTrue, int ifFalse)
+    {
+        if (ifTrue == ifFalse) return ifTrue;
+        uint mask = (uint)values[0].Mask;
+        int next = ifFalse;
+        int before = Here;
+        for (int i = values.Count - 1; i >= 0; i--)
+        {
+            uint v = (uint)values[i].Value;
+            if ((v & ~mask) != 0) continue;   // can never be equal
+            next = EmitJump(BpfInstruction.Jeq, v, ifTrue, next);
+        }
+        if (next < before) return next;
+        if (mask != uint.MaxValue) Emit(BpfInstruction.AluAnd(mask));
+        return Emit(BpfInstruction.LoadAbsolute(SeccompData.ArgsOffset + 8 * (uint)values[0].Index));
     }
 
     /// <summary>(args[i] &amp; mask) op value, unsigned, on 64 bits as two 32-bit halves (or on the low half only).</summary>

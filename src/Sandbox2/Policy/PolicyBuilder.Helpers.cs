@@ -9,8 +9,13 @@ public sealed partial class PolicyBuilder
         FutexWaitBitset = 9, FutexWakeBitset = 10;
     private const ulong FutexCmdMask = ~(ulong)(128 | 256) & 0xffffffff;   // ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
 
-    private PolicyBuilder AllowNamed(string helper, params string[] names) =>
-        Once(helper, () => { foreach (var n in names) AddRule(Number(n), null, SyscallAction.Allow, helper); });
+    private PolicyBuilder AllowNamed(string helper, params string[] names) => Once(helper, () => AllowNames(helper, names));
+
+    /// <summary>Allows the names unconditionally (no once-guard: for use inside a helper).</summary>
+    private void AllowNames(string origin, params string[] names)
+    {
+        foreach (var n in names) AddRule(Number(n), null, SyscallAction.Allow, origin);
+    }
 
     public PolicyBuilder AllowRead() => AllowNamed(nameof(AllowRead), "read", "readv", "preadv", "pread64", "preadv2");
     public PolicyBuilder AllowWrite() => AllowNamed(nameof(AllowWrite), "write", "writev", "pwritev", "pwrite64", "pwritev2");
@@ -99,7 +104,7 @@ public sealed partial class PolicyBuilder
     {
         AllowMmapWithoutExec();
         AllowMprotectWithoutExec();
-        AllowNamed(nameof(AllowSystemMalloc), "brk", "munmap", "mremap");
+        AllowNames(nameof(AllowSystemMalloc), "brk", "munmap", "mremap");
         AddRule(Number("madvise"), Arg.Low32(2).In(4 /*DONTNEED*/, 8 /*FREE*/), SyscallAction.Allow, nameof(AllowSystemMalloc));
         AllowFutexOp((int)FutexWake);
     });
@@ -107,7 +112,7 @@ public sealed partial class PolicyBuilder
     /// <summary>rseq and what restartable sequences/threads registration need (getcpu, membarrier, futex wait/wake, sigprocmask).</summary>
     public PolicyBuilder AllowRestartableSequences() => Once(nameof(AllowRestartableSequences), () =>
     {
-        AllowNamed(nameof(AllowRestartableSequences), "rseq", "getcpu", "membarrier", "rt_sigprocmask", "close");
+        AllowNames(nameof(AllowRestartableSequences), "rseq", "getcpu", "membarrier", "rt_sigprocmask", "close");
         AllowMmapWithoutExec();
         AllowFutexOp((int)FutexWait);
         AllowFutexOp((int)FutexWake);
@@ -120,7 +125,7 @@ public sealed partial class PolicyBuilder
     {
         AllowGetRlimit();
         AllowGetRandom();
-        AllowNamed(nameof(AllowStaticStartup), "brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "uname", "rt_sigprocmask");
+        AllowNames(nameof(AllowStaticStartup), "brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "uname", "rt_sigprocmask");
         AddRule(Number("rt_sigaction"), Arg.Low32(0).In(32, 33), SyscallAction.Allow, nameof(AllowStaticStartup));  // SIGRTMIN, SIGRTMIN+1 (nptl)
         AllowMprotectWithoutExec();
         AllowFutexOp((int)FutexWaitBitset);
@@ -139,7 +144,7 @@ public sealed partial class PolicyBuilder
         AllowOpen();
         AllowStat();
         AllowAccess();
-        AllowNamed(nameof(AllowDynamicStartup), "close", "lseek", "munmap");
+        AllowNames(nameof(AllowDynamicStartup), "close", "lseek", "munmap");
         AllowMmap();
         AllowMprotect();
     });

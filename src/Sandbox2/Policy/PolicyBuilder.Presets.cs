@@ -41,11 +41,17 @@ public sealed partial class PolicyBuilder
         AllowPoll();
         AllowSelect();
         // threads (sort uses them; clone with namespace flags stays a violation, clone3 gets ENOSYS)
-        AllowNamed(nameof(AllowDefaultTools), "clone", "sched_getaffinity", "sched_yield", "madvise",
+        AllowNames(nameof(AllowDefaultTools), "clone", "sched_getaffinity", "sched_yield", "madvise",
             "close", "lseek", "ftruncate", "fsync", "fdatasync", "fadvise64", "sysinfo", "getcwd", "chdir", "fchdir",
             "umask", "uname", "getrusage", "times", "sendfile", "copy_file_range", "splice", "statfs", "fstatfs",
-            "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr", "set_robust_list", "exit", "exit_group",
+            "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr",
+            "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "set_robust_list", "exit", "exit_group",
             "tgkill", "getpriority", "sched_getparam", "sched_getscheduler", "prctl");
+        // No networking, but fail politely: glibc's NSS tries the nscd socket (ls -l, id) and falls back to files.
+        // Overridable, so that a user's AllowSyscall("socket") (the CLI's --allow socket) wins.
+        AddOverridableRule("socket", null, SyscallAction.Errno(13 /*EACCES*/), nameof(AllowDefaultTools));
+        // Terminal queries are allowed (AllowTCGETS); any other ioctl fails with ENOTTY (cp tries FICLONE, then copies).
+        AddOverridableRule("ioctl", null, SyscallAction.Errno(25 /*ENOTTY*/), nameof(AllowDefaultTools));
     });
 
     /// <summary>What a running .NET 10 process needs to keep going after it sandboxes itself (SandboxMeHere with TSYNC):
@@ -82,7 +88,7 @@ public sealed partial class PolicyBuilder
         AllowEventFd();
         AllowMmap();
         AllowMprotect();
-        AllowNamed(nameof(AllowDotNetRuntime), "clone", "madvise", "membarrier", "mlock", "munlock", "memfd_create", "ftruncate",
+        AllowNames(nameof(AllowDotNetRuntime), "clone", "madvise", "membarrier", "mlock", "munlock", "memfd_create", "ftruncate",
             "get_mempolicy", "sched_getaffinity", "sched_setaffinity", "sched_yield", "sched_getparam", "sched_getscheduler",
             "sched_setscheduler", "sched_get_priority_max", "sched_get_priority_min", "sysinfo", "prctl", "getsid",
             "tgkill", "tkill", "close", "lseek", "fsync", "fadvise64", "flock", "fstatfs", "statfs", "getcwd", "getrusage",

@@ -127,6 +127,22 @@ public class ForkServerLifecycleTests
     }
 
     [Fact]
+    public async Task ADeadForkServerIsRestarted()
+    {
+        ForkServer? slot = null;
+        var first = ForkServer.AliveOrRestarted(ref slot, () => ForkServer.Start());
+        Assert.Same(first, ForkServer.AliveOrRestarted(ref slot, () => throw new InvalidOperationException("must not restart")));
+        Assert.Equal(0, kill(first.ProcessId, 9));
+        for (int i = 0; i < 200 && first.IsAlive; i++) await Task.Delay(10);
+        var second = ForkServer.AliveOrRestarted(ref slot, () => ForkServer.Start());
+        Assert.NotSame(first, second);
+        Assert.False(Directory.Exists($"/proc/{first.ProcessId}")); // reaped, not a zombie
+        var (report, _) = await FsPlans.Run(second, o => FsPlans.Probe(o, ["exit", "5"]));
+        Assert.Equal(5, report.ExitCode);
+        second.Dispose();
+    }
+
+    [Fact]
     public void GlobalIsStartedOnce()
     {
         var first = ForkServer.Global;

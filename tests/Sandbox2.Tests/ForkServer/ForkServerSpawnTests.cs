@@ -272,6 +272,23 @@ public class ForkServerPlanTests
     }
 
     [Fact]
+    public async Task MinimalDevFromHostBindsWorks()
+    {
+        MountOp[] mounts =
+        [
+            new(MountOpKind.MakeDirectory, "/dev"),
+            new(MountOpKind.CreateFile, "/dev/null"),
+            new(MountOpKind.Bind, "/dev/null", "/dev/null", MountFlags.NoSuid | MountFlags.NoExec),
+            new(MountOpKind.CreateFile, "/dev/urandom"),
+            new(MountOpKind.Bind, "/dev/urandom", "/dev/urandom", MountFlags.ReadOnly | MountFlags.NoSuid | MountFlags.NoExec),
+            new(MountOpKind.Symlink, "/dev/fd", "/proc/self/fd"),
+        ];
+        Assert.Equal("open /dev/null: 0\n", await Output(["write", "/dev/null"], mounts: mounts));
+        Assert.Equal("/dev/urandom other\n", await Output(["lstat", "/dev/urandom"], mounts: mounts));
+        Assert.Equal("/dev/fd link -> /proc/self/fd\n", await Output(["lstat", "/dev/fd"], mounts: mounts));
+    }
+
+    [Fact]
     public async Task SetupErrorInTheSandboxeeIsReported()
     {
         var (report, _) = await FsPlans.Run(Server, o => With(FsPlans.Probe(o, ["exit", "0"]), cwd: "/does-not-exist"));

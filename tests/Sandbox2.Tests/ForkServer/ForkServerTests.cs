@@ -35,7 +35,7 @@ internal static class FsPlans
     [DllImport("libc", SetLastError = true)]
     private static extern unsafe int pipe2(int* fds, int flags);
 
-    public static uint OutsideUid(bool unprivileged) => unprivileged || Environment.UserName == "root" ? 65534u : (uint)geteuid();
+    public static uint OutsideUid(bool unprivileged) => unprivileged || geteuid() == 0 ? 65534u : (uint)geteuid();
 
     [DllImport("libc")]
     private static extern int geteuid();

@@ -37,17 +37,59 @@ internal readonly record struct LiveOutcome(bool Returned, long Ret, int Errno, 
 
 internal static class SeccompRunner
 {
-    private static readonly Lazy<string> RunnerPath = new(() =>
+    private static readonly Lazy<string> RunnerPath = new(() => Testcase("seccomp_runner"));
+
+    /// <summary>Path of a built C testcase (artifacts/testcases/NAME).</summary>
+    public static string Testcase(string name)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, "testcases", "seccomp_runner");
+            var candidate = Path.Combine(dir.FullName, "testcases", name);
             if (File.Exists(candidate)) return candidate;
-            candidate = Path.Combine(dir.FullName, "artifacts", "testcases", "seccomp_runner");
+            candidate = Path.Combine(dir.FullName, "artifacts", "testcases", name);
             if (File.Exists(candidate)) return candidate;
         }
-        throw new FileNotFoundException("artifacts/testcases/seccomp_runner not found (built by tests/testcases/Makefile)");
-    });
+        throw new FileNotFoundException($"artifacts/testcases/{name} not found (built by tests/testcases/Makefile)");
+    }
+
+    /// <summary>Runs <paramref name="program"/> under <paramref name="filter"/> (null = none) as the sandbox does:
+    /// filter first, then the tagged execveat. Returns (exit status, stdout); a kill by signal N is 128+N.</summary>
+    public static (int Status, string Stdout) Exec(BpfProgram? filter, ulong nonce, string workDir, string program, params string[] args)
+    {
+        string? filterFile = null;
+        try
+        {
+            ProcessStartInfo psi;
+            if (filter is not null)
+            {
+                filterFile = Path.Combine(Path.GetTempPath(), $"sandbox2-test-{Guid.NewGuid():N}.bpf");
+                File.WriteAllBytes(filterFile, filter.ToBytes());
+                psi = new ProcessStartInfo(Testcase("seccomp_exec"));
+                psi.ArgumentList.Add(filterFile);
+                psi.ArgumentList.Add("0x" + nonce.ToString("x", CultureInfo.InvariantCulture));
+                psi.ArgumentList.Add(program);
+            }
+            else
+            {
+                psi = new ProcessStartInfo(program);
+            }
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            psi.RedirectStandardOutput = psi.RedirectStandardError = psi.RedirectStandardInput = true;
+            psi.UseShellExecute = false;
+            psi.WorkingDirectory = workDir;
+            using var p = Process.Start(psi)!;
+            p.StandardInput.Close();
+            var stderrTask = p.StandardError.ReadToEndAsync();
+            string stdout = p.StandardOutput.ReadToEnd();
+            if (!p.WaitForExit(30_000)) { p.Kill(); throw new TimeoutException($"{program} hung"); }
+            _ = stderrTask.Result;
+            return (p.ExitCode, stdout);
+        }
+        finally
+        {
+            if (filterFile is not null) File.Delete(filterFile);
+        }
+    }
 
     /// <summary>Runs syscall <paramref name="nr"/> with <paramref name="args"/> in a child under <paramref name="program"/> (null = no filter).</summary>
     public static LiveOutcome Run(BpfProgram? program, long nr, ulong[] args, bool int80 = false)

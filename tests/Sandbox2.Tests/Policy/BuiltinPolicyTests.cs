@@ -1,0 +1,151 @@
+using Sandbox2.Bpf;
+using Xunit.Abstractions;
+
+namespace Sandbox2.Tests.Policy;
+
+/// <summary>The built-in default policy on real tools: installed as the sandbox installs it (filter, then the tagged
+/// execveat), the tools must give the same output as without a filter; exec after start, networking, ptrace and
+/// namespace changes must not be allowed.</summary>
+public sealed class BuiltinPolicyTests : IDisposable
+{
+    private const ulong Nonce = 0x9e3779b97f4a7c15;
+    private static readonly Lazy<BpfProgram> Filter = new(() =>
+        BuiltinPolicies.CreateDefault().Build().Compile(new PolicyCompileOptions(MonitorAttached: false, ExecNonce: Nonce)));
+    private readonly string _dir = Directory.CreateTempSubdirectory("sandbox2-policy-").FullName;
+    private readonly ITestOutputHelper _output;
+
+    public BuiltinPolicyTests(ITestOutputHelper output)
+    {
+        _output = output;
+        File.WriteAllLines(Path.Combine(_dir, "in.txt"), Enumerable.Range(0, 5000).Select(i => ((i * 7919) % 5000).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    public static TheoryData<string, string> Tools => new()
+    {
+        { "/usr/bin/ls", "-la /usr" },
+        { "/usr/bin/cat", "in.txt" },
+        { "/usr/bin/sort", "-n in.txt" },
+        { "/usr/bin/grep", "-c 7 in.txt" },
+        { "/usr/bin/sed", "-n s/9/x/p in.txt" },
+        { "/usr/bin/gzip", "-c -9 in.txt" },
+        { "/usr/bin/wc", "in.txt" },
+        { "/usr/bin/head", "-n 3 in.txt" },
+        { "/usr/bin/echo", "hello" },
+        { "/usr/bin/true", "" },
+        { "/usr/bin/printf", "%s-%d x 5" },
+        { "/usr/bin/md5sum", "in.txt" },
+        { "/usr/bin/tail", "-n 2 in.txt" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Tools))]
+    public void ToolRunsUnderTheDefaultPolicy(string program, string args)
+    {
+        var argv = args.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var bare = SeccompRunner.Exec(null, 0, _dir, program, argv);
+        var filtered = SeccompRunner.Exec(Filter.Value, Nonce, _dir, program, argv);
+        Assert.Equal(0, bare.Status);
+        Assert.Equal((0, bare.Stdout), filtered);
+    }
+
+    [Theory]
+    [InlineData("hello")]
+    [InlineData("hello-static")]
+    public void StaticAndDynamicCProgramsRun(string testcase)
+    {
+        var r = SeccompRunner.Exec(Filter.Value, Nonce, _dir, SeccompRunner.Testcase(testcase));
+        Assert.Equal(0, r.Status);
+    }
+
+    [Fact]
+    public void WritingToolsRun()
+    {
+        Assert.Equal(0, SeccompRunner.Exec(Filter.Value, Nonce, _dir, "/usr/bin/gzip", "-k", "in.txt").Status);
+        Assert.Equal(0, SeccompRunner.Exec(Filter.Value, Nonce, _dir, "/usr/bin/cp", "in.txt", "copy.txt").Status);
+        Assert.Equal(0, SeccompRunner.Exec(Filter.Value, Nonce, _dir, "/usr/bin/sed", "-i", "s/1/one/", "copy.txt").Status);
+        Assert.Equal(0, SeccompRunner.Exec(Filter.Value, Nonce, _dir, "/usr/bin/mkdir", "-p", "a/b").Status);
+        Assert.Equal(0, SeccompRunner.Exec(Filter.Value, Nonce, _dir, "/usr/bin/rm", "-r", "a", "copy.txt").Status);
+        Assert.True(File.Exists(Path.Combine(_dir, "in.txt.gz")));
+        Assert.False(File.Exists(Path.Combine(_dir, "copy.txt")));
+    }
+
+    [Fact]
+    public void ExecAfterStartIsAViolation()
+    {
+        // the program itself was exec'd with the nonce; it cannot exec anything else
+        var r = SeccompRunner.Exec(Filter.Value, Nonce, _dir, "/bin/sh", "-c", "exec /usr/bin/true");
+        _output.WriteLine($"sh -c 'exec true' under the default policy: status {r.Status}");
+        Assert.Equal(128 + 31, r.Status);
+        // a wrong nonce cannot exec at all
+        Assert.Equal(128 + 31, SeccompRunner.Exec(Filter.Value, Nonce ^ 1, _dir, "/usr/bin/true").Status);
+    }
+
+    [Theory]
+    [InlineData("execve")]
+    [InlineData("execveat")]
+    [InlineData("connect")]
+    [InlineData("bind")]
+    [InlineData("sendto")]
+    [InlineData("ptrace")]
+    [InlineData("bpf")]
+    [InlineData("mount")]
+    [InlineData("umount2")]
+    [InlineData("pivot_root")]
+    [InlineData("setns")]
+    [InlineData("chroot")]
+    [InlineData("unshare")]
+    [InlineData("process_vm_readv")]
+    [InlineData("init_module")]
+    [InlineData("kexec_load")]
+    [InlineData("reboot")]
+    [InlineData("setuid")]
+    public void DangerousSyscallsAreViolations(string name)
+    {
+        var policy = BuiltinPolicies.CreateDefault().Build();
+        Assert.Equal(SyscallAction.Violation, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber(name), [0x10000000, 0, 0, 0, 0, 0])));
+    }
+
+    [Fact]
+    public void NetworkingFailsPolitelyAndNamespaceClonesAreViolations()
+    {
+        var policy = BuiltinPolicies.CreateDefault().Build();
+        Assert.Equal(SyscallAction.Errno(13), policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("socket"), [2, 1, 0])));
+        Assert.Equal(SyscallAction.Allow, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("clone"), [0x3d0f00])));
+        Assert.Equal(SyscallAction.Violation, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("clone"), [0x3d0f00 | 0x20000000])));
+        Assert.Equal(SyscallAction.Errno(38), policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("clone3"), [])));
+    }
+
+    [Fact]
+    public void CliAllowOnTopOfTheDefaultWins()
+    {
+        var policy = BuiltinPolicies.CreateDefault().AllowSyscalls("socket", "ioctl", "read").Build();
+        Assert.Equal(SyscallAction.Allow, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("socket"), [2, 1, 0])));
+        Assert.Equal(SyscallAction.Allow, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("ioctl"), [1, 0x1234])));
+        var plain = BuiltinPolicies.CreateDefault().Build();
+        Assert.Equal(SyscallAction.Errno(25), plain.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("ioctl"), [1, 0x1234])));
+        Assert.Equal(SyscallAction.Allow, plain.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("ioctl"), [1, 0x5401])));
+    }
+
+    [Fact]
+    public void EveryPresetBuildsAndEveryCacheableAllowLoadsOnlyArchAndNr()
+    {
+        foreach (var (name, apply) in BuiltinPolicies.Presets)
+        {
+            var b = new PolicyBuilder();
+            apply(b);
+            var policy = b.Build();
+            var program = policy.Compile(new PolicyCompileOptions(MonitorAttached: true, ExecNonce: Nonce));
+            foreach (var info in SyscallTable.X86_64)
+            {
+                var rules = policy.Rules.Where(r => r.Number == info.Number).ToList();
+                if (rules.Count == 0 || !rules[0].IsUnconditional || rules[0].Action.Kind != SyscallActionKind.Allow) continue;
+                if (info.Number is 9 or 10 or 329 or 56 or 272 or 317 or 46 or 322) continue;   // always-on argument checks
+                var path = PolicyCompileTests.LoadedOffsets(program, new SeccompData(info.Number, SeccompReturn.AuditArchX86_64, []));
+                Assert.True(path.All(o => o is 0 or 4), $"{name}: {info.Name} loads [{string.Join(",", path)}]");
+            }
+            _output.WriteLine($"{name}: {policy.Rules.Count} rules, {program.Length} instructions");
+        }
+    }
+}

@@ -5,6 +5,8 @@
 //   sandboxes N   : the same with N real sandboxes (forkserver, namespaces, init as pid 1, compiled policy with a
 //                   trace rule for getppid, monitor attached).
 //   sandbox-latency N : N real sandboxes that each call ptrace: violation latency as for "latency".
+//   trace N       : one process makes N traced getppid calls, each answered "allow" by a C# Notify handler on the
+//                   thread pool: the cost of a user-space syscall handler (compare perf-anchors Task 5).
 //   latency N     : N violations (ptrace); notification received -> violation reported (result available),
 //                   and -> process reaped.
 using System.Diagnostics;
@@ -18,6 +20,7 @@ switch (what)
     case "concurrency": await Concurrency(n); break;
     case "latency": await Latency(n); break;
     case "sandboxes": await Sandboxes(n); break;
+    case "trace": await TraceRoundTrip(n); break;
     case "sandbox-latency": await Sandboxes(n, violate: true); break;
     default: Console.Error.WriteLine("usage: [concurrency N | sandboxes N | latency N]"); return 2;
 }
@@ -198,6 +201,19 @@ static async Task Sandboxes(int n, bool violate = false)
     Console.WriteLine($"RSS: before={before.RssKb} kB at-peak={peak.RssKb} kB after={after.RssKb} kB HWM={after.HwmKb} kB");
     foreach (var a in attachments) a?.Dispose();
     foreach (var x in all) x.S.Dispose();
+}
+
+static async Task TraceRoundTrip(int n)
+{
+    foreach (int round in new[] { 0, 1, 2, 3 })
+    {
+        var notify = new AllowAll();
+        using var c = NotifyChild.Start("loop", "110", n.ToString());
+        using var reg = Sandbox2.Monitor.Shared.Register(c.Listener, new TestTarget(c, _ => true, notify));
+        var exit = await c.WaitAsync(Sandbox2.Monitor.Shared);
+        string output = await c.Output;
+        if (round > 0) Console.WriteLine($"round {round}: {n} traced getppid -> allow (CONTINUE): {output.Trim()} (handler calls {notify.Count}, exit {exit.ExitCode})");
+    }
 }
 
 sealed class AllowAll : Notify

@@ -15,8 +15,9 @@ namespace Sandbox2;
 /// SCM_CREDENTIALS attached to the header bytes of an Fd / Creds message (whose value is empty).
 /// </summary>
 /// <remarks>
-/// The synchronous methods (sandboxee side) use only recvmsg/sendmsg (and poll when the socket
-/// is non-blocking), so a policy needs little to keep Comms working after SandboxMeHere. The
+/// The synchronous methods (sandboxee side) use only recvmsg/sendmsg (poll when the socket is
+/// non-blocking, shutdown on <see cref="Terminate"/> or a broken message) and close on Dispose,
+/// so a policy needs little to keep Comms working after SandboxMeHere. The
 /// asynchronous methods (executor side) wait with the runtime's socket engine. One send and one
 /// receive may run at the same time; concurrent sends (or receives) are serialised.
 /// A wrong-type receive throws <see cref="CommsException"/> (<see cref="CommsError.TagMismatch"/>)
@@ -122,13 +123,29 @@ public sealed partial class Comms : IDisposable
     /// <summary>Ends the channel: shuts the socket down; every later operation fails with <see cref="CommsError.Closed"/>.</summary>
     public void Terminate() => MarkTerminated("the channel was terminated");
 
+    /// <summary>Closes the channel. With async operations in use it first shuts the socket down so pending ones end;
+    /// a synchronous-only channel (the sandboxee side) is just closed, so no syscall beyond close(2) is needed.</summary>
     public void Dispose()
     {
-        MarkTerminated("the channel was disposed");
         lock (_socketLock)
         {
-            if (_socket is not null) _socket.Dispose();
-            else _handle.Dispose();
+            if (_socket is not null)
+            {
+                MarkTerminated("the channel was disposed");
+                _socket.Dispose();
+            }
+            else
+            {
+                _terminated ??= "the channel was disposed";
+                // Close it ourselves: SafeSocketHandle's release sets SO_LINGER first, one more syscall a
+                // tight post-SandboxMeHere policy would have to allow.
+                if (!_handle.IsInvalid && !_handle.IsClosed)
+                {
+                    int fd = (int)_handle.DangerousGetHandle();
+                    _handle.SetHandleAsInvalid();
+                    _ = Interop.Close(fd);
+                }
+            }
         }
     }
 
@@ -219,6 +236,11 @@ public sealed partial class Comms : IDisposable
     (uint Tag, ulong Length) ParseHeader(ReadOnlySpan<byte> header) =>
         (BinaryPrimitives.ReadUInt32LittleEndian(header), BinaryPrimitives.ReadUInt64LittleEndian(header[4..]));
 
+    /// <summary>
+    /// Checks the announced length against the cap and returns the first buffer for the value. Large
+    /// values grow as their bytes arrive (doubling), so a header that lies about its length costs at
+    /// most twice the bytes actually sent, never the announced size.
+    /// </summary>
     byte[] AllocateValue(uint tag, ulong length)
     {
         if (length > (ulong)_maxMessageSize)
@@ -227,7 +249,15 @@ public sealed partial class Comms : IDisposable
             throw new CommsException(CommsError.TooLarge,
                 $"message too large: {CommsTag.Name(tag)} of {length} bytes exceeds the limit of {_maxMessageSize} bytes (use a Buffer for large data)");
         }
-        return length == 0 ? [] : new byte[length];
+        return length == 0 ? [] : new byte[Math.Min(length, InitialValueBuffer)];
+    }
+
+    const int InitialValueBuffer = 1 << 20;
+
+    static void GrowIfFull(ref byte[] value, int filled, long length)
+    {
+        if (filled == value.Length && filled < length)
+            Array.Resize(ref value, (int)Math.Min(length, (long)value.Length * 2));
     }
 
     static void WriteHeader(Span<byte> header, uint tag, long length)
@@ -409,10 +439,11 @@ public sealed partial class Comms : IDisposable
             var (tag, length) = ParseHeader(header);
             byte[] value = AllocateValue(tag, length);
             int off = 0;
-            while (off < value.Length)
+            while (off < (long)length)
             {
+                GrowIfFull(ref value, off, (long)length);
                 int n = RecvBlocking(value.AsSpan(off), null);
-                if (n == 0) throw Hangup(off, value.Length, "value");
+                if (n == 0) throw Hangup(off, (long)length, "value");
                 off += n;
             }
             return (tag, value, ancillary);
@@ -492,10 +523,11 @@ public sealed partial class Comms : IDisposable
             var (tag, length) = ParseHeader(header);
             byte[] value = AllocateValue(tag, length);
             int off = 0;
-            while (off < value.Length)
+            while (off < (long)length)
             {
+                GrowIfFull(ref value, off, (long)length);
                 int n = await socket.ReceiveAsync(value.AsMemory(off), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                if (n == 0) throw Hangup(off, value.Length, "value");
+                if (n == 0) throw Hangup(off, (long)length, "value");
                 off += n;
             }
             return (tag, value, ancillary);

@@ -5,6 +5,7 @@
 //   (nr | 0x40000000) and every number in NRS (comma-separated, "-" for none); everything else runs.
 //   NRS = "@FILE": install the raw seccomp-bpf program in FILE instead (8-byte sock_filter entries, e.g. a
 //   Policy compiled with MonitorAttached), so the policy decides what is notified.
+//   NRS = "=": install nothing and send nothing (inside a sandbox, whose filter is already installed).
 // MODE (what the process does afterwards; results go to stdout, unbuffered):
 //   ptrace      ptrace(PTRACE_TRACEME) via syscall()
 //   x32         x32 getpid (39 | 0x40000000)
@@ -15,6 +16,7 @@
 //   stack       main -> mon_violate_in_function -> syscall(ptrace)
 //   sleep       sleep ARG ms, then getppid; exits 0 if getppid > 0, else 3
 //   block       getppid; prints getppid=rc/errno and exits 0
+//   loop        ARG times getppid; prints the ns per call (for the trace round-trip benchmark)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/audit.h>
@@ -132,7 +134,7 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc < 3) { fprintf(stderr, "usage: mon_notifychild MODE NRS [ARG]\n"); return 2; }
     const char *mode = argv[1];
-    install_and_send(argv[2]);
+    if (strcmp(argv[2], "=") != 0) install_and_send(argv[2]);
 
     if (strcmp(mode, "ptrace") == 0) {
         report("ptrace", syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0));
@@ -181,6 +183,13 @@ int main(int argc, char **argv) {
         struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
         nanosleep(&ts, NULL);
         return syscall(SYS_getppid) > 0 ? 0 : 3;
+    } else if (strcmp(mode, "loop") == 0) {
+        long count = argc > 3 ? atol(argv[3]) : 1000;
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (long i = 0; i < count; i++) syscall(SYS_getppid);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("ns_per_call=%ld\n", ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec)) / (count ? count : 1));
     } else if (strcmp(mode, "block") == 0) {
         report("getppid", syscall(SYS_getppid));
     } else {

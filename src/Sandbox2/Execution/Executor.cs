@@ -1,15 +1,87 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Sandbox2;
 
-// STUB (owned by the execution work).
-/// <summary>Describes how to start one sandboxee (1:1 with a <see cref="Sandbox"/>).</summary>
+/// <summary>
+/// How to start one sandboxee (Sandbox2's <c>Executor</c>): the program, its arguments and environment, working
+/// directory, limits and standard streams. One executor serves one <see cref="Sandbox"/>.
+/// </summary>
 public sealed class Executor
 {
+    /// <summary>The PATH a sandboxee gets when no environment is given.</summary>
+    public const string DefaultPath = "/usr/local/bin:/usr/bin:/bin";
+
+    /// <param name="path">The program: a path, or a bare name searched on the host's PATH.</param>
+    /// <param name="args">Arguments after argv[0].</param>
+    /// <param name="environment">The sandboxee's whole environment; null = just <c>PATH</c>. The host environment is never passed.</param>
     public Executor(string path, IReadOnlyList<string>? args = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        Path = path; Args = args ?? []; Environment = environment;
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ProgramPath = path;
+        Argv0 = path;
+        Args = args ?? [];
+        Environment = environment;
     }
-    public string Path { get; }
+
+    /// <summary>Runs an already opened program (the executor takes ownership of <paramref name="programFd"/>).</summary>
+    public Executor(SafeFileHandle programFd, string argv0, IReadOnlyList<string>? args = null, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        ArgumentNullException.ThrowIfNull(programFd);
+        ArgumentException.ThrowIfNullOrEmpty(argv0);
+        ProgramFd = programFd;
+        ProgramPath = "fd:" + programFd.DangerousGetHandle();
+        Argv0 = argv0;
+        Args = args ?? [];
+        Environment = environment;
+    }
+
+    /// <summary>The program as given (a path or a name) or <c>fd:N</c>.</summary>
+    public string ProgramPath { get; }
+    /// <summary>argv[0] as the program sees it.</summary>
+    public string Argv0 { get; }
     public IReadOnlyList<string> Args { get; }
     public IReadOnlyDictionary<string, string>? Environment { get; }
+    internal SafeFileHandle? ProgramFd { get; }
+
+    /// <summary>Working directory inside the sandbox.</summary>
+    public string Cwd { get; set; } = "/";
     public Limits Limits { get; set; } = new();
+    /// <summary>The sandboxee's standard input; null = the executor's own fd 0.</summary>
+    public SafeFileHandle? Stdin { get; set; }
+    /// <summary>The sandboxee's standard output; null = the executor's own fd 1.</summary>
+    public SafeFileHandle? Stdout { get; set; }
+    /// <summary>The sandboxee's standard error; null = the executor's own fd 2.</summary>
+    public SafeFileHandle? Stderr { get; set; }
+    /// <summary>Sandbox2's <c>set_enable_sandbox_before_exec</c>: true (default) installs the policy right before
+    /// exec; false starts the program unfiltered and it applies the policy itself (SandboxMeHere).</summary>
+    public bool EnableSandboxBeforeExec { get; set; } = true;
+
+    internal int Started;
+
+    /// <summary>Finds the program on the host: a path is taken as is (relative to the current directory), a bare
+    /// name is searched on the host's PATH. Returns the absolute path, or a SETUP_ERROR result.</summary>
+    internal static (string? Path, SandboxResult? Error) Resolve(string program)
+    {
+        string? found = null;
+        if (program.Contains('/', StringComparison.Ordinal))
+        {
+            found = System.IO.Path.GetFullPath(program);
+            if (!File.Exists(found) && !Directory.Exists(found)) found = null;
+        }
+        else
+        {
+            string pathVar = System.Environment.GetEnvironmentVariable("PATH") is { Length: > 0 } p ? p : DefaultPath;
+            foreach (var dir in pathVar.Split(':', StringSplitOptions.RemoveEmptyEntries))
+            {
+                string candidate = System.IO.Path.Combine(dir, program);
+                if (File.Exists(candidate) && Interop.Access(candidate, Interop.X_OK) == 0) { found = System.IO.Path.GetFullPath(candidate); break; }
+                found ??= File.Exists(candidate) ? System.IO.Path.GetFullPath(candidate) : null;
+            }
+        }
+        if (found is null)
+            return (null, new SandboxResult(SandboxStatus.SetupError, $"{program}: program not found", "PROGRAM_NOT_FOUND"));
+        if (Directory.Exists(found) || Interop.Access(found, Interop.X_OK) != 0)
+            return (null, new SandboxResult(SandboxStatus.SetupError, $"{found}: not executable", "PROGRAM_NOT_EXECUTABLE"));
+        return (found, null);
+    }
 }

@@ -54,14 +54,17 @@ internal sealed class ForkServer : IDisposable
     {
         get
         {
-            lock (s_globalLock)
-            {
-                if (s_global is { IsAlive: true }) return s_global;
-                s_global?.Dispose();
-                s_global = Start();
-                return s_global;
-            }
+            lock (s_globalLock) return AliveOrRestarted(ref s_global, () => Start());
         }
+    }
+
+    /// <summary>Returns <paramref name="slot"/> if its forkserver is alive; otherwise reaps it and starts a new one.</summary>
+    internal static ForkServer AliveOrRestarted(ref ForkServer? slot, Func<ForkServer> start)
+    {
+        if (slot is { IsAlive: true }) return slot;
+        slot?.Dispose();
+        slot = start();
+        return slot;
     }
 
     /// <summary>Host pid of the forkserver process.</summary>
@@ -163,31 +166,11 @@ internal sealed class ForkServer : IDisposable
         var received = new List<SafeFdHandle>();
         try
         {
-            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-                if (_broken) throw new ForkServerException("the forkserver has died; use ForkServer.Global to restart it");
-                var fds = new SafeHandle[2 + plan.Fds.Count];
-                fds[0] = plan.ProgramFd;
-                fds[1] = sandboxEnd;
-                for (int i = 0; i < plan.Fds.Count; i++) fds[2 + i] = plan.Fds[i].Source;
-                long sent = ForkServerProtocol.SendWithFds(_control, request, fds);
-                if (sent == -90) throw new ArgumentException($"the plan ({request.Length} bytes) is larger than the control socket allows (net.core.wmem_max)", nameof(plan));
-                if (sent < 0) throw Broken($"sending the plan to the forkserver failed: {Marshal.GetPInvokeErrorMessage((int)-sent)}");
-                var buffer = new byte[512];
-                long n;
-                do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0);
-                while (n == -4); // EINTR
-                if (n == 0) throw Broken("the forkserver exited (control socket closed)");
-                if (n == -11) throw Broken("the forkserver did not answer within 30 s");
-                if (n < 0) throw Broken($"reading the forkserver's reply failed: {Marshal.GetPInvokeErrorMessage((int)-n)}");
-                reply = ForkServerProtocol.ParseReply(buffer.AsSpan(0, (int)n));
-            }
-            finally
-            {
-                _gate.Release();
-            }
+            var fds = new SafeHandle[2 + plan.Fds.Count];
+            fds[0] = plan.ProgramFd;
+            fds[1] = sandboxEnd;
+            for (int i = 0; i < plan.Fds.Count; i++) fds[2 + i] = plan.Fds[i].Source;
+            reply = await ExchangeAsync(request, fds, received, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -214,6 +197,33 @@ internal sealed class ForkServer : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
         }
         return sandbox;
+    }
+
+    /// <summary>Sends one request datagram with descriptors and returns the reply (descriptors received go to
+    /// <paramref name="received"/>). Requests are serialised: the forkserver handles one at a time.</summary>
+    internal async Task<ForkServerProtocol.Reply> ExchangeAsync(byte[] request, SafeHandle[] fds, List<SafeFdHandle> received, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            if (_broken) throw new ForkServerException("the forkserver has died; use ForkServer.Global to restart it");
+            long sent = ForkServerProtocol.SendWithFds(_control, request, fds);
+            if (sent == -90) throw new ArgumentException($"the plan ({request.Length} bytes) is larger than the control socket allows (net.core.wmem_max)", nameof(request));
+            if (sent < 0) throw Broken($"sending the plan to the forkserver failed: {Marshal.GetPInvokeErrorMessage((int)-sent)}");
+            var buffer = new byte[512];
+            long n;
+            do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0);
+            while (n == -4); // EINTR
+            if (n == 0) throw Broken("the forkserver exited (control socket closed)");
+            if (n == -11) throw Broken("the forkserver did not answer within 30 s");
+            if (n < 0) throw Broken($"reading the forkserver's reply failed: {Marshal.GetPInvokeErrorMessage((int)-n)}");
+            return ForkServerProtocol.ParseReply(buffer.AsSpan(0, (int)n));
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     private ForkServerException Broken(string message)
@@ -263,6 +273,9 @@ internal sealed class ForkServer : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _control.Dispose();
+        // EOF makes it exit at once; one that hangs (it never should) is killed rather than waited for forever.
+        var p = new Interop.PollFd { Fd = _pidfd.Fd, Events = 1 /* POLLIN */ };
+        if (Interop.Poll(&p, 1, 2000) == 0) _ = Interop.PidfdSendSignal(_pidfd, Interop.SignalKill, 0, 0);
         byte* siginfo = stackalloc byte[128];
         while (Interop.WaitIdPidfd(Interop.P_PIDFD, _pidfd, siginfo, Interop.WaitExited) < 0 && Marshal.GetLastPInvokeError() == 4) { }
         _pidfd.Dispose();

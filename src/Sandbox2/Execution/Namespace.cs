@@ -7,14 +7,27 @@ public enum NetworkMode
     None,
     /// <summary>A new network namespace with <c>lo</c> up.</summary>
     Loopback,
-    /// <summary>The host's network (no network namespace). Unsafe.</summary>
+    /// <summary>The host's network (no network namespace). Unsafe: the sandboxee can reach whatever the host can.</summary>
     Host,
 }
 
-// STUB (owned by the execution work).
-/// <summary>The namespace part of a policy: mounts, hostname, network.</summary>
+/// <summary>The namespace part of a policy (Sandbox2's <c>Namespace</c>): the mount tree, hostname and network.
+/// The sandbox always gets new user, pid, mount, ipc, uts and cgroup namespaces, and a new network namespace
+/// unless <see cref="Network"/> is <see cref="NetworkMode.Host"/>.</summary>
 public sealed class Namespace
 {
-    public string Hostname { get; init; } = "sandbox2";
-    public NetworkMode Network { get; init; } = NetworkMode.None;
+    public Namespace() : this(new Mounts(), "sandbox2", NetworkMode.None) { }
+
+    internal Namespace(Mounts mounts, string hostname, NetworkMode network)
+    {
+        Mounts = mounts; Hostname = hostname; Network = network;
+    }
+
+    /// <summary>What is mounted into the empty, read-only root.</summary>
+    public Mounts Mounts { get; }
+    /// <summary>Hostname inside (Sandbox2's default: <c>sandbox2</c>).</summary>
+    public string Hostname { get; }
+    public NetworkMode Network { get; }
+
+    internal PlanNamespaces CloneNamespaces => Network == NetworkMode.Host ? PlanNamespaces.All & ~PlanNamespaces.Net : PlanNamespaces.All;
 }

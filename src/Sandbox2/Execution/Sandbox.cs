@@ -1,15 +1,288 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+
 namespace Sandbox2;
 
-// STUB (owned by the execution work).
-/// <summary>One running sandbox: an <see cref="Executor"/> under a <see cref="Policy"/>.</summary>
+/// <summary>
+/// One sandbox: an <see cref="Executor"/> run under a <see cref="Policy"/> (Sandbox2's <c>Sandbox2</c> object).
+/// The program starts from the global forkserver in new namespaces with the policy installed before exec; the
+/// shared <see cref="Monitor"/> reports violations precisely. Outcomes of the sandboxee are results, never
+/// exceptions; programmer errors (a second start, a bad argument) throw.
+/// </summary>
 public sealed class Sandbox : IAsyncDisposable
 {
-    public Sandbox(Executor executor, Policy policy)
+    private enum Cause { None, Violation, Timeout, External }
+
+    private readonly Notify? _notify;
+    private readonly Lock _gate = new();
+    private Task<SandboxResult>? _run;
+    private SpawnedSandbox? _spawned;
+    private Timer? _wallTimer;
+    private int _cause;
+    private TimeSpan? _pendingWallTime;
+
+    public Sandbox(Executor executor, Policy policy, Notify? notify = null)
     {
-        Executor = executor; Policy = policy;
+        Executor = executor ?? throw new ArgumentNullException(nameof(executor));
+        Policy = policy ?? throw new ArgumentNullException(nameof(policy));
+        _notify = notify;
+        _pendingWallTime = executor.Limits.WallTime;
     }
+
     public Executor Executor { get; }
     public Policy Policy { get; }
-    public Task<SandboxResult> RunAsync(CancellationToken cancellationToken = default) => throw new NotImplementedException();
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>Host pid of the sandbox's init (PID 1 inside), once started.</summary>
+    public int? InitPid => _spawned?.InitPid;
+
+    /// <summary>Starts the sandbox and completes with its result. Cancelling kills it (EXTERNAL_KILL).</summary>
+    public Task<SandboxResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref Executor.Started, 1) != 0)
+            throw new InvalidOperationException("this executor has already been started (one Executor, one Sandbox)");
+        lock (_gate) _run = RunCoreAsync(cancellationToken);
+        return _run;
+    }
+
+    /// <summary>Waits at most <paramref name="timeout"/> for the result of a started sandbox.</summary>
+    /// <exception cref="TimeoutException">The sandbox is still running.</exception>
+    public Task<SandboxResult> AwaitResultAsync(TimeSpan timeout)
+    {
+        var run = _run ?? throw new InvalidOperationException("the sandbox has not been started (call RunAsync)");
+        return run.WaitAsync(timeout);
+    }
+
+    /// <summary>Kills every process of the sandbox; the result is EXTERNAL_KILL (unless it had already ended otherwise).</summary>
+    public void Kill() => KillWith(Cause.External);
+
+    /// <summary>Sets (re-arms) the wall-time limit, counted from now; null disarms it.</summary>
+    public void SetWallTimeLimit(TimeSpan? limit)
+    {
+        if (limit is { } l && l <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(limit), limit, "must be positive");
+        lock (_gate)
+        {
+            _pendingWallTime = limit;
+            _wallTimer?.Change(limit ?? Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void KillWith(Cause cause)
+    {
+        Interlocked.CompareExchange(ref _cause, (int)cause, (int)Cause.None);
+        lock (_gate)
+        {
+            if (_spawned is { } s) s.Kill();
+            else if (_run is null) return;
+        }
+    }
+
+    private async Task<SandboxResult> RunCoreAsync(CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        SandboxPlan plan;
+        MonitoredSandbox? monitored = null;
+        PolicyCompileOptions options;
+        try
+        {
+            var prepared = Prepare();
+            if (prepared.Error is { } error) return error;
+            (plan, options) = (prepared.Plan!, prepared.Options);
+        }
+        catch (Exception e) when (e is PolicyException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            return new SandboxResult(SandboxStatus.SetupError, e.Message, e is PolicyException ? "FAILED_POLICY" : "FAILED_CONFIG");
+        }
+
+        SpawnedSandbox spawned;
+        try
+        {
+            spawned = await ForkServer.Global.SpawnAsync(plan, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return new SandboxResult(SandboxStatus.ExternalKill, "cancelled before the sandbox started");
+        }
+        catch (Exception e) when (e is ForkServerException or ArgumentException or IOException)
+        {
+            return new SandboxResult(SandboxStatus.SetupError, e.Message, "FAILED_SUBPROCESS");
+        }
+        finally
+        {
+            if (Executor.ProgramFd is null) plan.ProgramFd.Dispose();
+        }
+
+        using (spawned)
+        {
+            lock (_gate)
+            {
+                _spawned = spawned;
+                if (_pendingWallTime is { } wall)
+                    _wallTimer = new Timer(static s => ((Sandbox)s!).KillWith(Cause.Timeout), this, wall, Timeout.InfiniteTimeSpan);
+            }
+            if (_cause != (int)Cause.None) spawned.Kill();
+            using var cancelRegistration = cancellationToken.UnsafeRegister(static s => ((Sandbox)s!).KillWith(Cause.External), this);
+
+            IDisposable? attachment = null;
+            monitored = new MonitoredSandbox(Policy, options, _notify, Policy.StackTraces.OnViolation, () => KillWith(Cause.Violation));
+            try
+            {
+                attachment = await monitored.AttachAsync(spawned).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException or ObjectDisposedException)
+            {
+                spawned.Kill();
+                await spawned.Completion.ConfigureAwait(false);
+                return new SandboxResult(SandboxStatus.SetupError, $"cannot attach the monitor: {e.Message}", "FAILED_MONITOR");
+            }
+            using (attachment)
+            {
+                if (_notify is not null && attachment is not null
+                    && !await _notify.EventStartedAsync(spawned.InitPid, cancellationToken).ConfigureAwait(false))
+                {
+                    KillWith(Cause.External);
+                    await spawned.Completion.ConfigureAwait(false);
+                    return await FinishAsync(new SandboxResult(SandboxStatus.SetupError, "Notify.EventStarted refused the sandbox", "FAILED_NOTIFY")).ConfigureAwait(false);
+                }
+                var report = await spawned.Completion.ConfigureAwait(false);
+                lock (_gate) _wallTimer?.Dispose();
+                var result = ToResult(report, monitored, attachment is not null, clock.Elapsed);
+                return await FinishAsync(result).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<SandboxResult> FinishAsync(SandboxResult result)
+    {
+        if (_notify is not null)
+            await _notify.EventFinishedAsync(result, CancellationToken.None).ConfigureAwait(false);
+        return result;
+    }
+
+    private sealed record Prepared(SandboxPlan? Plan, PolicyCompileOptions Options, SandboxResult? Error);
+
+    /// <summary>Everything decided in C#: program, mounts, identity, limits, fds, the compiled filter.</summary>
+    private Prepared Prepare()
+    {
+        var ex = Executor;
+        if (!ex.EnableSandboxBeforeExec)
+            return new Prepared(null, default, new SandboxResult(SandboxStatus.SetupError,
+                "sandbox-after-start (EnableSandboxBeforeExec = false) is not built yet", "FAILED_CONFIG"));
+        if (!ex.Cwd.StartsWith('/')) throw new ArgumentException($"working directory {ex.Cwd} is not absolute");
+
+        var mounts = Policy.Namespace.Mounts.Clone();
+        SafeHandle programFd;
+        if (ex.ProgramFd is { } fd)
+        {
+            programFd = fd;
+        }
+        else
+        {
+            var (path, error) = Executor.Resolve(ex.ProgramPath);
+            if (error is not null) return new Prepared(null, default, error);
+            programFd = Interop.OpenPath(path!);
+            try
+            {
+                if (!mounts.Covers(path!, path!)) mounts.AddFileAt(path!, path!);
+            }
+            catch (PolicyException)
+            {
+                // The program's path is taken by another mount: it still runs (from its fd).
+            }
+        }
+
+        ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
+        byte[] bpf = Policy.Compile(options).ToBytes();
+
+        uint euid = Interop.GetEUid(), egid = Interop.GetEGid();
+        var env = new List<string>();
+        if (ex.Environment is null) env.Add("PATH=" + Executor.DefaultPath);
+        else
+        {
+            foreach (var (k, v) in ex.Environment)
+            {
+                if (k.Length == 0 || k.Contains('=', StringComparison.Ordinal) || k.Contains('\0', StringComparison.Ordinal) || v.Contains('\0', StringComparison.Ordinal))
+                    throw new ArgumentException($"invalid environment variable name or value: '{k}'");
+                env.Add(k + "=" + v);
+            }
+        }
+        var plan = new SandboxPlan
+        {
+            Namespaces = Policy.Namespace.CloneNamespaces,
+            OutsideUid = euid == 0 ? 65534 : euid,
+            OutsideGid = euid == 0 ? 65534 : egid,
+            Hostname = Policy.Namespace.Hostname,
+            LoopbackUp = Policy.Namespace.Network == NetworkMode.Loopback,
+            Mounts = mounts.ToMountOps(),
+            Rlimits = ex.Limits.ToRlimitOps(),
+            Cwd = ex.Cwd,
+            Argv = [ex.Argv0, .. ex.Args],
+            Environment = env,
+            ProgramFd = programFd,
+            Fds =
+            [
+                new FdMapping(0, ex.Stdin ?? new SafeFileHandle(0, ownsHandle: false)),
+                new FdMapping(1, ex.Stdout ?? new SafeFileHandle(1, ownsHandle: false)),
+                new FdMapping(2, ex.Stderr ?? new SafeFileHandle(2, ownsHandle: false)),
+            ],
+            Bpf = bpf,
+            ExecNonce = nonce,
+            NotifyListener = true,
+        };
+        return new Prepared(plan, options, null);
+    }
+
+    private SandboxResult ToResult(NativeExitReport report, MonitoredSandbox monitored, bool attached, TimeSpan wall)
+    {
+        var usage = new SandboxUsage(wall, report.UserTime + report.SystemTime, report.MaxRssKb);
+        if (report.SetupFailedStep is { } step)
+        {
+            string why = report.SetupErrno != 0 ? ": " + Marshal.GetPInvokeErrorMessage(report.SetupErrno) : "";
+            string hint = step.StartsWith("execveat", StringComparison.Ordinal) && report.SetupErrno == 2
+                ? " (is its ELF interpreter mounted? use AddLibrariesForBinary)" : "";
+            return new SandboxResult(SandboxStatus.SetupError, $"setup failed: {step}{why}{hint}", ReasonCodeFor(step)) { Usage = usage };
+        }
+        if (monitored.Violation is { } v)
+        {
+            var violation = Violation.From(v);
+            return new SandboxResult(SandboxStatus.Violation, violation.Description,
+                v.Type == ViolationType.ArchitectureSwitch ? "VIOLATION_ARCH" : "VIOLATION_SYSCALL")
+            { Violation = violation, StackTrace = v.StackTrace, Usage = usage };
+        }
+        var cause = (Cause)Volatile.Read(ref _cause);
+        if (report.Killed && cause == Cause.Timeout)
+            return new SandboxResult(SandboxStatus.Timeout, $"wall-time limit exceeded after {wall.TotalSeconds:0.###} s") { Usage = usage };
+        if (report.Killed && cause == Cause.External)
+            return new SandboxResult(SandboxStatus.ExternalKill, "killed on request") { Usage = usage };
+        if (report.ExitCode is { } code)
+            return new SandboxResult(SandboxStatus.Ok, $"exited with code {code}") { ExitCode = code, Usage = usage };
+        if (report.Signal is { } sig)
+        {
+            if (sig == 31 && !attached) // SIGSYS from SECCOMP_RET_KILL_PROCESS: no monitor saw the syscall
+                return new SandboxResult(SandboxStatus.Violation, "killed by the seccomp policy (SIGSYS); the syscall was not reported", "VIOLATION_SYSCALL") { Usage = usage };
+            return new SandboxResult(SandboxStatus.Signaled, $"killed by signal {sig} ({Signals.Name(sig)})") { Signal = sig, Usage = usage };
+        }
+        return new SandboxResult(SandboxStatus.InternalError, "the sandbox ended without an exit status", "FAILED_WAIT") { Usage = usage };
+    }
+
+    private static string ReasonCodeFor(string step)
+    {
+        foreach (var (prefix, code) in (ReadOnlySpan<(string, string)>)
+            [("setrlimit", "FAILED_LIMITS"), ("chdir", "FAILED_CWD"), ("seccomp", "FAILED_POLICY"), ("execveat", "FAILED_SUBPROCESS"),
+             ("dup2", "FAILED_IPC"), ("sandbox init ended", "FAILED_SUBPROCESS"), ("reading the sandbox", "FAILED_COMMS")])
+            if (step.StartsWith(prefix, StringComparison.Ordinal)) return code;
+        return "FAILED_NAMESPACES"; // maps, hostname, mounts, pivot_root, capabilities
+    }
+
+    /// <summary>Kills the sandbox if it still runs and waits for it to end.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Task<SandboxResult>? run;
+        lock (_gate) run = _run;
+        if (run is null || run.IsCompleted) return;
+        KillWith(Cause.External);
+        try { await run.ConfigureAwait(false); } catch (OperationCanceledException) { }
+    }
 }

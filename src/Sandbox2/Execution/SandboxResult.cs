@@ -1,23 +1,81 @@
+using System.Globalization;
+
 namespace Sandbox2;
 
 /// <summary>Final status of a sandbox (Sandbox2's seven statuses).</summary>
 public enum SandboxStatus
 {
+    /// <summary>The program exited by itself (<see cref="SandboxResult.ExitCode"/>).</summary>
     Ok,
+    /// <summary>The sandbox could not be set up (<see cref="SandboxResult.ReasonCode"/> says which step).</summary>
     SetupError,
+    /// <summary>The program made a syscall its policy does not allow.</summary>
     Violation,
+    /// <summary>The program was killed by a signal (<see cref="SandboxResult.Signal"/>).</summary>
     Signaled,
+    /// <summary>The wall-time limit ran out.</summary>
     Timeout,
+    /// <summary>Killed on request (<see cref="Sandbox.Kill"/> or cancellation).</summary>
     ExternalKill,
+    /// <summary>The sandbox itself failed while running.</summary>
     InternalError,
 }
 
-// STUB (owned by the execution work).
-/// <summary>What happened to a sandboxee.</summary>
+/// <summary>Resources the sandbox used.</summary>
+/// <param name="WallTime">From start to end.</param>
+/// <param name="CpuTime">User + system time summed over every process of the sandbox.</param>
+/// <param name="MaxRssKb">Largest resident set of any one process, in KiB.</param>
+public sealed record SandboxUsage(TimeSpan WallTime, TimeSpan CpuTime, long MaxRssKb);
+
+/// <summary>What happened to a sandboxee (Sandbox2's <c>Result</c>).</summary>
 public sealed class SandboxResult
 {
-    public SandboxStatus Status { get; init; }
-    public string Reason { get; init; } = "";
+    internal SandboxResult(SandboxStatus status, string reason, string? reasonCode = null)
+    {
+        Status = status; Reason = reason; ReasonCode = reasonCode;
+    }
+
+    public SandboxStatus Status { get; }
+    /// <summary>One human-readable line.</summary>
+    public string Reason { get; }
+    /// <summary>Sandbox2's reason code for SETUP_ERROR/INTERNAL_ERROR (FAILED_NAMESPACES, FAILED_LIMITS, FAILED_CWD,
+    /// FAILED_SUBPROCESS, FAILED_POLICY, FAILED_MONITOR, ...; PROGRAM_NOT_FOUND and PROGRAM_NOT_EXECUTABLE when the
+    /// program itself is the problem), VIOLATION_SYSCALL / VIOLATION_ARCH for violations, else null.</summary>
+    public string? ReasonCode { get; }
+    /// <summary>The exit code, when <see cref="Status"/> is <see cref="SandboxStatus.Ok"/>.</summary>
     public int? ExitCode { get; init; }
+    /// <summary>The terminating signal, when <see cref="Status"/> is <see cref="SandboxStatus.Signaled"/>.</summary>
     public int? Signal { get; init; }
+    /// <summary>The violating syscall, when the monitor saw it.</summary>
+    public Violation? Violation { get; init; }
+    /// <summary>Stack trace of the violating thread, when collected.</summary>
+    public IReadOnlyList<string>? StackTrace { get; init; }
+    /// <summary>True when the memory cgroup killed the program.</summary>
+    public bool Oom { get; init; }
+    public SandboxUsage Usage { get; init; } = new(TimeSpan.Zero, TimeSpan.Zero, 0);
+
+    /// <summary>Sandbox2's form: <c>OK - Exit code: 0</c>, <c>SYSCALL VIOLATION - Violating Syscall [X86-64] ptrace(...)</c>, ...</summary>
+    public override string ToString() => Status switch
+    {
+        SandboxStatus.Ok => string.Create(CultureInfo.InvariantCulture, $"OK - Exit code: {ExitCode}"),
+        SandboxStatus.Violation => Violation is { } v ? $"SYSCALL VIOLATION - Violating Syscall {v.Description}" : $"SYSCALL VIOLATION - {Reason}",
+        SandboxStatus.Signaled => string.Create(CultureInfo.InvariantCulture, $"Process terminated with a SIGNAL - Signal: {Signals.Name(Signal ?? 0)}"),
+        SandboxStatus.Timeout => "Process TIMEOUT - " + Reason,
+        SandboxStatus.ExternalKill => "Process killed by user - " + Reason,
+        SandboxStatus.SetupError => $"SETUP_ERROR - Code: {ReasonCode} - {Reason}",
+        _ => $"INTERNAL_ERROR - Code: {ReasonCode} - {Reason}",
+    };
+}
+
+internal static class Signals
+{
+    private static readonly string[] Names =
+    [
+        "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
+        "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP",
+        "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    ];
+
+    public static string Name(int signal) =>
+        signal >= 0 && signal < Names.Length ? Names[signal] : string.Create(CultureInfo.InvariantCulture, $"SIG{signal}");
 }

@@ -17,11 +17,15 @@ internal sealed class ElfSymbolTable
     private readonly (ulong Value, ulong Size, string Name)[] _symbols;
     private readonly (ulong Offset, ulong VAddr, ulong FileSize)[] _loads;
 
-    private ElfSymbolTable((ulong, ulong, string)[] symbols, (ulong, ulong, ulong)[] loads)
+    private ElfSymbolTable((ulong, ulong, string)[] symbols, (ulong, ulong, ulong)[] loads, EhFrame? ehFrame)
     {
         _symbols = symbols;
         _loads = loads;
+        EhFrame = ehFrame;
     }
+
+    /// <summary>The call-frame information (.eh_frame) for unwinding, if the file has it.</summary>
+    public EhFrame? EhFrame { get; }
 
     public int Count => _symbols.Length;
 
@@ -79,7 +83,8 @@ internal sealed class ElfSymbolTable
             || eh[4] != 2 /* ELFCLASS64 */ || eh[5] != 1 /* little endian */)
             throw new InvalidDataException("not an ELF64 little-endian file");
         ulong phoff = U64(eh, 0x20), shoff = U64(eh, 0x28);
-        int phentsize = U16(eh, 0x36), phnum = U16(eh, 0x38), shentsize = U16(eh, 0x3A), shnum = U16(eh, 0x3C);
+        int phentsize = U16(eh, 0x36), phnum = U16(eh, 0x38), shentsize = U16(eh, 0x3A), shnum = U16(eh, 0x3C), shstrndx = U16(eh, 0x3E);
+        EhFrame? ehFrame = null;
 
         var loads = new List<(ulong, ulong, ulong)>();
         if (phnum > 0 && phentsize >= 56 && phnum < 4096)
@@ -105,6 +110,28 @@ internal sealed class ElfSymbolTable
                 uint type = BinaryPrimitives.ReadUInt32LittleEndian(sh.AsSpan(i * shentsize + 4));
                 if (type == 2) symtab = i;
                 else if (type == 11) dynsym = i;
+            }
+            if (shstrndx < shnum)
+            {
+                var namesHdr = sh.AsSpan(shstrndx * shentsize);
+                ulong namesSize = U64(namesHdr, 32);
+                if (namesSize < 1 << 20)
+                {
+                    var names = new byte[namesSize];
+                    RandomAccess.Read(fh, names, (long)U64(namesHdr, 24));
+                    for (int i = 0; i < shnum; i++)
+                    {
+                        var h = sh.AsSpan(i * shentsize);
+                        int nameOff = (int)BinaryPrimitives.ReadUInt32LittleEndian(h);
+                        if (nameOff >= names.Length || !names.AsSpan(nameOff).StartsWith(".eh_frame\0"u8)) continue;
+                        ulong size = U64(h, 32);
+                        if (BinaryPrimitives.ReadUInt32LittleEndian(h[4..]) != 1 /* PROGBITS */ || size > 64 << 20) break;
+                        var data = new byte[size];
+                        RandomAccess.Read(fh, data, (long)U64(h, 24));
+                        ehFrame = EhFrame.Parse(data, U64(h, 16));
+                        break;
+                    }
+                }
             }
             int use = symtab >= 0 ? symtab : dynsym;
             if (use >= 0)
@@ -141,7 +168,7 @@ internal sealed class ElfSymbolTable
         var dedup = new List<(ulong, ulong, string)>(symbols.Count);
         foreach (var s in symbols)
             if (dedup.Count == 0 || dedup[^1].Item1 != s.Item1) dedup.Add(s);
-        return new ElfSymbolTable([.. dedup], [.. loads]);
+        return new ElfSymbolTable([.. dedup], [.. loads], ehFrame);
     }
 
     private static ReadOnlySpan<byte> Magic => [0x7f, (byte)'E', (byte)'L', (byte)'F'];

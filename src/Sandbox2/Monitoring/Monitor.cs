@@ -127,19 +127,22 @@ internal sealed class Monitor : IDisposable
         }
     }
 
-    /// <summary>Stop watching an entry; the fd reference is released on the loop thread (never while it is in use).</summary>
+    /// <summary>Stop watching an entry. It leaves the table at once; the epoll removal and the fd reference release
+    /// happen on the loop thread (never while the loop may be using the fd).</summary>
     private void Remove(Entry entry)
     {
         if (Interlocked.Exchange(ref entry.Removed, 1) != 0) return;
-        if (Environment.CurrentManagedThreadId == _thread.ManagedThreadId) RemoveNow(entry);
+        _entries.TryRemove(entry.Token, out _);
+        if (Environment.CurrentManagedThreadId == _thread.ManagedThreadId || _stopping) RemoveNow(entry);
         else Post(() => RemoveNow(entry));
     }
 
     private void RemoveNow(Entry entry)
     {
-        if (!_entries.TryRemove(entry.Token, out _)) return;
+        if (Interlocked.Exchange(ref entry.Released, 1) != 0) return;
+        _entries.TryRemove(entry.Token, out _);
         var e = default(Interop.EpollEvent);
-        Interop.EpollCtl(_epoll, Interop.EPOLL_CTL_DEL, entry.Handle, ref e);
+        if (!_epoll.IsClosed) Interop.EpollCtl(_epoll, Interop.EPOLL_CTL_DEL, entry.Handle, ref e);
         entry.Handle.DangerousRelease();
         entry.OnRemoved();
     }
@@ -193,6 +196,11 @@ internal sealed class Monitor : IDisposable
         _stopping = true;
         Wake();
         if (Environment.CurrentManagedThreadId != _thread.ManagedThreadId) _thread.Join();
+        while (_work.TryDequeue(out var work))
+        {
+            try { work(); }
+            catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: {ex}"); }
+        }
         foreach (var entry in _entries.Values)
         {
             Interlocked.Exchange(ref entry.Removed, 1);
@@ -209,6 +217,7 @@ internal sealed class Monitor : IDisposable
         public ulong Token { get; } = token;
         public SafeHandle Handle { get; } = handle;
         public int Removed;
+        public int Released;
         public abstract void OnEvents(uint events);
         public virtual void OnRemoved() { }
     }

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Sandbox2;
 
 /// <summary>
@@ -22,10 +24,45 @@ internal sealed class MonitoredSandbox(
     /// <summary>Completes when a violation is reported.</summary>
     public Task<MonitorViolation> ViolationReported => _violation.Task;
 
+    /// <summary>Waits for the sandbox's seccomp listener (sent before exec) and registers it with
+    /// <paramref name="monitor"/> (default: <see cref="Monitor.Shared"/>). Returns null when the sandbox ended without
+    /// sending one. Dispose the result when the sandbox has ended: it unregisters and closes the listener.</summary>
+    public async Task<IDisposable?> AttachAsync(SpawnedSandbox spawned, Monitor? monitor = null)
+    {
+        ArgumentNullException.ThrowIfNull(spawned);
+        var listener = await spawned.SeccompListener.ConfigureAwait(false);
+        if (listener is null) return null;
+        try
+        {
+            return new Attachment((monitor ?? Monitor.Shared).Register(listener, this), listener);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class Attachment(IDisposable registration, SafeHandle listener) : IDisposable
+    {
+        public void Dispose()
+        {
+            registration.Dispose(); // the loop drops its reference first; the fd closes when the last one goes
+            listener.Dispose();
+        }
+    }
+
     public bool IsTraced(Syscall syscall) => policy.Evaluate(syscall, options).Kind == SyscallActionKind.Trace;
     public Notify? Notify => notify;
     public bool StackTraceOnViolation => stackTraceOnViolation;
     public CancellationToken Cancellation => cancellation;
-    public void OnViolation(MonitorViolation violation) => _violation.TrySetResult(violation);
+    public void OnViolation(MonitorViolation violation)
+    {
+        ReportedLatencyMicroseconds = System.Diagnostics.Stopwatch.GetElapsedTime(violation.ReceivedTimestamp).TotalMicroseconds;
+        _violation.TrySetResult(violation);
+    }
+
+    /// <summary>Notification received → violation recorded here (the result is available), in µs.</summary>
+    public double ReportedLatencyMicroseconds { get; private set; }
     public void Kill() => kill();
 }

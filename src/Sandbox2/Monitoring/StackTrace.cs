@@ -52,42 +52,72 @@ internal static class StackTrace
         }
     }
 
-    /// <summary>Unwind and symbolize from the given registers, reading the thread's memory and maps.</summary>
+    /// <summary>Unwind and symbolize from the given registers, reading the thread's memory and maps: .eh_frame CFI
+    /// where the mapped file has it, else the frame-pointer chain (and, for a frameless frame 0, the first return
+    /// address on the stack).</summary>
     internal static IReadOnlyList<string> Walk(int tid, ulong rip, ulong rsp, ulong rbp)
     {
         var maps = Mapping.Read(tid);
         using var mem = File.OpenHandle($"/proc/{tid}/mem", FileMode.Open, FileAccess.Read);
         var reader = new MemoryReader(mem);
-        var frames = new List<ulong> { rip };
-
-        // Frame 1 of a frameless leaf (e.g. glibc's syscall()): the first return address between rsp and the frame.
-        ulong scanEnd = rbp > rsp && rbp - rsp < 64 * 1024 ? rbp : rsp + 512;
-        ulong fpReturn = rbp != 0 && reader.TryReadU64(rbp + 8, out ulong fr) ? fr : 0;
-        for (ulong p = rsp; p < scanEnd && p < rsp + 4096; p += 8)
+        var frames = new List<ulong>();
+        ulong pc = rip, sp = rsp, fp = rbp;
+        for (int i = 0; i < MaxFrames; i++)
         {
-            if (!reader.TryReadU64(p, out ulong candidate)) break;
-            if (IsReturnAddress(candidate, maps, reader))
+            frames.Add(pc);
+            ulong lookup = i == 0 ? pc : pc - 1;
+            ulong cfa, ra, nextFp = fp;
+            if (FindRow(tid, maps, lookup) is { } row)
             {
-                if (candidate != fpReturn) frames.Add(candidate);
-                break;
+                if (row.RaUndefined || row.RaOffset is not long raOffset) break; // the outermost frame (_start)
+                cfa = (row.CfaRegister == 7 ? sp : fp) + (ulong)row.CfaOffset;
+                if (!reader.TryReadU64(cfa + (ulong)raOffset, out ra)) break;
+                if (row.RbpOffset is long rbpOffset && !reader.TryReadU64(cfa + (ulong)rbpOffset, out nextFp)) break;
             }
-        }
-
-        // The frame-pointer chain: [rbp] = caller's rbp, [rbp+8] = return address.
-        ulong fp = rbp;
-        while (frames.Count < MaxFrames && fp != 0 && (fp & 7) == 0)
-        {
-            if (!reader.TryReadU64(fp, out ulong next) || !reader.TryReadU64(fp + 8, out ulong ret)) break;
-            if (ret == 0 || Mapping.Find(maps, ret) is not { Executable: true }) break;
-            frames.Add(ret);
-            if (next <= fp) break;
-            fp = next;
+            else if (i == 0 && ScanForReturn(sp, fp, maps, reader) is (ulong at, ulong found))
+            {
+                // A frameless leaf without CFI (hand-written syscall wrappers): its return address is on the stack top.
+                cfa = at + 8;
+                ra = found;
+            }
+            else
+            {
+                if (fp == 0 || (fp & 7) != 0 || fp < sp) break;
+                if (!reader.TryReadU64(fp, out nextFp) || !reader.TryReadU64(fp + 8, out ra)) break;
+                cfa = fp + 16;
+            }
+            if (ra == 0 || cfa <= sp || Mapping.Find(maps, ra) is not { Executable: true }) break;
+            pc = ra;
+            sp = cfa;
+            fp = nextFp;
         }
 
         var lines = new List<string>(frames.Count);
         for (int i = 0; i < frames.Count; i++)
             lines.Add(Format(i, frames[i], i == 0 ? frames[i] : frames[i] - 1, tid, maps));
         return lines;
+    }
+
+    /// <summary>The first plausible return address between sp and the frame pointer, unless it is the frame's own.</summary>
+    private static (ulong At, ulong Value)? ScanForReturn(ulong sp, ulong fp, List<Mapping> maps, MemoryReader reader)
+    {
+        ulong scanEnd = fp > sp && fp - sp < 64 * 1024 ? fp : sp + 512;
+        ulong fpReturn = fp != 0 && reader.TryReadU64(fp + 8, out ulong fr) ? fr : 0;
+        for (ulong p = sp; p < scanEnd && p < sp + 4096; p += 8)
+        {
+            if (!reader.TryReadU64(p, out ulong candidate)) return null;
+            if (IsReturnAddress(candidate, maps, reader)) return candidate == fpReturn ? null : (p, candidate);
+        }
+        return null;
+    }
+
+    private static EhFrame.Row? FindRow(int tid, List<Mapping> maps, ulong address)
+    {
+        var m = Mapping.Find(maps, address);
+        if (m is null || m.Path.Length == 0 || m.Path[0] != '/') return null;
+        var table = ElfSymbolTable.Load(m.Path + "|" + m.DevInode, m.HostPaths(tid));
+        if (table?.EhFrame is not { } eh || table.FileOffsetToVAddr(address - m.Start + m.Offset) is not ulong vaddr) return null;
+        return eh.Find(vaddr);
     }
 
     /// <summary><c>#i 0x0000000000401136 main+0x16 (/path/binary)</c>; <paramref name="lookup"/> is the address used

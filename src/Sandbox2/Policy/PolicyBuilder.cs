@@ -127,6 +127,7 @@ public sealed partial class PolicyBuilder
         // The largest variant must fit the kernel's limit (throws a PolicyException naming the size).
         policy.Compile(new PolicyCompileOptions(MonitorAttached: true, ExecNonce: 0x5eed5eed5eed5eedUL));
         policy.Namespace = BuildNamespace();
+        policy.StackTraces = _stackTraces;
         return policy;
     }
 

@@ -20,7 +20,8 @@ internal sealed partial class ChildProcess : IDisposable
 
     public int Pid { get; }
 
-    public static unsafe ChildProcess Start(string path, IReadOnlyList<string> args, SafeHandle commsEnd, IReadOnlyDictionary<string, string>? env = null)
+    public static unsafe ChildProcess Start(string path, IReadOnlyList<string> args, SafeHandle commsEnd, IReadOnlyDictionary<string, string>? env = null,
+        int commsFd = Comms.DefaultConnectionFd)
     {
         var fileActions = Marshal.AllocHGlobal(256);
         var attr = Marshal.AllocHGlobal(512);
@@ -33,7 +34,7 @@ internal sealed partial class ChildProcess : IDisposable
             Check(Pipe2(pipe, 0x80000 /* O_CLOEXEC */), "pipe2");
             commsEnd.DangerousAddRef(ref added);
             Check(FileActionsInit(fileActions), "file_actions_init");
-            Check(FileActionsAddDup2(fileActions, (int)commsEnd.DangerousGetHandle(), Comms.DefaultConnectionFd), "adddup2");
+            Check(FileActionsAddDup2(fileActions, (int)commsEnd.DangerousGetHandle(), commsFd), "adddup2");
             Check(FileActionsAddDup2(fileActions, pipe[1], 2), "adddup2");
             Check(SpawnAttrInit(attr), "spawnattr_init");
             Check(SigEmptySet(sigset), "sigemptyset");
@@ -197,8 +198,11 @@ internal static class TestPaths
     public static string Example(string name) => Path.Combine(Root, "artifacts", "examples", name);
 
     /// <summary>The C# test sandboxee (apphost), built by the test project's ProjectReference in the same configuration.</summary>
-    public static string CSharpSandboxee =>
-        Path.Combine(Root, "artifacts", "bin", "Sandbox2.TestSandboxee", Path.GetFileName(AppContext.BaseDirectory.TrimEnd('/')), "Sandbox2.TestSandboxee");
+    public static string CSharpSandboxee => Bin("Sandbox2.TestSandboxee", "Sandbox2.TestSandboxee");
+
+    /// <summary>An app host built by a ProjectReference, in the test project's configuration.</summary>
+    public static string Bin(string project, string assembly) =>
+        Path.Combine(Root, "artifacts", "bin", project, Path.GetFileName(AppContext.BaseDirectory.TrimEnd('/')), assembly);
 }
 
 /// <summary>Tiny hand-made seccomp filters for these tests (the real policy compiler is elsewhere).</summary>

@@ -163,3 +163,75 @@ public sealed class CommsCrossProcessTests
         return crc;
     }
 }
+
+/// <summary>Where the sandboxee finds its channel, and what Ipc accepts.</summary>
+public sealed class CommsConnectionTests
+{
+    static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SandboxeeHonoursSandbox2CommsFd(bool csharp)
+    {
+        var comms = Comms.CreateWithPeer(out var peer);
+        ChildProcess child;
+        var env = new Dictionary<string, string> { [Comms.ConnectionFdVariable] = "77" };
+        using (peer)
+            child = csharp
+                ? ChildProcess.Start(TestPaths.CSharpSandboxee, ["buffer"], peer, env, commsFd: 77)
+                : ChildProcess.Start(TestPaths.Testcase("comms_peer"), ["echo"], peer, env, commsFd: 77);
+        using (child)
+        {
+            using (comms)
+            {
+                if (csharp)
+                {
+                    using var buffer = Buffer.CreateWithSize(16);
+                    await comms.SendFdAsync(buffer.Fd);
+                    Assert.Equal(16, await comms.RecvInt64Async().AsTask().WaitAsync(Timeout));
+                }
+                else
+                {
+                    await comms.SendStringAsync("at 77");
+                    Assert.Equal("at 77", await comms.RecvStringAsync().AsTask().WaitAsync(Timeout));
+                }
+            }
+            var exit = await child.WaitAsync(Timeout);
+            Assert.True(exit.ExitCode == 0, exit.ToString());
+        }
+    }
+
+    [Fact]
+    public async Task SandboxeeWithoutAChannelSaysSo()
+    {
+        var (other, unused) = Comms.CreatePair();
+        using var _ = other;
+        using var child = ChildProcess.Start(TestPaths.Testcase("comms_peer"), ["echo"], unused.Handle, commsFd: 500);
+        unused.Dispose();
+        var exit = await child.WaitAsync(Timeout);
+        Assert.Equal(2, exit.ExitCode);
+        Assert.Contains("no Comms channel", exit.Stderr);
+    }
+
+    [Fact]
+    public void IpcValidatesMappings()
+    {
+        using var ipc = new Ipc();
+        var (r, w) = CommsTests.Pipe();
+        ipc.MapFd(r, 5);
+        ipc.MapFd(w, "out");
+        var (r2, w2) = CommsTests.Pipe();
+        using (r2)
+        using (w2)
+        {
+            Assert.Contains("already mapped", Assert.Throws<ArgumentException>(() => ipc.MapFd(r2, 5)).Message);
+            Assert.Contains("already mapped", Assert.Throws<ArgumentException>(() => ipc.MapFd(r2, "out")).Message);
+            Assert.Contains("Comms channel", Assert.Throws<ArgumentException>(() => ipc.MapFd(r2, Comms.DefaultConnectionFd)).Message);
+            Assert.Throws<ArgumentOutOfRangeException>(() => ipc.MapFd(r2, -2));
+        }
+        using var host = ipc.ReceiveFd(1, "stdout");
+        Assert.Equal(3, ipc.Mappings.Count);
+        Assert.Equal((1, "stdout"), (ipc.Mappings[2].RemoteFd, ipc.Mappings[2].Name));
+    }
+}

@@ -420,6 +420,8 @@ public sealed partial class CommsTests
         }
     }
 
+    internal static void ShutdownWrite(Comms comms) => Assert.Equal(0, Shutdown(comms.Handle, 1 /* SHUT_WR */));
+
     /// <summary>One TLV with any number of descriptors attached (Comms itself sends at most one).</summary>
     static unsafe void RawSend(Comms comms, uint tag, byte[] value, params SafeFileHandle[] fds)
     {
@@ -451,6 +453,8 @@ public sealed partial class CommsTests
     private static unsafe partial nint WriteFd(SafeHandle fd, byte* buf, nuint len);
     [LibraryImport("libc", EntryPoint = "fcntl")]
     private static partial int Fcntl(int fd, int cmd);
+    [LibraryImport("libc", EntryPoint = "shutdown")]
+    private static partial int Shutdown(SafeHandle fd, int how);
     [LibraryImport("libc", EntryPoint = "dup")]
     private static partial int Dup(int fd);
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]

@@ -108,6 +108,14 @@ public class ForkServerLifecycleTests
         Assert.Equal(31, report2.Signal);
         var (report3, _) = await FsPlans.Run(server, o => FsPlans.Probe(o, ["exit", "42"], unprivileged: true));
         Assert.Equal(42, report3.ExitCode);
+        MountOp[] usr =
+        [
+            new(MountOpKind.MakeDirectory, "/usr"), new(MountOpKind.Bind, "/usr", "/usr", MountFlags.ReadOnly | MountFlags.NoSuid),
+            new(MountOpKind.Symlink, "/lib", "usr/lib"), new(MountOpKind.Symlink, "/lib64", "usr/lib64"), new(MountOpKind.Symlink, "/bin", "usr/bin"),
+        ];
+        var (report4, output4) = await FsPlans.Run(server, o => FsPlans.Probe(o, ["dynamic"], unprivileged: true, extraMounts: usr, program: "/bin/echo"));
+        Assert.Equal(0, report4.ExitCode);
+        Assert.Equal("dynamic\n", output4);
     }
 
     [Fact]
@@ -124,6 +132,22 @@ public class ForkServerLifecycleTests
         Assert.True(server.IsAlive);
         write.Dispose();
         p.ProgramFd.Dispose();
+    }
+
+    [Fact]
+    public async Task ADeadForkServerIsRestarted()
+    {
+        ForkServer? slot = null;
+        var first = ForkServer.AliveOrRestarted(ref slot, () => ForkServer.Start());
+        Assert.Same(first, ForkServer.AliveOrRestarted(ref slot, () => throw new InvalidOperationException("must not restart")));
+        Assert.Equal(0, kill(first.ProcessId, 9));
+        for (int i = 0; i < 200 && first.IsAlive; i++) await Task.Delay(10);
+        var second = ForkServer.AliveOrRestarted(ref slot, () => ForkServer.Start());
+        Assert.NotSame(first, second);
+        Assert.False(Directory.Exists($"/proc/{first.ProcessId}")); // reaped, not a zombie
+        var (report, _) = await FsPlans.Run(second, o => FsPlans.Probe(o, ["exit", "5"]));
+        Assert.Equal(5, report.ExitCode);
+        second.Dispose();
     }
 
     [Fact]

@@ -129,6 +129,16 @@ public class ForkServerSpawnTests
     }
 
     [Fact]
+    public async Task ProcessesLeftBehindAreKilledWhenTheMainProcessEnds()
+    {
+        var started = DateTime.UtcNow;
+        var (report, output) = await FsPlans.Run(Server, o => FsPlans.Probe(o, ["orphan"]));
+        Assert.Equal(0, report.ExitCode);
+        Assert.Equal("parent exits\n", output); // EOF: the orphan holding stdout is gone
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
     public async Task KillEndsASleepingSandbox()
     {
         var (read, write) = FsPlans.Pipe();
@@ -269,6 +279,23 @@ public class ForkServerPlanTests
         Assert.Equal("/link link -> a/hello\n", await Output(["lstat", "/link"], mounts: mounts));
         Assert.Equal("/a/hello file\n", await Output(["lstat", "/a/hello"], mounts: mounts));
         Assert.Equal("/etc missing\n", await Output(["lstat", "/etc"], mounts: mounts));
+    }
+
+    [Fact]
+    public async Task MinimalDevFromHostBindsWorks()
+    {
+        MountOp[] mounts =
+        [
+            new(MountOpKind.MakeDirectory, "/dev"),
+            new(MountOpKind.CreateFile, "/dev/null"),
+            new(MountOpKind.Bind, "/dev/null", "/dev/null", MountFlags.NoSuid | MountFlags.NoExec),
+            new(MountOpKind.CreateFile, "/dev/urandom"),
+            new(MountOpKind.Bind, "/dev/urandom", "/dev/urandom", MountFlags.ReadOnly | MountFlags.NoSuid | MountFlags.NoExec),
+            new(MountOpKind.Symlink, "/dev/fd", "/proc/self/fd"),
+        ];
+        Assert.Equal("open /dev/null: 0\n", await Output(["write", "/dev/null"], mounts: mounts));
+        Assert.Equal("/dev/urandom other\n", await Output(["lstat", "/dev/urandom"], mounts: mounts));
+        Assert.Equal("/dev/fd link -> /proc/self/fd\n", await Output(["lstat", "/dev/fd"], mounts: mounts));
     }
 
     [Fact]

@@ -35,7 +35,7 @@ internal static class FsPlans
     [DllImport("libc", SetLastError = true)]
     private static extern unsafe int pipe2(int* fds, int flags);
 
-    public static uint OutsideUid(bool unprivileged) => unprivileged || Environment.UserName == "root" ? 65534u : (uint)geteuid();
+    public static uint OutsideUid(bool unprivileged) => unprivileged || geteuid() == 0 ? 65534u : (uint)geteuid();
 
     [DllImport("libc")]
     private static extern int geteuid();
@@ -53,7 +53,7 @@ internal static class FsPlans
             Mounts = mounts,
             Argv = ["fs_probe", .. args],
             Environment = ["PATH=/bin"],
-            ProgramFd = Interop.OpenPath(Testcase(program)),
+            ProgramFd = Interop.OpenPath(program.StartsWith('/') ? program : Testcase(program)),
             Fds = fds ?? [new FdMapping(1, output), new FdMapping(2, output)],
             Bpf = bpf ?? [],
             ExecNonce = 0x1234_5678_9abc_def0,

@@ -1,0 +1,230 @@
+namespace Sandbox2;
+
+/// <summary>
+/// The sandbox's mount tree, as Sandbox2's <c>Mounts</c>: an empty read-only root holding only what is added.
+/// Paths inside the sandbox must be absolute and canonical; host paths must exist and be of the right kind.
+/// Invalid input throws <see cref="PolicyException"/> naming the path and the problem, at the call.
+/// </summary>
+public sealed class Mounts
+{
+    /// <summary>What an entry mounts.</summary>
+    public enum EntryKind { File, Directory, Tmpfs, Proc, Device, Symlink }
+
+    /// <summary>One mount: <paramref name="Inside"/> path in the sandbox, <paramref name="Outside"/> canonical host path (binds).</summary>
+    public sealed record Entry(EntryKind Kind, string Inside, string? Outside, bool Writable, ulong TmpfsSize = 0);
+
+    private readonly SortedDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    /// <summary>A copy (the sandbox adds its program to a copy, never to the policy's own tree).</summary>
+    internal Mounts Clone()
+    {
+        var copy = new Mounts();
+        foreach (var (k, v) in _entries) copy._entries[k] = v;
+        return copy;
+    }
+
+    /// <summary>Every mount, by inside path (parents before children).</summary>
+    public IReadOnlyCollection<Entry> Entries => _entries.Values;
+
+    public void AddFile(string path, bool writable = false) => AddFileAt(path, path, writable);
+
+    public void AddFileAt(string outside, string inside, bool writable = false)
+    {
+        ValidateInside(inside);
+        if (inside == "/") throw new PolicyException("cannot mount a file at /");
+        string real = ResolveOutside(outside);
+        if (Directory.Exists(real)) throw new PolicyException($"{outside} is a directory; use AddDirectory for it");
+        Add(new Entry(EntryKind.File, inside, real, writable));
+    }
+
+    public void AddDirectory(string path, bool writable = false) => AddDirectoryAt(path, path, writable);
+
+    public void AddDirectoryAt(string outside, string inside, bool writable = false)
+    {
+        ValidateInside(inside);
+        if (inside == "/") throw new PolicyException("cannot bind a directory over / (the sandbox root is an empty tmpfs; add what it needs)");
+        string real = ResolveOutside(outside);
+        if (!Directory.Exists(real)) throw new PolicyException($"{outside} is not a directory; use AddFile for it");
+        Add(new Entry(EntryKind.Directory, inside, real, writable));
+    }
+
+    public void AddTmpfs(string inside, ulong sizeBytes)
+    {
+        ValidateInside(inside);
+        if (inside == "/") throw new PolicyException("cannot mount a tmpfs at / (the root already is one)");
+        if (sizeBytes == 0) throw new PolicyException($"tmpfs {inside}: size must be greater than 0");
+        Add(new Entry(EntryKind.Tmpfs, inside, null, true, sizeBytes));
+    }
+
+    /// <summary>A fresh procfs of the sandbox's own pid namespace at <c>/proc</c>.</summary>
+    public void AddProc() => Add(new Entry(EntryKind.Proc, "/proc", null, false));
+
+    /// <summary>A minimal <c>/dev</c>: null, zero, full, random and urandom (bound from the host; user namespaces
+    /// cannot create device nodes) and the fd, stdin, stdout, stderr links into <c>/proc/self/fd</c>.</summary>
+    public void AddMinimalDev()
+    {
+        foreach (var dev in (ReadOnlySpan<string>)["null", "zero", "full", "random", "urandom"])
+            Add(new Entry(EntryKind.Device, "/dev/" + dev, "/dev/" + dev, true));
+        Add(new Entry(EntryKind.Symlink, "/dev/fd", "/proc/self/fd", false));
+        Add(new Entry(EntryKind.Symlink, "/dev/stdin", "/proc/self/fd/0", false));
+        Add(new Entry(EntryKind.Symlink, "/dev/stdout", "/proc/self/fd/1", false));
+        Add(new Entry(EntryKind.Symlink, "/dev/stderr", "/proc/self/fd/2", false));
+    }
+
+    /// <summary>True when <paramref name="inside"/> is already visible in the sandbox with the same host file
+    /// (mounted itself, or inside a mounted directory at the same relative place).</summary>
+    public bool Covers(string inside, string outside)
+    {
+        string real;
+        try { real = Path.GetFullPath(ResolveLinks(outside)); } catch (IOException) { return false; }
+        for (string? p = inside; p is not null && p != "/"; p = ParentOf(p))
+        {
+            if (!_entries.TryGetValue(p, out var e)) continue;
+            if (e.Kind == EntryKind.File) return p == inside && e.Outside == real;
+            if (e.Kind == EntryKind.Directory)
+            {
+                string candidate = e.Outside + inside[p.Length..];
+                try { return Path.GetFullPath(ResolveLinks(candidate)) == real; } catch (IOException) { return false; }
+            }
+            return false; // tmpfs/proc: not the host file
+        }
+        return false;
+    }
+
+    private void Add(Entry entry)
+    {
+        if (_entries.TryGetValue(entry.Inside, out var existing))
+        {
+            if (existing.Kind != entry.Kind || existing.Outside != entry.Outside || existing.TmpfsSize != entry.TmpfsSize)
+                throw new PolicyException($"conflicting mounts at {entry.Inside}: {Describe(existing)} and {Describe(entry)}");
+            if (entry.Writable && !existing.Writable) _entries[entry.Inside] = entry; // RO → RW upgrade
+            return;
+        }
+        // A file cannot be the parent of another mount, nor can a new file sit above existing mounts.
+        for (string? p = ParentOf(entry.Inside); p is not null && p != "/"; p = ParentOf(p))
+            if (_entries.TryGetValue(p, out var parent) && parent.Kind is EntryKind.File or EntryKind.Device or EntryKind.Symlink)
+                throw new PolicyException($"cannot mount {entry.Inside}: {p} is a file mount");
+        if (entry.Kind is EntryKind.File or EntryKind.Device or EntryKind.Symlink)
+        {
+            string prefix = entry.Inside + "/";
+            foreach (var key in _entries.Keys)
+                if (key.StartsWith(prefix, StringComparison.Ordinal))
+                    throw new PolicyException($"cannot mount file {entry.Inside}: {key} is mounted below it");
+        }
+        _entries[entry.Inside] = entry;
+    }
+
+    private static string Describe(Entry e) => e.Kind switch
+    {
+        EntryKind.Tmpfs => $"tmpfs (size {e.TmpfsSize})",
+        EntryKind.Proc => "proc",
+        _ => $"{(e.Writable ? "rw" : "ro")} {e.Kind.ToString().ToLowerInvariant()} {e.Outside}",
+    };
+
+    /// <summary>Sandbox2's rule for paths inside the sandbox: absolute and canonical (no ".", "..", "//",
+    /// trailing "/", NUL or empty).</summary>
+    internal static void ValidateInside(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (path.Length == 0) throw new PolicyException("mount path is empty");
+        if (path.Contains('\0', StringComparison.Ordinal)) throw new PolicyException($"mount path {path.Replace("\0", "\\0", StringComparison.Ordinal)} contains a NUL byte");
+        if (path[0] != '/') throw new PolicyException($"mount path {path} is not absolute");
+        if (path == "/") return;
+        if (path.EndsWith('/')) throw new PolicyException($"mount path {path} is not canonical (trailing /)");
+        foreach (var part in path[1..].Split('/'))
+        {
+            if (part.Length == 0) throw new PolicyException($"mount path {path} is not canonical (//)");
+            if (part is "." or "..") throw new PolicyException($"mount path {path} is not canonical ({part})");
+        }
+    }
+
+    /// <summary>Host path → canonical path of an existing file or directory.</summary>
+    private static string ResolveOutside(string outside)
+    {
+        ArgumentNullException.ThrowIfNull(outside);
+        if (outside.Length == 0) throw new PolicyException("host path is empty");
+        if (outside.Contains('\0', StringComparison.Ordinal)) throw new PolicyException("host path contains a NUL byte");
+        if (outside[0] != '/') throw new PolicyException($"host path {outside} is not absolute");
+        string real;
+        try { real = Path.GetFullPath(ResolveLinks(outside)); }
+        catch (IOException e) { throw new PolicyException($"host path {outside}: {e.Message}"); }
+        if (!File.Exists(real) && !Directory.Exists(real)) throw new PolicyException($"host path {outside} does not exist");
+        return real;
+    }
+
+    /// <summary>realpath(3) in managed code: follows every symlink component.</summary>
+    internal static string ResolveLinks(string path)
+    {
+        string result = "/";
+        var pending = new Stack<string>(path.Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse());
+        int hops = 0;
+        while (pending.Count > 0)
+        {
+            string part = pending.Pop();
+            if (part == ".") continue;
+            if (part == "..") { result = ParentOf(result) ?? "/"; continue; }
+            string next = result == "/" ? "/" + part : result + "/" + part;
+            var info = new FileInfo(next);
+            if (info.LinkTarget is { } target)
+            {
+                if (++hops > 40) throw new IOException($"too many levels of symbolic links in {path}");
+                foreach (var t in target.Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse()) pending.Push(t);
+                if (target.StartsWith('/')) result = "/";
+                continue;
+            }
+            result = next;
+        }
+        return result;
+    }
+
+    internal static string? ParentOf(string path)
+    {
+        if (path == "/") return null;
+        int i = path.LastIndexOf('/');
+        return i <= 0 ? "/" : path[..i];
+    }
+
+    /// <summary>The plan's mount operations: parents first; directories and files created as mount points;
+    /// read-only binds nosuid+nodev, writable binds nosuid+nodev+noexec (Sandbox2's flags).</summary>
+    internal List<MountOp> ToMountOps()
+    {
+        var ops = new List<MountOp>();
+        foreach (var e in _entries.Values)
+        {
+            switch (e.Kind)
+            {
+                case EntryKind.Directory:
+                    ops.Add(new MountOp(MountOpKind.MakeDirectory, e.Inside));
+                    ops.Add(new MountOp(MountOpKind.Bind, e.Inside, e.Outside, BindFlags(e.Writable)));
+                    break;
+                case EntryKind.File:
+                    ops.Add(new MountOp(MountOpKind.MakeDirectory, ParentOf(e.Inside)!));
+                    ops.Add(new MountOp(MountOpKind.CreateFile, e.Inside));
+                    ops.Add(new MountOp(MountOpKind.Bind, e.Inside, e.Outside, BindFlags(e.Writable)));
+                    break;
+                case EntryKind.Tmpfs:
+                    ops.Add(new MountOp(MountOpKind.MakeDirectory, e.Inside));
+                    ops.Add(new MountOp(MountOpKind.Tmpfs, e.Inside, null, MountFlags.NoSuid | MountFlags.NoDev,
+                        FormattableString.Invariant($"size={e.TmpfsSize},mode=1777")));
+                    break;
+                case EntryKind.Proc:
+                    ops.Add(new MountOp(MountOpKind.MakeDirectory, e.Inside));
+                    ops.Add(new MountOp(MountOpKind.Proc, e.Inside));
+                    break;
+                case EntryKind.Device: // device nodes must stay usable: no nodev
+                    ops.Add(new MountOp(MountOpKind.MakeDirectory, ParentOf(e.Inside)!));
+                    ops.Add(new MountOp(MountOpKind.CreateFile, e.Inside));
+                    ops.Add(new MountOp(MountOpKind.Bind, e.Inside, e.Outside, MountFlags.NoSuid | MountFlags.NoExec));
+                    break;
+                case EntryKind.Symlink:
+                    ops.Add(new MountOp(MountOpKind.MakeDirectory, ParentOf(e.Inside)!));
+                    ops.Add(new MountOp(MountOpKind.Symlink, e.Inside, e.Outside));
+                    break;
+            }
+        }
+        return ops;
+    }
+
+    private static MountFlags BindFlags(bool writable) =>
+        writable ? MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec : MountFlags.ReadOnly | MountFlags.NoSuid | MountFlags.NoDev;
+}

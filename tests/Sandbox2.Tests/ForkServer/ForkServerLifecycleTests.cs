@@ -3,10 +3,10 @@ using System.Runtime.InteropServices;
 namespace Sandbox2.Tests.ForkServerLayer;
 
 /// <summary>Private forkservers: death of the forkserver or of its executor ends every sandbox; no zombies; unprivileged mode.</summary>
-public class ForkServerLifecycleTests
+public partial class ForkServerLifecycleTests
 {
-    [DllImport("libc")]
-    private static extern int kill(int pid, int signal);
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int kill(int pid, int signal);
 
     private static readonly string[] Unprivileged = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
 
@@ -108,6 +108,14 @@ public class ForkServerLifecycleTests
         Assert.Equal(31, report2.Signal);
         var (report3, _) = await FsPlans.Run(server, o => FsPlans.Probe(o, ["exit", "42"], unprivileged: true));
         Assert.Equal(42, report3.ExitCode);
+        MountOp[] usr =
+        [
+            new(MountOpKind.MakeDirectory, "/usr"), new(MountOpKind.Bind, "/usr", "/usr", MountFlags.ReadOnly | MountFlags.NoSuid),
+            new(MountOpKind.Symlink, "/lib", "usr/lib"), new(MountOpKind.Symlink, "/lib64", "usr/lib64"), new(MountOpKind.Symlink, "/bin", "usr/bin"),
+        ];
+        var (report4, output4) = await FsPlans.Run(server, o => FsPlans.Probe(o, ["dynamic"], unprivileged: true, extraMounts: usr, program: "/bin/echo"));
+        Assert.Equal(0, report4.ExitCode);
+        Assert.Equal("dynamic\n", output4);
     }
 
     [Fact]

@@ -129,6 +129,16 @@ public class ForkServerSpawnTests
     }
 
     [Fact]
+    public async Task ProcessesLeftBehindAreKilledWhenTheMainProcessEnds()
+    {
+        var started = DateTime.UtcNow;
+        var (report, output) = await FsPlans.Run(Server, o => FsPlans.Probe(o, ["orphan"]));
+        Assert.Equal(0, report.ExitCode);
+        Assert.Equal("parent exits\n", output); // EOF: the orphan holding stdout is gone
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
     public async Task KillEndsASleepingSandbox()
     {
         var (read, write) = FsPlans.Pipe();
@@ -269,6 +279,27 @@ public class ForkServerPlanTests
         Assert.Equal("/link link -> a/hello\n", await Output(["lstat", "/link"], mounts: mounts));
         Assert.Equal("/a/hello file\n", await Output(["lstat", "/a/hello"], mounts: mounts));
         Assert.Equal("/etc missing\n", await Output(["lstat", "/etc"], mounts: mounts));
+    }
+
+    [Fact]
+    public async Task MountTargetsResolveInsideTheNewRoot()
+    {
+        string dir = Path.GetDirectoryName(FsPlans.Testcase("hello-static"))!;
+        // An absolute symlink in the tree resolves inside the sandbox, as the sandboxee would see it.
+        MountOp[] mounts =
+        [
+            new(MountOpKind.MakeDirectory, "/real"),
+            new(MountOpKind.Symlink, "/abs", "/real"),
+            new(MountOpKind.Bind, "/abs", dir, MountFlags.ReadOnly),
+        ];
+        Assert.Equal("/real/hello-static file\n", await Output(["lstat", "/real/hello-static"], mounts: mounts));
+        // A relative symlink cannot lead out of the new root (to the host root at /oldroot during setup).
+        string escape = $"sandbox2-escape-{Environment.ProcessId}";
+        var (report, _) = await FsPlans.Run(Server, o => FsPlans.Probe(o, [], extraMounts:
+            [new(MountOpKind.Symlink, "/esc", "../../../oldroot/var/tmp"), new(MountOpKind.MakeDirectory, $"/esc/{escape}")]));
+        Assert.StartsWith($"mkdir /esc/{escape}", report.SetupFailedStep, StringComparison.Ordinal);
+        Assert.Equal(2, report.SetupErrno); // ENOENT: /oldroot does not exist inside the new root
+        Assert.False(Directory.Exists($"/var/tmp/{escape}"));
     }
 
     [Fact]

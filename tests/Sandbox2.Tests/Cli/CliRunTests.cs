@@ -305,4 +305,13 @@ public class CliRunTests
         Assert.True(r.ExitCode == 2, r.ToString());
         Assert.Contains("/proc", Assert.Single(r.ToolLines), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task OnlyStandardDescriptorsAreOpenInside()
+    {
+        // ls itself holds one more descriptor (3) for the directory it lists.
+        CliOutcome r = await CliRunner.RunAsync("run", "--", "ls", "/proc/self/fd");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["0", "1", "2", "3"], r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
 }

@@ -96,7 +96,7 @@ internal static class RunCommand
             return ExitStatus.SetupError;
         }
 
-        SandboxResult result;
+        SandboxResult? result = null;
         using var stopSignals = new StopSignals();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopSignals.Token);
         try
@@ -106,7 +106,7 @@ internal static class RunCommand
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            result = null!; // reported below as an interruption
+            // reported below as an interruption
         }
         catch (Exception e) when (e is not CommandLineException)
         {

@@ -287,6 +287,25 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
         Assert.Contains("SandboxMeHere needs sendmsg", result.Reason);
     }
 
+    // ------------------------------------------------------------------ the CLI
+
+    [Fact]
+    public async Task CliSandboxAfterStartRunsAClientProgram()
+    {
+        var r = await Cli.CliRunner.RunAsync("run", "--sandbox-after-start", "--time-limit", "30", "--", TestPaths.Testcase("comms_sandbox"), "single");
+        Assert.True(r.ExitCode == 0, r.ToString());
+    }
+
+    [Fact]
+    public async Task CliSandboxAfterStartReportsARefusingClient()
+    {
+        var r = await Cli.CliRunner.RunAsync("run", "--sandbox-after-start", "--env", SandboxClient.NoTsyncTestVariable + "=1", "--result", "-",
+            "--", TestPaths.Testcase("comms_sandbox"), "no-tsync");
+        Assert.True(r.ExitCode == 125, r.ToString());
+        Assert.Contains("SETUP_ERROR", r.Stderr);
+        Assert.Contains("could not be synchronised", r.Stderr);
+    }
+
     // ------------------------------------------------------------------ C# client (framework-dependent .NET inside)
 
     [Fact]

@@ -319,12 +319,14 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
         using var cts = new CancellationTokenSource(Timeout);
         var clock = Stopwatch.StartNew();
         var run = sandbox.RunAsync(cts.Token);
+        while (sandbox.InitPid is null && !run.IsCompleted) await Task.Delay(1);
+        var spawned = clock.Elapsed;
         await AssertReadyAsync(sandbox, run);
         var ready = clock.Elapsed;
         int[] report = await ReadThreadReportAsync(sandbox.Comms!, cts.Token);
         var reported = clock.Elapsed;
         var result = await run.WaitAsync(Timeout);
-        output.WriteLine($"C# SandboxMeHere sandboxee: ready after {ready.TotalMilliseconds:0} ms, report after {reported.TotalMilliseconds:0} ms, result after {clock.Elapsed.TotalMilliseconds:0} ms: {result}");
+        output.WriteLine($"C# SandboxMeHere sandboxee: spawned after {spawned.TotalMilliseconds:0} ms, ready after {ready.TotalMilliseconds:0} ms, report after {reported.TotalMilliseconds:0} ms, result after {clock.Elapsed.TotalMilliseconds:0} ms: {result}");
         Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
         Assert.True(report[0] >= 5, $"only {report[0]} threads were alive");
         // main, the plain Thread, the Task loop, a Task.Run and a Thread started afterwards: all went to the monitor.

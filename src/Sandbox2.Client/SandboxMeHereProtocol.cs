@@ -17,8 +17,10 @@ namespace Sandbox2.Client;
 /// success: client -> executor  Bool true, [Fd listener (ModeUnotify only)], Uint32 ClientReady
 /// failure: client -> executor  Bool false, String reason (one line), then the client throws (C#) or aborts (C)
 /// </code>
-/// After the filter is installed the client only uses sendmsg and close, so the policy must allow
-/// sendmsg on the Comms descriptor (and must not route it to the user-notification listener).
+/// After the filter is installed the client only uses sendmsg (on the Comms descriptor) and close; the
+/// Sandbox2 executor compiles the policy with <c>PolicyCompileOptions.CommsFd</c>, which allows both after
+/// the user's rules (and refuses a policy whose own rules forbid them), so they never reach the
+/// user-notification listener before the executor holds it.
 /// </summary>
 public static class SandboxMeHereProtocol
 {

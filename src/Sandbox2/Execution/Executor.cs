@@ -53,8 +53,29 @@ public sealed class Executor
     /// <summary>The sandboxee's standard error; null = the executor's own fd 2.</summary>
     public SafeFileHandle? Stderr { get; set; }
     /// <summary>Sandbox2's <c>set_enable_sandbox_before_exec</c>: true (default) installs the policy right before
-    /// exec; false starts the program unfiltered and it applies the policy itself (SandboxMeHere).</summary>
+    /// exec; false starts the program unfiltered, in its namespaces, mounts and limits, with a Comms channel at fd 1023,
+    /// and it applies the policy itself with <c>SandboxClient.SandboxMeHere()</c> (C#) or <c>sandbox2_sandbox_me_here</c>
+    /// (C), on every thread (TSYNC). The executor then sends the policy, the <see cref="Ipc"/> mappings and
+    /// <see cref="Cwd"/> over Comms and attaches the monitor to the listener the program sends back. A program that
+    /// never calls SandboxMeHere runs unfiltered until it exits or hits <see cref="Limits.WallTime"/> (set one); one
+    /// that closes its Comms channel without calling it is killed (SETUP_ERROR), as is one whose client refuses (a
+    /// thread it cannot synchronise; the reason names it).
+    /// <para>The policy is the same as before exec, plus two rules placed after yours and before the default action:
+    /// <c>sendmsg</c> on the Comms descriptor 1023 and <c>close</c> are allowed, because the client must still send
+    /// its outcome and the listener, and close the listener, once the filter is on. A policy whose own rules forbid
+    /// either (or send them to the monitor) is refused with SETUP_ERROR rather than left to hang.</para></summary>
     public bool EnableSandboxBeforeExec { get; set; } = true;
+
+    /// <summary>Open a Comms channel to the program at fd 1023 (<see cref="Sandbox.Comms"/>) also when the policy is
+    /// installed before exec. Always on with <see cref="EnableSandboxBeforeExec"/> = false. Set it before creating the
+    /// <see cref="Sandbox"/>.</summary>
+    public bool EnableComms { get; set; }
+
+    /// <summary>Descriptors given to the program (Sandbox2's <c>ipc()</c>): <c>MapFd</c>, <c>ReceiveFd</c>. Before exec
+    /// (the default) only mappings at a number are possible and they are in place when the program starts (a mapping at
+    /// 0, 1 or 2 replaces that stream); in SandboxMeHere mode they arrive with the handshake, by number and/or name
+    /// (<c>SandboxClient.GetMappedFd</c>). The sandbox takes the handles over when it starts.</summary>
+    public Ipc Ipc { get; } = new();
 
     internal int Started;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Net.Sockets;
 using Microsoft.Win32.SafeHandles;
 
 namespace Sandbox2;
@@ -21,6 +22,12 @@ public sealed class Sandbox : IAsyncDisposable
     private Timer? _wallTimer;
     private int _cause;
     private TimeSpan? _pendingWallTime;
+    private Comms? _comms;
+    private readonly TaskCompletionSource<bool> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SafeSocketHandle? _commsPeer;
+
+    /// <summary>How long a sandboxee that closed its Comms channel before SandboxMeHere may take to exit on its own.</summary>
+    private static readonly TimeSpan HandshakeHangupGrace = TimeSpan.FromSeconds(1);
 
     public Sandbox(Executor executor, Policy policy, Notify? notify = null)
     {
@@ -28,10 +35,22 @@ public sealed class Sandbox : IAsyncDisposable
         Policy = policy ?? throw new ArgumentNullException(nameof(policy));
         _notify = notify;
         _pendingWallTime = executor.Limits.WallTime;
+        if (!executor.EnableSandboxBeforeExec || executor.EnableComms) _comms = Comms.CreateWithPeer(out _commsPeer);
     }
 
     public Executor Executor { get; }
     public Policy Policy { get; }
+
+    /// <summary>The executor's end of the Comms channel whose other end is fd 1023 in the program (Sandbox2's
+    /// <c>comms()</c>); null unless <see cref="Executor.EnableComms"/> or <see cref="Executor.EnableSandboxBeforeExec"/> =
+    /// false. In SandboxMeHere mode the handshake uses it first: the program's own messages come after it. Usable after
+    /// the sandbox ended (to read what it sent); disposed with the sandbox.</summary>
+    public Comms? Comms => _comms;
+
+    /// <summary>Completes with true once the program runs under its policy with the monitor attached: right after the
+    /// start (before exec), or after the SandboxMeHere handshake. Completes with false when the sandbox ended or failed
+    /// first. In SandboxMeHere mode await it before using <see cref="Comms"/>: the handshake's messages come first.</summary>
+    public Task<bool> Ready => _ready.Task;
 
     /// <summary>Host pid of the sandbox's init (PID 1 inside), once started.</summary>
     public int? InitPid => _spawned?.InitPid;
@@ -80,14 +99,29 @@ public sealed class Sandbox : IAsyncDisposable
     private async Task<SandboxResult> RunCoreAsync(CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        try
+        {
+            return await RunStagesAsync(clock, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _ready.TrySetResult(false);
+            Executor.Ipc.Dispose(); // the sandbox has its copies (or never will)
+            _commsPeer?.Dispose();
+        }
+    }
+
+    private async Task<SandboxResult> RunStagesAsync(Stopwatch clock, CancellationToken cancellationToken)
+    {
         SandboxPlan plan;
         MonitoredSandbox? monitored = null;
         PolicyCompileOptions options;
+        byte[]? handshakeBpf;
         try
         {
             var prepared = Prepare();
             if (prepared.Error is { } error) return error;
-            (plan, options) = (prepared.Plan!, prepared.Options);
+            (plan, options, handshakeBpf) = (prepared.Plan!, prepared.Options, prepared.HandshakeBpf);
         }
         catch (Exception e) when (e is PolicyException or ArgumentException or IOException or UnauthorizedAccessException)
         {
@@ -110,6 +144,7 @@ public sealed class Sandbox : IAsyncDisposable
         finally
         {
             if (Executor.ProgramFd is null) plan.ProgramFd.Dispose();
+            _commsPeer?.Dispose(); // the sandboxee has it now
         }
 
         using (spawned)
@@ -125,7 +160,35 @@ public sealed class Sandbox : IAsyncDisposable
 
             IDisposable? attachment = null;
             monitored = new MonitoredSandbox(Policy, options, _notify, Policy.StackTraces.OnViolation, () => KillWith(Cause.Violation));
-            try
+            if (handshakeBpf is not null)
+            {
+                var (listener, failure) = await HandshakeAsync(spawned, handshakeBpf, cancellationToken).ConfigureAwait(false);
+                if (failure is not null)
+                {
+                    spawned.Kill();
+                    var ended = await spawned.Completion.ConfigureAwait(false);
+                    lock (_gate) _wallTimer?.Dispose();
+                    // A timeout or a cancellation that ended the handshake is reported as such.
+                    var result = (Cause)Volatile.Read(ref _cause) is Cause.Timeout or Cause.External || failure.ReasonCode is null
+                        ? ToResult(ended, monitored, false, clock.Elapsed)
+                        : new SandboxResult(failure.Status, failure.Reason, failure.ReasonCode) { Usage = new SandboxUsage(clock.Elapsed, ended.UserTime + ended.SystemTime, ended.MaxRssKb) };
+                    return await FinishAsync(result).ConfigureAwait(false);
+                }
+                if (listener is not null)
+                {
+                    try
+                    {
+                        attachment = monitored.Attach(listener);
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or IOException or ObjectDisposedException)
+                    {
+                        spawned.Kill();
+                        await spawned.Completion.ConfigureAwait(false);
+                        return new SandboxResult(SandboxStatus.SetupError, $"cannot attach the monitor: {e.Message}", "FAILED_MONITOR");
+                    }
+                }
+            }
+            else try
             {
                 attachment = await monitored.AttachAsync(spawned).ConfigureAwait(false);
             }
@@ -144,6 +207,7 @@ public sealed class Sandbox : IAsyncDisposable
                     await spawned.Completion.ConfigureAwait(false);
                     return await FinishAsync(new SandboxResult(SandboxStatus.SetupError, "Notify.EventStarted refused the sandbox", "FAILED_NOTIFY")).ConfigureAwait(false);
                 }
+                _ready.TrySetResult(attachment is not null);
                 var report = await spawned.Completion.ConfigureAwait(false);
                 lock (_gate) _wallTimer?.Dispose();
                 var result = ToResult(report, monitored, attachment is not null, clock.Elapsed);
@@ -159,16 +223,51 @@ public sealed class Sandbox : IAsyncDisposable
         return result;
     }
 
-    private sealed record Prepared(SandboxPlan? Plan, PolicyCompileOptions Options, SandboxResult? Error);
+    private sealed record Prepared(SandboxPlan? Plan, PolicyCompileOptions Options, SandboxResult? Error, byte[]? HandshakeBpf = null);
+
+    /// <summary>SandboxMeHere mode: runs the handshake on <see cref="Comms"/> while the sandboxee runs unfiltered.
+    /// Returns the listener, or a failure result (ReasonCode null = the sandbox ended on its own: report it as such).</summary>
+    private async Task<(SafeHandle? Listener, SandboxResult? Failure)> HandshakeAsync(SpawnedSandbox spawned, byte[] bpf, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // The sandbox's end closes fd 1023 (EOF after what the program sent, which is still read); should anything
+        // still hold it, the end of the sandbox ends the handshake shortly after.
+        _ = spawned.Completion.ContinueWith(static (_, s) => { try { ((CancellationTokenSource)s!).CancelAfter(HandshakeHangupGrace); } catch (ObjectDisposedException) { } },
+            stop, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var comms = _comms!;
+        try
+        {
+            var outcome = await ClientHandshake.RunAsync(comms, bpf, Executor.Ipc.Mappings, Executor.Cwd, notifyListener: true, stop.Token).ConfigureAwait(false);
+            if (outcome.FailureReason is { } why)
+                return (null, new SandboxResult(SandboxStatus.SetupError, $"SandboxMeHere failed: {why}", "FAILED_SANDBOX_ME_HERE"));
+            return (outcome.Listener, null);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return (null, new SandboxResult(SandboxStatus.SetupError, "the sandbox ended before SandboxMeHere")); // reported from the exit report
+        }
+        catch (CommsException e)
+        {
+            if (e.Error is CommsError.Closed or CommsError.Truncated)
+            {
+                // The channel closed: the program exited (report that) or closed fd 1023 and runs on unfiltered (stop it).
+                var first = await Task.WhenAny(spawned.Completion, Task.Delay(HandshakeHangupGrace, CancellationToken.None)).ConfigureAwait(false);
+                if (first == spawned.Completion)
+                    return (null, new SandboxResult(SandboxStatus.SetupError, "the sandbox ended before SandboxMeHere"));
+                return (null, new SandboxResult(SandboxStatus.SetupError,
+                    "the program closed its Comms channel (fd 1023) without calling SandboxMeHere", "FAILED_SANDBOX_ME_HERE"));
+            }
+            return (null, new SandboxResult(SandboxStatus.SetupError, $"SandboxMeHere handshake failed: {e.Message}", "FAILED_COMMS"));
+        }
+    }
 
     /// <summary>Everything decided in C#: program, mounts, identity, limits, fds, the compiled filter.</summary>
     private Prepared Prepare()
     {
         var ex = Executor;
-        if (!ex.EnableSandboxBeforeExec)
-            return new Prepared(null, default, new SandboxResult(SandboxStatus.SetupError,
-                "sandbox-after-start (EnableSandboxBeforeExec = false) is not built yet", "FAILED_CONFIG"));
+        bool meHere = !ex.EnableSandboxBeforeExec;
         if (!ex.Cwd.StartsWith('/')) throw new ArgumentException($"working directory {ex.Cwd} is not absolute");
+        if (meHere && _comms is null) _comms = Comms.CreateWithPeer(out _commsPeer);
 
         var mounts = Policy.Namespace.Mounts.Clone();
         SafeHandle programFd;
@@ -191,9 +290,12 @@ public sealed class Sandbox : IAsyncDisposable
             }
         }
 
-        ulong nonce = Interop.GetRandomUInt64();
-        var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
-        byte[] bpf = CompiledPolicyCache.Compile(Policy, nonce);
+        ulong nonce = meHere ? 0 : Interop.GetRandomUInt64();
+        var options = meHere
+            ? new PolicyCompileOptions(MonitorAttached: true, CommsFd: Comms.DefaultConnectionFd)
+            : new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
+        if (meHere) CheckHandshakeSyscalls(options);
+        byte[] bpf = meHere ? Policy.Compile(options).ToBytes() : CompiledPolicyCache.Compile(Policy, nonce);
 
         uint euid = Interop.GetEUid(), egid = Interop.GetEGid();
         var env = new List<string>();
@@ -220,17 +322,53 @@ public sealed class Sandbox : IAsyncDisposable
             Argv = [ex.Argv0, .. ex.Args],
             Environment = env,
             ProgramFd = programFd,
-            Fds =
-            [
-                new FdMapping(0, ex.Stdin ?? new SafeFileHandle(0, ownsHandle: false)),
-                new FdMapping(1, ex.Stdout ?? new SafeFileHandle(1, ownsHandle: false)),
-                new FdMapping(2, ex.Stderr ?? new SafeFileHandle(2, ownsHandle: false)),
-            ],
-            Bpf = bpf,
+            Fds = FdMappings(meHere),
+            // SandboxMeHere: exec unfiltered (native installs nothing and sends no listener); the program gets the
+            // filter over Comms and sends the listener back itself.
+            Bpf = meHere ? [] : bpf,
             ExecNonce = nonce,
-            NotifyListener = true,
+            NotifyListener = !meHere,
+            SandboxBeforeExec = !meHere,
         };
-        return new Prepared(plan, options, null);
+        return new Prepared(plan, options, null, meHere ? bpf : null);
+    }
+
+    /// <summary>0/1/2, Comms at 1023 when open, and (before exec) the Ipc's mappings at their numbers.</summary>
+    private List<FdMapping> FdMappings(bool meHere)
+    {
+        var ex = Executor;
+        var fds = new SortedDictionary<int, SafeHandle>
+        {
+            [0] = ex.Stdin ?? new SafeFileHandle(0, ownsHandle: false),
+            [1] = ex.Stdout ?? new SafeFileHandle(1, ownsHandle: false),
+            [2] = ex.Stderr ?? new SafeFileHandle(2, ownsHandle: false),
+        };
+        if (!meHere)
+        {
+            foreach (var m in ex.Ipc.Mappings)
+            {
+                if (m.RemoteFd < 0)
+                    throw new ArgumentException($"MapFd by name (\"{m.Name}\") needs EnableSandboxBeforeExec = false: names reach the program with SandboxMeHere");
+                fds[m.RemoteFd] = m.Handle;
+            }
+        }
+        if (_commsPeer is not null) fds[Comms.DefaultConnectionFd] = _commsPeer;
+        return [.. fds.Select(kv => new FdMapping(kv.Key, kv.Value))];
+    }
+
+    /// <summary>After the filter is on, the client still sends (sendmsg on fd 1023) and closes the listener. The compile
+    /// options allow both after the user's rules; a user rule that decides otherwise would make the handshake hang or
+    /// die half-way, so it is refused here.</summary>
+    private void CheckHandshakeSyscalls(PolicyCompileOptions options)
+    {
+        foreach (var (nr, name) in (ReadOnlySpan<(int, string)>)[(Policy.NrSendmsg, "sendmsg"), (Policy.NrClose, "close")])
+        {
+            var call = new Syscall(SyscallArch.X86_64, nr, [(ulong)Comms.DefaultConnectionFd, 0, 0, 0, 0, 0]);
+            var action = Policy.Evaluate(call, options);
+            if (action.Kind != SyscallActionKind.Allow)
+                throw new PolicyException($"SandboxMeHere needs {name}(fd {Comms.DefaultConnectionFd}) to be allowed after the filter is installed, " +
+                    $"but the policy makes it {action} ({Policy.Explain(call, options)})");
+        }
     }
 
     private SandboxResult ToResult(NativeExitReport report, MonitoredSandbox monitored, bool attached, TimeSpan wall)
@@ -280,8 +418,12 @@ public sealed class Sandbox : IAsyncDisposable
     {
         Task<SandboxResult>? run;
         lock (_gate) run = _run;
-        if (run is null || run.IsCompleted) return;
-        KillWith(Cause.External);
-        try { await run.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        if (run is not null && !run.IsCompleted)
+        {
+            KillWith(Cause.External);
+            try { await run.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        }
+        _comms?.Dispose();
+        _commsPeer?.Dispose();
     }
 }

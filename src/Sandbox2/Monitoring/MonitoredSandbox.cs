@@ -32,6 +32,15 @@ internal sealed class MonitoredSandbox(
         ArgumentNullException.ThrowIfNull(spawned);
         var listener = await spawned.SeccompListener.ConfigureAwait(false);
         if (listener is null) return null;
+        return Attach(listener, monitor);
+    }
+
+    /// <summary>Registers a listener obtained another way (the SandboxMeHere handshake) with <paramref name="monitor"/>
+    /// (default: <see cref="Monitor.Shared"/>); takes ownership of <paramref name="listener"/>. Dispose the result when the
+    /// sandbox has ended.</summary>
+    public IDisposable Attach(SafeHandle listener, Monitor? monitor = null)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
         try
         {
             return new Attachment((monitor ?? Monitor.Shared).Register(listener, this), listener);

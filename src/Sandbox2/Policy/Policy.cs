@@ -7,7 +7,10 @@ namespace Sandbox2;
 /// <param name="ExecNonce">When set (sandbox-before-exec): the always-on prologue allows execveat and sendmsg whose
 /// sixth argument (args[5], all 64 bits) equals this per-sandbox random value, and nothing else extra.
 /// The native stage uses it for its single execveat (and to hand the notify listener to the monitor).</param>
-public readonly record struct PolicyCompileOptions(bool MonitorAttached = false, ulong? ExecNonce = null);
+/// <param name="CommsFd">SandboxMeHere mode (the program installs the filter itself): after the user's rules, before the
+/// default action, <c>sendmsg</c> on this descriptor and <c>close</c> are allowed, so the handshake's last messages (the
+/// outcome, the listener, "ready") and the closing of the listener work under any policy that does not decide them.</param>
+public readonly record struct PolicyCompileOptions(bool MonitorAttached = false, ulong? ExecNonce = null, int? CommsFd = null);
 
 /// <summary>A built, validated policy: syscall rules plus the sandbox's namespace (mounts, hostname, network).
 /// The syscall part is a model: for each syscall number an ordered rule list (always-on rules, the user's rules,
@@ -20,7 +23,7 @@ public sealed partial class Policy
     public const int MagicSyscallErrno = 4059;
 
     internal const int NrPtrace = 101, NrBpf = 321, NrClone = 56, NrUnshare = 272, NrClone3 = 435, NrMmap = 9,
-        NrMprotect = 10, NrPkeyMprotect = 329, NrSeccomp = 317, NrExecveat = 322, NrSendmsg = 46;
+        NrMprotect = 10, NrPkeyMprotect = 329, NrSeccomp = 317, NrExecveat = 322, NrSendmsg = 46, NrClose = 3;
     internal const int Enosys = 38;
     /// <summary>CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET (clone's low byte is the exit signal).</summary>
     internal const uint CloneNamespaceFlags = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000;
@@ -128,6 +131,10 @@ public sealed partial class Policy
                 yield break;
         }
         foreach (var r in mine ?? []) yield return r;
+        if (options.CommsFd is int commsFd && n == NrSendmsg)
+            yield return new PolicyRule(n, Arg.Low32(0).Equal((uint)commsFd), SyscallAction.Allow, "SandboxMeHere: sendmsg on the Comms descriptor");
+        if (options.CommsFd is not null && n == NrClose)
+            yield return new PolicyRule(n, null, SyscallAction.Allow, "SandboxMeHere: close (the handshake closes the listener)");
         yield return new PolicyRule(n, null, DefaultAction, "default action");
     }
 
@@ -153,6 +160,6 @@ public sealed partial class Policy
         new(_byNumber.Keys.Select(k => (uint)k).Concat(new uint[]
         {
             NrPtrace, NrBpf, NrClone, NrUnshare, NrClone3, NrMmap, NrMprotect, NrPkeyMprotect, NrSeccomp,
-            NrExecveat, NrSendmsg, MagicSyscall,
+            NrExecveat, NrSendmsg, NrClose, MagicSyscall,
         }));
 }

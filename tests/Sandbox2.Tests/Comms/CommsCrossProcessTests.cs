@@ -156,7 +156,7 @@ public sealed class CommsCrossProcessTests
         }
     }
 
-    static uint Crc4(byte[] data)
+    internal static uint Crc4(byte[] data)
     {
         uint crc = 0;
         for (int i = 0; i < data.Length; i++) crc ^= (uint)data[i] << (i % 4 * 8);

@@ -196,7 +196,7 @@ public sealed class Sandbox : IAsyncDisposable
         var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
         byte[] bpf = Policy.Compile(options).ToBytes();
 
-        uint euid = Interop.GetEUid(), egid = Interop.GetEGid();
+        var (outsideUid, outsideGid) = OutsideIds();
         var env = new List<string>();
         if (ex.Environment is null) env.Add("PATH=" + Executor.DefaultPath);
         else
@@ -211,8 +211,8 @@ public sealed class Sandbox : IAsyncDisposable
         var plan = new SandboxPlan
         {
             Namespaces = Policy.Namespace.CloneNamespaces,
-            OutsideUid = euid == 0 ? 65534 : euid,
-            OutsideGid = euid == 0 ? 65534 : egid,
+            OutsideUid = outsideUid,
+            OutsideGid = outsideGid,
             Hostname = Policy.Namespace.Hostname,
             LoopbackUp = Policy.Namespace.Network == NetworkMode.Loopback,
             Mounts = mounts.ToMountOps(),
@@ -241,7 +241,10 @@ public sealed class Sandbox : IAsyncDisposable
         {
             string why = report.SetupErrno != 0 ? ": " + Marshal.GetPInvokeErrorMessage(report.SetupErrno) : "";
             string hint = step.StartsWith("execveat", StringComparison.Ordinal) && report.SetupErrno == 2
-                ? " (is its ELF interpreter mounted? use AddLibrariesForBinary)" : "";
+                ? " (is its ELF interpreter mounted? use AddLibrariesForBinary)"
+                : step.StartsWith("bind", StringComparison.Ordinal) && report.SetupErrno == 13 // EACCES
+                ? FormattableString.Invariant($" (the sandbox's mounts are made as host uid {OutsideIds().Uid}: it must be able to reach the source)")
+                : "";
             return new SandboxResult(SandboxStatus.SetupError, $"setup failed: {step}{why}{hint}", ReasonCodeFor(step)) { Usage = usage };
         }
         if (monitored.Violation is { } v)
@@ -265,6 +268,13 @@ public sealed class Sandbox : IAsyncDisposable
             return new SandboxResult(SandboxStatus.Signaled, $"killed by signal {sig} ({Signals.Name(sig)})") { Signal = sig, Usage = usage };
         }
         return new SandboxResult(SandboxStatus.InternalError, "the sandbox ended without an exit status", "FAILED_WAIT") { Usage = usage };
+    }
+
+    /// <summary>The host ids the sandbox's uid/gid 1000 map to: the executor's, or 65534 (nobody) when it is root.</summary>
+    private static (uint Uid, uint Gid) OutsideIds()
+    {
+        uint euid = Interop.GetEUid();
+        return euid == 0 ? (65534u, 65534u) : (euid, Interop.GetEGid());
     }
 
     private static string ReasonCodeFor(string step)

@@ -110,7 +110,7 @@ public sealed class Sandbox : IAsyncDisposable
         }
         finally
         {
-            if (Executor.ProgramFd is null) plan.ProgramFd.Dispose();
+            plan.ProgramFd.Dispose(); // ours, or the executor's (it took ownership; an executor runs once)
         }
 
         using (spawned)
@@ -171,6 +171,23 @@ public sealed class Sandbox : IAsyncDisposable
                 "sandbox-after-start (EnableSandboxBeforeExec = false) is not built yet", "FAILED_CONFIG"));
         if (!ex.Cwd.StartsWith('/')) throw new ArgumentException($"working directory {ex.Cwd} is not absolute");
 
+        ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
+        byte[] bpf = Policy.Compile(options).ToBytes();
+
+        var (outsideUid, outsideGid) = OutsideIds();
+        var rlimits = ex.Limits.ToRlimitOps();
+        var env = new List<string>();
+        if (ex.Environment is null) env.Add("PATH=" + Executor.DefaultPath);
+        else
+        {
+            foreach (var (k, v) in ex.Environment)
+            {
+                if (k.Length == 0 || k.Contains('=', StringComparison.Ordinal) || k.Contains('\0', StringComparison.Ordinal) || v.Contains('\0', StringComparison.Ordinal))
+                    throw new ArgumentException($"invalid environment variable name or value: '{k}'");
+                env.Add(k + "=" + v);
+            }
+        }
         var mounts = Policy.Namespace.Mounts.Clone();
         SafeHandle programFd;
         if (ex.ProgramFd is { } fd)
@@ -192,22 +209,6 @@ public sealed class Sandbox : IAsyncDisposable
             }
         }
 
-        ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
-        var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
-        byte[] bpf = Policy.Compile(options).ToBytes();
-
-        var (outsideUid, outsideGid) = OutsideIds();
-        var env = new List<string>();
-        if (ex.Environment is null) env.Add("PATH=" + Executor.DefaultPath);
-        else
-        {
-            foreach (var (k, v) in ex.Environment)
-            {
-                if (k.Length == 0 || k.Contains('=', StringComparison.Ordinal) || k.Contains('\0', StringComparison.Ordinal) || v.Contains('\0', StringComparison.Ordinal))
-                    throw new ArgumentException($"invalid environment variable name or value: '{k}'");
-                env.Add(k + "=" + v);
-            }
-        }
         var plan = new SandboxPlan
         {
             Namespaces = Policy.Namespace.CloneNamespaces,
@@ -216,7 +217,7 @@ public sealed class Sandbox : IAsyncDisposable
             Hostname = Policy.Namespace.Hostname,
             LoopbackUp = Policy.Namespace.Network == NetworkMode.Loopback,
             Mounts = mounts.ToMountOps(),
-            Rlimits = ex.Limits.ToRlimitOps(),
+            Rlimits = rlimits,
             Cwd = ex.Cwd,
             Argv = [ex.Argv0, .. ex.Args],
             Environment = env,

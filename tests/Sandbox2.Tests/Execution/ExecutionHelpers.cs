@@ -72,6 +72,15 @@ internal static class Run
         catch (IOException) { return false; }
     }
 
+    /// <summary>Asserts that the process is gone within <paramref name="limit"/> (init may still be tearing its pid
+    /// namespace down for a few ms after its status channel closed and the result arrived).</summary>
+    public static async Task WaitGone(int pid, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (ProcessExists(pid) && DateTime.UtcNow < deadline) await Task.Delay(1);
+        Assert.False(ProcessExists(pid), ProcessState(pid));
+    }
+
     public static string ProcessState(int pid)
     {
         try { return File.ReadAllText($"/proc/{pid}/stat"); } catch (IOException) { return "gone"; }

@@ -255,6 +255,33 @@ public class SandboxTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void ProgramPathIsResolvedOnTheHostPath()
+    {
+        var ls = new Executor("ls");
+        Assert.True(Path.IsPathRooted(ls.ProgramPath) && ls.ProgramPath.EndsWith("/ls", StringComparison.Ordinal) && File.Exists(ls.ProgramPath), ls.ProgramPath);
+        Assert.Equal("ls", ls.Argv0);
+        Assert.Equal("/bin/ls", new Executor("/bin/ls").ProgramPath);
+        Assert.Equal("no-such-program-sandbox2-ex", new Executor("no-such-program-sandbox2-ex").ProgramPath);
+    }
+
+    [Fact]
+    public async Task BadExecutorSettingsAreSetupErrorsNamingTheProblem()
+    {
+        var env = await Run.Async(new Executor(Probe, ["argv"], new Dictionary<string, string> { ["A=B"] = "x" }), Run.Policy(Probe).Build());
+        Assert.True(env.Result.Status == SandboxStatus.SetupError && env.Result.ReasonCode == "FAILED_CONFIG", env.ToString());
+        Assert.Contains("A=B", env.Result.Reason, StringComparison.Ordinal);
+
+        var relative = await Run.Async(new Executor(Probe, ["argv"]) { Cwd = "tmp" }, Run.Policy(Probe).Build());
+        Assert.True(relative.Result.Status == SandboxStatus.SetupError, relative.ToString());
+        Assert.Contains("tmp is not absolute", relative.Result.Reason, StringComparison.Ordinal);
+
+        var missing = await Run.Async(new Executor(Probe, ["argv"]) { Cwd = "/no/such/dir" }, Run.Policy(Probe).Build());
+        Assert.True(missing.Result.Status == SandboxStatus.SetupError && missing.Result.ReasonCode == "FAILED_CWD", missing.ToString());
+        Assert.Contains("/no/such/dir", missing.Result.Reason, StringComparison.Ordinal);
+        Assert.Equal("", missing.Stdout);
+    }
+
+    [Fact]
     public async Task ABrokenBindIsAClearSetupError()
     {
         string dir = Directory.CreateTempSubdirectory("sandbox2-ex-gone-").FullName;
@@ -344,7 +371,7 @@ public class SandboxTests(ITestOutputHelper log)
             }
             Assert.True(run.IsCompleted);
             Assert.Equal(SandboxStatus.ExternalKill, (await run).Status);
-            Assert.False(Run.ProcessExists(init));
+            await Run.WaitGone(init, TimeSpan.FromMilliseconds(500));
         }
         finally
         {

@@ -2,6 +2,11 @@
 // notifying seccomp filter, no namespaces) unless stated otherwise.
 //   concurrency N : N concurrent sleeping monitored processes (5 s sleep, then one traced getppid answered
 //                   "allow" by a Notify handler): time to start all, time to finish all, threads, RSS.
+//   sandboxes N   : the same with N real sandboxes (forkserver, namespaces, init as pid 1, compiled policy with a
+//                   trace rule for getppid, monitor attached).
+//   sandbox-latency N : N real sandboxes that each call ptrace: violation latency as for "latency".
+//   trace N       : one process makes N traced getppid calls, each answered "allow" by a C# Notify handler on the
+//                   thread pool: the cost of a user-space syscall handler (compare perf-anchors Task 5).
 //   latency N     : N violations (ptrace); notification received -> violation reported (result available),
 //                   and -> process reaped.
 using System.Diagnostics;
@@ -14,7 +19,10 @@ switch (what)
 {
     case "concurrency": await Concurrency(n); break;
     case "latency": await Latency(n); break;
-    default: Console.Error.WriteLine("usage: [concurrency N | latency N]"); return 2;
+    case "sandboxes": await Sandboxes(n); break;
+    case "trace": await TraceRoundTrip(n); break;
+    case "sandbox-latency": await Sandboxes(n, violate: true); break;
+    default: Console.Error.WriteLine("usage: [concurrency N | sandboxes N | latency N]"); return 2;
 }
 return 0;
 
@@ -107,6 +115,105 @@ static async Task Latency(int n)
     Console.WriteLine($"violations: {report.Count} (standalone monitored processes, ptrace -> violation -> kill)");
     Console.WriteLine($"notification received -> violation reported: median {P(report, 0.5):F1} us, p90 {P(report, 0.9):F1} us, p99 {P(report, 0.99):F1} us, max {report[^1]:F1} us");
     Console.WriteLine($"notification received -> process reaped (kill + exit + pidfd wake-up): median {P(reaped, 0.5):F1} us, p90 {P(reaped, 0.9):F1} us");
+}
+
+static async Task Sandboxes(int n, bool violate = false)
+{
+    var policy = new PolicyBuilder()
+        .AllowSyscalls("brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "rt_sigprocmask", "prctl",
+            "mmap", "munmap", "mprotect", "readlink", "readlinkat", "uname", "prlimit64", "getrandom", "futex",
+            "clock_nanosleep", "nanosleep", "write", "exit", "exit_group", "ioctl", "newfstatat", "fstat")
+        .TraceSyscall("getppid")
+        .Build();
+    var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: (ulong)Random.Shared.NextInt64());
+    byte[] bpf = policy.Compile(options).ToBytes();
+    string program = NotifyChild.TestcasePath("mon_notifychild-static");
+    var notify = new AllowAll();
+    SandboxPlan Plan(int ms) => new()
+    {
+        OutsideUid = 65534, OutsideGid = 65534,
+        Argv = violate ? ["mon_notifychild", "ptrace", "="] : ["mon_notifychild", "sleep", "=", ms.ToString()],
+        ProgramFd = Interop.OpenPath(program),
+        Bpf = bpf, ExecNonce = options.ExecNonce!.Value, NotifyListener = true,
+    };
+    async Task<(SpawnedSandbox, MonitoredSandbox, Task<IDisposable?>)> Start(int ms)
+    {
+        var plan = Plan(ms);
+        try
+        {
+            var spawned = await ForkServer.Global.SpawnAsync(plan);
+            var target = new MonitoredSandbox(policy, options, notify, false, spawned.Kill);
+            return (spawned, target, target.AttachAsync(spawned));
+        }
+        finally { plan.ProgramFd.Dispose(); }
+    }
+    if (violate)
+    {
+        var lat = new List<double>(n);
+        for (int i = 0; i < n + 16; i++)
+        {
+            var (s, t, a) = await Start(0);
+            using var att = await a;
+            await t.ViolationReported;
+            await s.Completion;
+            s.Dispose();
+            if (i >= 16) lat.Add(t.ReportedLatencyMicroseconds);
+        }
+        lat.Sort();
+        Console.WriteLine($"violations: {lat.Count} real sandboxes (ptrace -> violation -> kill of the whole sandbox)");
+        Console.WriteLine($"notification received -> violation reported: median {lat[lat.Count / 2]:F1} us, p90 {lat[(int)(lat.Count * 0.9)]:F1} us, p99 {lat[(int)(lat.Count * 0.99)]:F1} us, max {lat[^1]:F1} us");
+        return;
+    }
+    // Warm-up: forkserver start, JIT.
+    {
+        var (s, _, a) = await Start(1);
+        using var att = await a;
+        var r = await s.Completion;
+        s.Dispose();
+        if (r.ExitCode != 0) { Console.WriteLine($"warm-up sandbox failed: {r}"); return; }
+    }
+    var before = Self();
+    Console.WriteLine($"before: threads={before.Threads} rss={before.RssKb} kB");
+    var all = new List<(SpawnedSandbox S, MonitoredSandbox T, Task<IDisposable?> A)>(n);
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < n; i++) all.Add(await Start(12000));
+    var attachments = await Task.WhenAll(all.Select(x => x.A));
+    var started = sw.Elapsed;
+    var peak = Self();
+    int registered = Sandbox2.Monitor.Shared.RegisteredCount;
+    var completions = Task.WhenAll(all.Select(x => x.S.Completion));
+    int maxThreads = peak.Threads;
+    while (!completions.IsCompleted)
+    {
+        await Task.WhenAny(completions, Task.Delay(100));
+        maxThreads = Math.Max(maxThreads, Self().Threads);
+    }
+    var reports = await completions;
+    var finished = sw.Elapsed;
+    var after = Self();
+    int ok = reports.Count(r => r.ExitCode == 0);
+    Console.WriteLine($"N={n} real sandboxes (forkserver, all namespaces, static mon_notifychild: sleep 12000 ms + 1 traced getppid)");
+    Console.WriteLine($"start all (spawn + listener received + registered): {started.TotalMilliseconds:F0} ms ({started.TotalMilliseconds / n:F2} ms each)");
+    Console.WriteLine($"finish all (from first spawn): {finished.TotalMilliseconds:F0} ms; exited 0: {ok}/{n}; traced getppid answered: {notify.Count}; violations: {all.Count(x => x.T.Violation is not null)}");
+    foreach (var r in reports.Where(r => r.ExitCode != 0).Take(3)) Console.WriteLine($"  not ok: {r}");
+    Console.WriteLine($"registered listeners at peak: {registered}; monitor loop threads: 1");
+    Console.WriteLine($"threads: before={before.Threads} at-peak={peak.Threads} max-during={maxThreads} after={after.Threads}");
+    Console.WriteLine($"RSS: before={before.RssKb} kB at-peak={peak.RssKb} kB after={after.RssKb} kB HWM={after.HwmKb} kB");
+    foreach (var a in attachments) a?.Dispose();
+    foreach (var x in all) x.S.Dispose();
+}
+
+static async Task TraceRoundTrip(int n)
+{
+    foreach (int round in new[] { 0, 1, 2, 3 })
+    {
+        var notify = new AllowAll();
+        using var c = NotifyChild.Start("loop", "110", n.ToString());
+        using var reg = Sandbox2.Monitor.Shared.Register(c.Listener, new TestTarget(c, _ => true, notify));
+        var exit = await c.WaitAsync(Sandbox2.Monitor.Shared);
+        string output = await c.Output;
+        if (round > 0) Console.WriteLine($"round {round}: {n} traced getppid -> allow (CONTINUE): {output.Trim()} (handler calls {notify.Count}, exit {exit.ExitCode})");
+    }
 }
 
 sealed class AllowAll : Notify

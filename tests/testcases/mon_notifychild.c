@@ -16,6 +16,7 @@
 //   stack       main -> mon_violate_in_function -> syscall(ptrace)
 //   sleep       sleep ARG ms, then getppid; exits 0 if getppid > 0, else 3
 //   block       getppid; prints getppid=rc/errno and exits 0
+//   loop        ARG times getppid; prints the ns per call (for the trace round-trip benchmark)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/audit.h>
@@ -182,6 +183,13 @@ int main(int argc, char **argv) {
         struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
         nanosleep(&ts, NULL);
         return syscall(SYS_getppid) > 0 ? 0 : 3;
+    } else if (strcmp(mode, "loop") == 0) {
+        long count = argc > 3 ? atol(argv[3]) : 1000;
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (long i = 0; i < count; i++) syscall(SYS_getppid);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("ns_per_call=%ld\n", ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec)) / (count ? count : 1));
     } else if (strcmp(mode, "block") == 0) {
         report("getppid", syscall(SYS_getppid));
     } else {

@@ -56,6 +56,13 @@ internal sealed class MonitoredSandbox(
     public Notify? Notify => notify;
     public bool StackTraceOnViolation => stackTraceOnViolation;
     public CancellationToken Cancellation => cancellation;
-    public void OnViolation(MonitorViolation violation) => _violation.TrySetResult(violation);
+    public void OnViolation(MonitorViolation violation)
+    {
+        ReportedLatencyMicroseconds = System.Diagnostics.Stopwatch.GetElapsedTime(violation.ReceivedTimestamp).TotalMicroseconds;
+        _violation.TrySetResult(violation);
+    }
+
+    /// <summary>Notification received → violation recorded here (the result is available), in µs.</summary>
+    public double ReportedLatencyMicroseconds { get; private set; }
     public void Kill() => kill();
 }

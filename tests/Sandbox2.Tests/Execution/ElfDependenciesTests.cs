@@ -23,8 +23,8 @@ public class ElfDependenciesTests
     [Fact]
     public void StaticProgramsNeedNothing()
     {
-        Assert.Empty(ElfDependencies.ResolveLibraries(Run.Testcase("hello-static")));
-        var elf = ElfDependencies.Read(Run.Testcase("hello-static"));
+        Assert.Empty(ElfDependencies.ResolveLibraries(Sandboxes.Testcase("hello-static")));
+        var elf = ElfDependencies.Read(Sandboxes.Testcase("hello-static"));
         Assert.Null(elf.Interpreter);
         Assert.Empty(elf.Needed);
     }
@@ -70,7 +70,7 @@ public class ElfDependenciesTests
             var libs = ElfDependencies.ResolveLibraries(prog);
             Assert.Contains(Path.Combine(dir, "lib", "libexanswer.so"), libs);
 
-            var o = await Run.Async(prog);
+            var o = await Sandboxes.Async(prog);
             Assert.True(o.Result.Status == SandboxStatus.Ok && o.Result.ExitCode == 0, o.ToString());
             Assert.Equal("answer 42\n", o.Stdout);
         }

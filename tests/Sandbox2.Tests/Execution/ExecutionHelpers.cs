@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Sandbox2.Tests.Execution;
 
 /// <summary>Runs real sandboxes through the public library API (Executor + Policy + Sandbox).</summary>
-internal static class Run
+internal static class Sandboxes
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 

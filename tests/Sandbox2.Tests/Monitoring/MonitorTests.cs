@@ -148,6 +148,40 @@ public class MonitorTests
         Assert.Equal([110, 63, 135, 102], notify.Seen);
     }
 
+    private sealed class ViolationWatcher : Notify
+    {
+        public readonly List<(int Number, ViolationType Type, string State, int KillsSoFar)> Calls = [];
+        public TestTarget? Target;
+        public override ValueTask EventSyscallViolationAsync(Syscall syscall, ViolationType type, CancellationToken cancellationToken)
+        {
+            // The violating thread is still there and held (sleeping in the kernel), and nothing was killed yet.
+            string state = File.ReadLines($"/proc/{syscall.Pid}/status").First(l => l.StartsWith("State:", StringComparison.Ordinal));
+            lock (Calls) Calls.Add((syscall.Number, type, state, Target!.Kills));
+            return ValueTask.CompletedTask;
+        }
+
+        public override ValueTask<TraceAction> EventSyscallTraceAsync(Syscall syscall, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("a handler bug");
+    }
+
+    [Fact]
+    public async Task ViolationHook_RunsWhileTheThreadIsHeld_BeforeTheKill_AndAThrowingTraceHandlerDenies()
+    {
+        using var child = NotifyChild.Start("trace", "110");
+        var notify = new ViolationWatcher();
+        var target = new TestTarget(child, isTraced: _ => true, notify: notify);
+        notify.Target = target;
+        using var reg = Monitor.Shared.Register(child.Listener, target);
+        var v = await target.Violation.WaitAsync(Timeout);
+        var exit = await child.WaitAsync(Monitor.Shared).WaitAsync(Timeout);
+        Assert.Equal(110, v.Syscall.Number); // the throwing trace handler turned getppid into a violation
+        Assert.Equal(9, exit.Signal);
+        var call = Assert.Single(notify.Calls);
+        Assert.Equal((110, ViolationType.Syscall, 0), (call.Number, call.Type, call.KillsSoFar));
+        Assert.Contains("S (sleeping)", call.State, StringComparison.Ordinal);
+        Assert.Equal(1, target.Kills);
+    }
+
     [Fact]
     public async Task TraceRuleWithoutHandler_IsDenied()
     {

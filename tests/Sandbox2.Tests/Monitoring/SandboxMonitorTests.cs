@@ -12,10 +12,16 @@ public class SandboxMonitorTests(ITestOutputHelper log)
     private const ulong Nonce = 0x1234_5678_9abc_def0; // FsPlans.Probe's
 
     /// <summary>What mon_notifychild-static needs inside a sandbox (static startup, output, threads, fork).</summary>
-    internal static PolicyBuilder BasePolicy() => new PolicyBuilder()
+    internal static PolicyBuilder BasePolicy(bool allowGetppid = true)
+    {
+        var b = BasePolicyWithoutGetppid();
+        return allowGetppid ? b.AllowSyscall("getppid") : b;
+    }
+
+    private static PolicyBuilder BasePolicyWithoutGetppid() => new PolicyBuilder()
         .AllowStaticStartup().AllowWrite().AllowExit().AllowSleep().AllowFork().AllowWait().AllowFutex()
         .AllowSystemMalloc().AllowMmapWithoutExec().AllowMprotectWithoutExec().AllowRestartableSequences()
-        .AllowGetPIDs().AllowSyscalls("brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "rt_sigprocmask", "prctl", "madvise", "munmap", "mremap", "exit", "exit_group", "write", "clone", "wait4", "clock_nanosleep", "nanosleep", "getpid", "gettid", "getppid", "futex", "mmap", "pause");
+        .AllowSyscalls("brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "rt_sigprocmask", "prctl", "madvise", "munmap", "mremap", "exit", "exit_group", "write", "clone", "wait4", "clock_nanosleep", "nanosleep", "getpid", "gettid", "futex", "mmap", "pause");
     // ^ explicit: main's nested preset helpers (AllowStaticStartup...) are skipped by a once-guard (fixed in the policy branch)
 
     internal sealed record Run(NativeExitReport Report, MonitoredSandbox Target, string Output);
@@ -88,7 +94,7 @@ public class SandboxMonitorTests(ITestOutputHelper log)
     [Fact]
     public async Task TraceHandler_AnswersPersonalityWithAnErrno()
     {
-        var policy = BasePolicy().TraceSyscall("uname").TraceSyscall("personality").AllowSyscall("getuid").Build();
+        var policy = BasePolicy().TraceSyscall("personality").AllowSyscall("getuid").Build();
         var run = await RunInSandbox(policy, ["trace", "="], new PersonalityErrno());
         log.WriteLine(run.Output);
         Assert.Null(run.Target.Violation);
@@ -108,5 +114,60 @@ public class SandboxMonitorTests(ITestOutputHelper log)
         foreach (var f in frames) log.WriteLine(f);
         Assert.Contains(frames, f => Regex.IsMatch(f, @"^#\d+ 0x[0-9a-f]{16} mon_violate_in_function\+0x[0-9a-f]+ \(/"));
         Assert.Contains(frames, f => Regex.IsMatch(f, @"^#\d+ 0x[0-9a-f]{16} main\+0x[0-9a-f]+ \(/"));
+    }
+}
+
+/// <summary>"If the monitor dies, the sandboxee must not run free": what happens to a sandboxee held in a notified
+/// syscall when nobody answers, when the listener closes, and when the executor (forkserver control socket) goes.</summary>
+public class MonitorGoneTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private static async Task<(ForkServer Server, SpawnedSandbox Sandbox, SafeFdHandle Listener, SafeFdHandle Output)> StartHeld()
+    {
+        var policy = SandboxMonitorTests.BasePolicy(allowGetppid: false).Build(); // getppid: a violation
+        var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: 0x1234_5678_9abc_def0);
+        var server = ForkServer.Start();
+        var (read, write) = FsPlans.Pipe();
+        var plan = FsPlans.Probe(write, ["block", "="], bpf: policy.Compile(options).ToBytes(), program: "mon_notifychild-static", notify: true);
+        SpawnedSandbox sandbox;
+        try { sandbox = await server.SpawnAsync(plan); }
+        finally { write.Dispose(); plan.ProgramFd.Dispose(); }
+        var listener = await sandbox.SeccompListener.WaitAsync(Timeout);
+        Assert.NotNull(listener);
+        await Monitor.Shared.WaitReadableAsync(listener).WaitAsync(Timeout); // held in the notified syscall
+        return (server, sandbox, listener, read);
+    }
+
+    [Fact]
+    public async Task ExecutorGone_HeldSandboxIsKilled_SyscallNeverReturns()
+    {
+        var (server, sandbox, listener, output) = await StartHeld();
+        using (sandbox)
+        using (listener)
+        using (output)
+        {
+            server.Dispose(); // the executor's end of the control socket closes: forkserver exits, init gets PDEATHSIG
+            var report = await sandbox.Completion.WaitAsync(Timeout);
+            Assert.Null(report.ExitCode);
+            string rest = await FsPlans.ReadAll(output).WaitAsync(Timeout); // EOF: every process of the sandbox is gone
+            Assert.DoesNotContain("getppid=", rest);
+        }
+    }
+
+    [Fact]
+    public async Task ListenerClosed_HeldSyscallFailsWithEnosys_NeverRuns()
+    {
+        var (server, sandbox, listener, output) = await StartHeld();
+        using (server)
+        using (sandbox)
+        using (output)
+        {
+            listener.Dispose(); // the monitor is gone but the executor lives
+            var report = await sandbox.Completion.WaitAsync(Timeout);
+            string text = await FsPlans.ReadAll(output).WaitAsync(Timeout);
+            Assert.Contains("getppid=-1/38", text); // ENOSYS: the forbidden syscall did not run
+            Assert.Equal(0, report.ExitCode);
+        }
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
 namespace Sandbox2;
@@ -171,7 +170,7 @@ public sealed class Sandbox : IAsyncDisposable
                 "sandbox-after-start (EnableSandboxBeforeExec = false) is not built yet", "FAILED_CONFIG"));
         if (!ex.Cwd.StartsWith('/')) throw new ArgumentException($"working directory {ex.Cwd} is not absolute");
 
-        ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        ulong nonce = Interop.GetRandomUInt64();
         var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
         byte[] bpf = Policy.Compile(options).ToBytes();
 

@@ -172,7 +172,7 @@ public sealed class Sandbox : IAsyncDisposable
 
         ulong nonce = Interop.GetRandomUInt64();
         var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
-        byte[] bpf = Policy.Compile(options).ToBytes();
+        byte[] bpf = CompiledPolicyCache.Compile(Policy, nonce);
 
         var (outsideUid, outsideGid) = OutsideIds();
         var rlimits = ex.Limits.ToRlimitOps();

@@ -147,6 +147,9 @@ internal sealed class ElfDependencies
                 if (!seen.Add(name)) continue;
                 string? found = name.Contains('/', StringComparison.Ordinal) ? (File.Exists(name) ? name : null) : Search(name, elf, extra, origin);
                 if (found is null) throw new PolicyException($"{program}: cannot find library {name} (needed by {path})");
+                // "$ORIGIN/../lib" gives ".." in the path: mount points must be canonical, and inside the sandbox the
+                // directories are plain ones created for the mounts, so the lexical form is where ld.so will look.
+                found = Path.GetFullPath(found);
                 result.Add(found);
                 queue.Enqueue((found, Read(found)));
             }

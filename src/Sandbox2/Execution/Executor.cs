@@ -17,7 +17,7 @@ public sealed class Executor
     public Executor(string path, IReadOnlyList<string>? args = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        ProgramPath = path;
+        ProgramPath = Find(path) ?? path; // not found: reported as PROGRAM_NOT_FOUND when the sandbox starts
         Argv0 = path;
         Args = args ?? [];
         Environment = environment;
@@ -35,7 +35,8 @@ public sealed class Executor
         Environment = environment;
     }
 
-    /// <summary>The program as given (a path or a name) or <c>fd:N</c>.</summary>
+    /// <summary>The program's absolute path (a bare name resolved on the host's PATH; as given if it cannot be
+    /// found), or <c>fd:N</c>.</summary>
     public string ProgramPath { get; }
     /// <summary>argv[0] as the program sees it.</summary>
     public string Argv0 { get; }
@@ -83,6 +84,18 @@ public sealed class Executor
     /// name is searched on the host's PATH. Returns the absolute path, or a SETUP_ERROR result.</summary>
     internal static (string? Path, SandboxResult? Error) Resolve(string program)
     {
+        string? found = Find(program);
+        if (found is null)
+            return (null, new SandboxResult(SandboxStatus.SetupError, $"{program}: program not found", "PROGRAM_NOT_FOUND"));
+        if (Directory.Exists(found) || Interop.Access(found, Interop.X_OK) != 0)
+            return (null, new SandboxResult(SandboxStatus.SetupError, $"{found}: not executable", "PROGRAM_NOT_EXECUTABLE"));
+        return (found, null);
+    }
+
+    /// <summary>The absolute path of an existing <paramref name="program"/>: a path as is, a bare name on the host's
+    /// PATH (the first executable match, else the first existing one); null if there is none.</summary>
+    internal static string? Find(string program)
+    {
         string? found = null;
         if (program.Contains('/', StringComparison.Ordinal))
         {
@@ -99,10 +112,6 @@ public sealed class Executor
                 found ??= File.Exists(candidate) ? System.IO.Path.GetFullPath(candidate) : null;
             }
         }
-        if (found is null)
-            return (null, new SandboxResult(SandboxStatus.SetupError, $"{program}: program not found", "PROGRAM_NOT_FOUND"));
-        if (Directory.Exists(found) || Interop.Access(found, Interop.X_OK) != 0)
-            return (null, new SandboxResult(SandboxStatus.SetupError, $"{found}: not executable", "PROGRAM_NOT_EXECUTABLE"));
-        return (found, null);
+        return found;
     }
 }

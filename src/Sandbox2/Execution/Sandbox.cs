@@ -143,7 +143,7 @@ public sealed class Sandbox : IAsyncDisposable
         }
         finally
         {
-            if (Executor.ProgramFd is null) plan.ProgramFd.Dispose();
+            plan.ProgramFd.Dispose(); // ours, or the executor's (it took ownership; an executor runs once)
             _commsPeer?.Dispose(); // the sandboxee has it now
         }
 
@@ -269,6 +269,26 @@ public sealed class Sandbox : IAsyncDisposable
         if (!ex.Cwd.StartsWith('/')) throw new ArgumentException($"working directory {ex.Cwd} is not absolute");
         if (meHere && _comms is null) _comms = Comms.CreateWithPeer(out _commsPeer);
 
+        ulong nonce = meHere ? 0 : Interop.GetRandomUInt64();
+        var options = meHere
+            ? new PolicyCompileOptions(MonitorAttached: true, CommsFd: Comms.DefaultConnectionFd)
+            : new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
+        if (meHere) CheckHandshakeSyscalls(options);
+        byte[] bpf = meHere ? Policy.Compile(options).ToBytes() : CompiledPolicyCache.Compile(Policy, nonce);
+
+        var (outsideUid, outsideGid) = OutsideIds();
+        var rlimits = ex.Limits.ToRlimitOps();
+        var env = new List<string>();
+        if (ex.Environment is null) env.Add("PATH=" + Executor.DefaultPath);
+        else
+        {
+            foreach (var (k, v) in ex.Environment)
+            {
+                if (k.Length == 0 || k.Contains('=', StringComparison.Ordinal) || k.Contains('\0', StringComparison.Ordinal) || v.Contains('\0', StringComparison.Ordinal))
+                    throw new ArgumentException($"invalid environment variable name or value: '{k}'");
+                env.Add(k + "=" + v);
+            }
+        }
         var mounts = Policy.Namespace.Mounts.Clone();
         SafeHandle programFd;
         if (ex.ProgramFd is { } fd)
@@ -290,34 +310,15 @@ public sealed class Sandbox : IAsyncDisposable
             }
         }
 
-        ulong nonce = meHere ? 0 : Interop.GetRandomUInt64();
-        var options = meHere
-            ? new PolicyCompileOptions(MonitorAttached: true, CommsFd: Comms.DefaultConnectionFd)
-            : new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
-        if (meHere) CheckHandshakeSyscalls(options);
-        byte[] bpf = meHere ? Policy.Compile(options).ToBytes() : CompiledPolicyCache.Compile(Policy, nonce);
-
-        uint euid = Interop.GetEUid(), egid = Interop.GetEGid();
-        var env = new List<string>();
-        if (ex.Environment is null) env.Add("PATH=" + Executor.DefaultPath);
-        else
-        {
-            foreach (var (k, v) in ex.Environment)
-            {
-                if (k.Length == 0 || k.Contains('=', StringComparison.Ordinal) || k.Contains('\0', StringComparison.Ordinal) || v.Contains('\0', StringComparison.Ordinal))
-                    throw new ArgumentException($"invalid environment variable name or value: '{k}'");
-                env.Add(k + "=" + v);
-            }
-        }
         var plan = new SandboxPlan
         {
             Namespaces = Policy.Namespace.CloneNamespaces,
-            OutsideUid = euid == 0 ? 65534 : euid,
-            OutsideGid = euid == 0 ? 65534 : egid,
+            OutsideUid = outsideUid,
+            OutsideGid = outsideGid,
             Hostname = Policy.Namespace.Hostname,
             LoopbackUp = Policy.Namespace.Network == NetworkMode.Loopback,
             Mounts = mounts.ToMountOps(),
-            Rlimits = ex.Limits.ToRlimitOps(),
+            Rlimits = rlimits,
             Cwd = ex.Cwd,
             Argv = [ex.Argv0, .. ex.Args],
             Environment = env,
@@ -378,7 +379,10 @@ public sealed class Sandbox : IAsyncDisposable
         {
             string why = report.SetupErrno != 0 ? ": " + Marshal.GetPInvokeErrorMessage(report.SetupErrno) : "";
             string hint = step.StartsWith("execveat", StringComparison.Ordinal) && report.SetupErrno == 2
-                ? " (is its ELF interpreter mounted? use AddLibrariesForBinary)" : "";
+                ? " (is its ELF interpreter mounted? use AddLibrariesForBinary)"
+                : step.StartsWith("bind", StringComparison.Ordinal) && report.SetupErrno == 13 // EACCES
+                ? FormattableString.Invariant($" (the sandbox's mounts are made as host uid {OutsideIds().Uid}: it must be able to reach the source)")
+                : "";
             return new SandboxResult(SandboxStatus.SetupError, $"setup failed: {step}{why}{hint}", ReasonCodeFor(step)) { Usage = usage };
         }
         if (monitored.Violation is { } v)
@@ -402,6 +406,13 @@ public sealed class Sandbox : IAsyncDisposable
             return new SandboxResult(SandboxStatus.Signaled, $"killed by signal {sig} ({Signals.Name(sig)})") { Signal = sig, Usage = usage };
         }
         return new SandboxResult(SandboxStatus.InternalError, "the sandbox ended without an exit status", "FAILED_WAIT") { Usage = usage };
+    }
+
+    /// <summary>The host ids the sandbox's uid/gid 1000 map to: the executor's, or 65534 (nobody) when it is root.</summary>
+    private static (uint Uid, uint Gid) OutsideIds()
+    {
+        uint euid = Interop.GetEUid();
+        return euid == 0 ? (65534u, 65534u) : (euid, Interop.GetEGid());
     }
 
     private static string ReasonCodeFor(string step)

@@ -160,7 +160,7 @@ internal sealed class Monitor : IDisposable
         var events = stackalloc Interop.EpollEvent[MaxEvents];
         while (!_stopping)
         {
-            int n = Interop.EpollWait(_epoll, events, MaxEvents, -1);
+            int n = Interop.EpollWait(_epoll, events, MaxEvents, StackTrace.PendingTracees.Count > 0 ? 5 : -1);
             if (n < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
@@ -187,6 +187,7 @@ internal sealed class Monitor : IDisposable
                 try { work(); }
                 catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: {ex}"); }
             }
+            if (StackTrace.PendingTracees.Count > 0) StackTrace.ReapPendingTracees();
         }
     }
 

@@ -118,7 +118,8 @@ static char *cat(char *d, char *end, const char *s)
     return d;
 }
 
-static long send_status(const void *buf, size_t len, int fd_to_pass)
+/* One datagram, optionally carrying one fd (SCM_RIGHTS); a raw syscall so that args[5] can carry the nonce. */
+static long send_msg(int sock, const void *buf, size_t len, int fd_to_pass, uint64_t nonce)
 {
     struct iovec iov = { (void *)buf, len };
     union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } c;
@@ -133,8 +134,10 @@ static long send_status(const void *buf, size_t len, int fd_to_pass)
         h->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(h), &fd_to_pass, sizeof(int));
     }
-    return syscall(SYS_sendmsg, status_fd, &m, MSG_NOSIGNAL, 0, 0, P.nonce);
+    return syscall(SYS_sendmsg, sock, &m, MSG_NOSIGNAL, 0, 0, nonce);
 }
+
+static long send_status(const void *buf, size_t len, int fd_to_pass) { return send_msg(status_fd, buf, len, fd_to_pass, P.nonce); }
 
 /* Report "{step}{a}{b}{c}" with errno err on the status channel, then exit. */
 static void __attribute__((noreturn)) fail(int err, const char *step, const char *a, const char *b, const char *c)
@@ -215,6 +218,7 @@ static void do_mount_op(const struct mount_op *op)
 /* bubblewrap's double pivot: scratch tmpfs with the host root at /oldroot, build /newroot, detach, pivot. */
 static void build_root(void)
 {
+    mode_t saved_umask = umask(022); /* mount points get exactly the modes asked for */
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make / private");
     CHECK(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), "mount scratch tmpfs on /tmp");
     CHECK(chdir("/tmp"), "chdir /tmp");
@@ -235,6 +239,7 @@ static void build_root(void)
     CHECK(chdir("/"), "chdir / in new root");
     close(old);
     setattr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, "remount ", "/ read-only");
+    umask(saved_umask);
 }
 
 static void loopback_up(void)
@@ -466,20 +471,7 @@ static void reply(int err, int pid, const char *msg, int pidfd)
 {
     struct { int32_t err, pid; char msg[256]; } r = { err, pid, "" };
     if (msg) snprintf(r.msg, sizeof r.msg, "%s", msg);
-    struct iovec iov = { &r, 8 + strlen(r.msg) + 1 };
-    union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } c;
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (pidfd >= 0) {
-        memset(&c, 0, sizeof c);
-        m.msg_control = c.b;
-        m.msg_controllen = sizeof c.b;
-        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(h), &pidfd, sizeof(int));
-    }
-    if (sendmsg(CTL_FD, &m, MSG_NOSIGNAL) < 0) _exit(errno == EPIPE ? 0 : 1);
+    if (send_msg(CTL_FD, &r, 8 + strlen(r.msg) + 1, pidfd, 0) < 0) _exit(errno == EPIPE ? 0 : 1);
 }
 
 static int write_file(int pid, const char *name, const char *text)
@@ -566,6 +558,7 @@ int main(void)
         return 2;
     }
     syscall(SYS_close_range, CTL_FD + 1, ~0u, 0);
+    if (chdir("/") < 0) return 2; /* do not pin the executor's working directory */
     if (geteuid() == 0) setgroups(0, NULL); /* sandboxes never carry root's supplementary groups */
     int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);

@@ -163,8 +163,7 @@ internal static class RunCommand
         if (parsed.GetValue(Hostname) is { } hostname)
             Apply("--hostname", () => builder.SetHostname(hostname));
         builder.SetNetwork(network);
-        if (parsed.GetValue(StackTrace))
-            builder.CollectStacktracesOnViolation(true);
+        builder.CollectStacktracesOnViolation(parsed.GetValue(StackTrace)); // the library's default is on, the CLI's off
 
         Policy? policy = null;
         Apply("policy", () => policy = builder.Build());

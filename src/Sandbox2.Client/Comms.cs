@@ -15,8 +15,9 @@ namespace Sandbox2;
 /// SCM_CREDENTIALS attached to the header bytes of an Fd / Creds message (whose value is empty).
 /// </summary>
 /// <remarks>
-/// The synchronous methods (sandboxee side) use only recvmsg/sendmsg (and poll when the socket
-/// is non-blocking), so a policy needs little to keep Comms working after SandboxMeHere. The
+/// The synchronous methods (sandboxee side) use only recvmsg/sendmsg (poll when the socket is
+/// non-blocking, shutdown on <see cref="Terminate"/> or a broken message) and close on Dispose,
+/// so a policy needs little to keep Comms working after SandboxMeHere. The
 /// asynchronous methods (executor side) wait with the runtime's socket engine. One send and one
 /// receive may run at the same time; concurrent sends (or receives) are serialised.
 /// A wrong-type receive throws <see cref="CommsException"/> (<see cref="CommsError.TagMismatch"/>)
@@ -122,13 +123,29 @@ public sealed partial class Comms : IDisposable
     /// <summary>Ends the channel: shuts the socket down; every later operation fails with <see cref="CommsError.Closed"/>.</summary>
     public void Terminate() => MarkTerminated("the channel was terminated");
 
+    /// <summary>Closes the channel. With async operations in use it first shuts the socket down so pending ones end;
+    /// a synchronous-only channel (the sandboxee side) is just closed, so no syscall beyond close(2) is needed.</summary>
     public void Dispose()
     {
-        MarkTerminated("the channel was disposed");
         lock (_socketLock)
         {
-            if (_socket is not null) _socket.Dispose();
-            else _handle.Dispose();
+            if (_socket is not null)
+            {
+                MarkTerminated("the channel was disposed");
+                _socket.Dispose();
+            }
+            else
+            {
+                _terminated ??= "the channel was disposed";
+                // Close it ourselves: SafeSocketHandle's release sets SO_LINGER first, one more syscall a
+                // tight post-SandboxMeHere policy would have to allow.
+                if (!_handle.IsInvalid && !_handle.IsClosed)
+                {
+                    int fd = (int)_handle.DangerousGetHandle();
+                    _handle.SetHandleAsInvalid();
+                    _ = Interop.Close(fd);
+                }
+            }
         }
     }
 

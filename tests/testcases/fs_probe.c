@@ -1,5 +1,5 @@
 /* Forkserver test sandboxee. Modes: exit N | signal N | getpid | sleep N | status | fds | write PATH |
-   rlimit | cwd | env | lo | lstat PATH */
+   rlimit | cwd | env | lo | lstat PATH | orphan */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
@@ -33,6 +33,11 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "getpid")) { printf("pid %ld\n", syscall(SYS_getpid)); return 0; }
     if (!strcmp(mode, "sleep")) { printf("sleeping\n"); fflush(stdout); sleep((unsigned)atoi(argv[2])); return 0; }
     if (!strcmp(mode, "write")) { int fd = open(argv[2], O_WRONLY | O_CREAT, 0644); printf("open %s: %d\n", argv[2], fd < 0 ? -1 : 0); return fd < 0; }
+    if (!strcmp(mode, "orphan")) { /* leaves a child behind that holds stdout; init must kill it */
+        if (fork() == 0) { sleep(100); _exit(0); }
+        printf("parent exits\n");
+        return 0;
+    }
     if (!strcmp(mode, "rlimit")) {
         struct rlimit n, f;
         getrlimit(RLIMIT_NOFILE, &n);

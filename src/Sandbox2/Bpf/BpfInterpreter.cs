@@ -1,7 +1,8 @@
 namespace Sandbox2.Bpf;
 
 /// <summary>Runs a classic BPF program on a <see cref="SeccompData"/>, with the kernel's seccomp semantics
-/// (loads only from seccomp_data, 16 scratch words, forward jumps only; division by zero returns 0).</summary>
+/// (loads only from seccomp_data, 16 scratch words, forward jumps only; a division or modulo by a zero X ends
+/// the program with 0). The program is first checked as the kernel checks it (<see cref="BpfProgram.Validate"/>).</summary>
 public static class BpfInterpreter
 {
     /// <summary>Returns the filter's return value (SECCOMP_RET_*). Throws <see cref="PolicyException"/> for a program
@@ -9,9 +10,8 @@ public static class BpfInterpreter
     public static uint Run(BpfProgram program, in SeccompData data)
     {
         ArgumentNullException.ThrowIfNull(program);
+        program.Validate();
         var insns = program.Instructions;
-        if (insns.Count == 0 || insns.Count > BpfInstruction.MaxInstructions)
-            throw new PolicyException($"BPF program has {insns.Count} instructions; the kernel accepts 1..{BpfInstruction.MaxInstructions}");
         uint a = 0, x = 0;
         Span<uint> mem = stackalloc uint[16];
         int pc = 0;
@@ -41,6 +41,8 @@ public static class BpfInterpreter
                     mem[(int)CheckScratch(i.K, pc)] = x;
                     break;
                 case BpfInstruction.Alu:
+                    // The kernel turns a division or modulo by a zero X into "return 0" (classic BPF semantics).
+                    if ((code & BpfInstruction.X_) != 0 && x == 0 && (code & 0xf0) is BpfInstruction.Div or BpfInstruction.Mod) return 0;
                     a = Alu(code, a, (code & BpfInstruction.X_) != 0 ? x : i.K, pc);
                     break;
                 case BpfInstruction.Jmp:
@@ -93,8 +95,8 @@ public static class BpfInterpreter
         BpfInstruction.Or => a | operand,
         BpfInstruction.And => a & operand,
         BpfInstruction.Xor => a ^ operand,
-        BpfInstruction.Lsh => operand >= 32 ? 0 : a << (int)operand,
-        BpfInstruction.Rsh => operand >= 32 ? 0 : a >> (int)operand,
+        BpfInstruction.Lsh => a << (int)(operand & 31),   // as the kernel's eBPF interpreter and x86 JIT do
+        BpfInstruction.Rsh => a >> (int)(operand & 31),
         BpfInstruction.Neg => unchecked(0 - a),
         _ => throw Bad(pc, code),
     };

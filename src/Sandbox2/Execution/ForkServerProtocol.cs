@@ -25,6 +25,9 @@ internal static class ForkServerProtocol
     internal const uint Magic = 0x53324653;
     internal const uint Version = 1;
     internal const int MaxFds = 64;
+    internal const int MaxStrings = 8192;
+    internal const int MaxMounts = 1024;
+    internal const int MaxRlimits = 32;
     internal const int MaxBpfInstructions = 4096;
     internal const int MaxRequestBytes = 4 << 20;
 
@@ -68,6 +71,10 @@ internal static class ForkServerProtocol
     {
         ArgumentNullException.ThrowIfNull(plan);
         if (plan.Argv.Count == 0) throw new ArgumentException("plan has no argv (argv[0] is required)", nameof(plan));
+        if (plan.Argv.Count > MaxStrings || plan.Environment.Count > MaxStrings)
+            throw new ArgumentException($"plan has {plan.Argv.Count} argv and {plan.Environment.Count} environment entries; at most {MaxStrings} each", nameof(plan));
+        if (plan.Mounts.Count > MaxMounts) throw new ArgumentException($"plan has {plan.Mounts.Count} mount operations; at most {MaxMounts}", nameof(plan));
+        if (plan.Rlimits.Count > MaxRlimits) throw new ArgumentException($"plan has {plan.Rlimits.Count} rlimits; at most {MaxRlimits}", nameof(plan));
         if (plan.Fds.Count > MaxFds) throw new ArgumentException($"plan maps {plan.Fds.Count} fds; at most {MaxFds}", nameof(plan));
         if (plan.Bpf.Length % 8 != 0 || plan.Bpf.Length / 8 > MaxBpfInstructions)
             throw new ArgumentException($"BPF program of {plan.Bpf.Length} bytes is not 1..{MaxBpfInstructions} instructions of 8 bytes", nameof(plan));

@@ -118,8 +118,9 @@ public sealed partial class PolicyBuilder
         AllowFutexOp((int)FutexWake);
     });
 
-    /// <summary>What a static glibc binary does before main: brk, set_tid_address, set_robust_list, rseq, arch_prctl,
-    /// prlimit64 (read), getrandom, uname, signal setup, mprotect without exec, futex wait-bitset; readlink →
+    /// <summary>What a static glibc binary does before main (and stdio's first fstat): brk, set_tid_address,
+    /// set_robust_list, rseq, arch_prctl, prlimit64 (read), getrandom, uname, signal setup, mprotect without exec,
+    /// futex wait-bitset, ioctl(TCGETS), fstat / newfstatat(AT_EMPTY_PATH); readlink →
     /// ENOENT and sigaltstack → ENOSYS unless allowed elsewhere (overridable).</summary>
     public PolicyBuilder AllowStaticStartup() => Once(nameof(AllowStaticStartup), () =>
     {
@@ -130,6 +131,9 @@ public sealed partial class PolicyBuilder
         AllowMprotectWithoutExec();
         AllowFutexOp((int)FutexWaitBitset);
         AllowTCGETS();
+        // stdio's fstat of its streams: fstat, and newfstatat only in its fstat form (AT_EMPTY_PATH)
+        AllowNames(nameof(AllowStaticStartup), "fstat");
+        AddRule(Number("newfstatat"), Arg.Low32(3).MaskedEqual(0x1000, 0x1000), SyscallAction.Allow, nameof(AllowStaticStartup));
         AddOverridableRule("readlink", null, SyscallAction.Errno(2), nameof(AllowStaticStartup));
         AddOverridableRule("readlinkat", null, SyscallAction.Errno(2), nameof(AllowStaticStartup));
         AddOverridableRule("sigaltstack", null, SyscallAction.Errno(Policy.Enosys), nameof(AllowStaticStartup));

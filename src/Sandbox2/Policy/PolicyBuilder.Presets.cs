@@ -86,6 +86,7 @@ public sealed partial class PolicyBuilder
         AllowEpoll();
         AllowPoll();
         AllowEventFd();
+        AllowSetRlimit();      // the runtime raises RLIMIT_NOFILE's soft limit at start-up
         AllowMmap();
         AllowMprotect();
         AllowNames(nameof(AllowDotNetRuntime), "clone", "madvise", "membarrier", "mlock", "munlock", "memfd_create", "ftruncate",
@@ -95,5 +96,9 @@ public sealed partial class PolicyBuilder
             "pwrite64", "pread64", "uname", "set_robust_list", "get_robust_list", "sigaltstack", "rt_sigreturn",
             "rt_sigtimedwait", "rt_sigqueueinfo", "clock_getres", "timerfd_create", "timerfd_settime", "timerfd_gettime",
             "getpriority", "setpriority", "mincore", "msync", "unlink", "fchmod", "gettid");
+        // A .NET program started under the filter (sandbox before exec) opens its diagnostics IPC (an AF_UNIX
+        // socket and debugger FIFOs) at start-up unless DOTNET_EnableDiagnostics=0; it carries on without them.
+        AddOverridableRule("socket", null, SyscallAction.Errno(13 /*EACCES*/), nameof(AllowDotNetRuntime));
+        AddOverridableRule("mknodat", null, SyscallAction.Errno(13 /*EACCES*/), nameof(AllowDotNetRuntime));
     });
 }

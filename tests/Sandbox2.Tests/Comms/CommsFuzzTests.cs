@@ -171,6 +171,35 @@ public sealed class CommsFuzzTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task TheCClientsDecoderSurvivesHostileStreams()
+    {
+        // One C process decodes every generated stream (see tests/testcases/comms_fuzz.c).
+        var comms = Comms.CreateWithPeer(out var peer);
+        ChildProcess child;
+        using (peer) child = ChildProcess.Start(TestPaths.Testcase("comms_fuzz"), [], peer);
+        long ran = 0, values = 0;
+        using (child)
+        {
+            using (comms)
+            {
+                var inputs = new List<byte[]>();
+                Gen.Select(Gen.Byte, Gen.Byte.Array[0, 16], GenStream, (cap, ops, stream) => (byte[])[cap, (byte)ops.Length, .. ops, .. stream])
+                    .Sample(input => { lock (inputs) inputs.Add(input); }, iter: Iterations(3000), threads: 1);
+                using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+                foreach (var input in inputs)
+                {
+                    await comms.SendBytesAsync(input, cts.Token);
+                    values += await comms.RecvInt32Async(cts.Token);
+                    ran++;
+                }
+            }
+            var exit = await child.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(exit.ExitCode == 0, exit.ToString());
+        }
+        output.WriteLine($"C decoder fuzz: {ran} hostile streams, {values} receives returned a value");
+    }
+
+    [Fact]
     public void ALyingLengthCostsOnlyTheBytesSent()
     {
         var (writer, reader) = Comms.CreatePair();

@@ -289,3 +289,38 @@ public sealed class SandboxMeHereTests
         }
     }
 }
+
+/// <summary>SandboxMeHere with a policy from the real compiler (PolicyBuilder → BPF) instead of the tests' hand-made filter.</summary>
+public sealed class SandboxMeHereCompiledPolicyTests
+{
+    static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>What SandboxMeHere mode needs on top of the program's own policy: the handshake's last
+    /// messages (and later Comms traffic) go out with sendmsg/recvmsg on fd 1023 after the filter is in.</summary>
+    static PolicyBuilder WithComms(PolicyBuilder b) =>
+        b.AddPolicyOnSyscalls(["sendmsg", "recvmsg"], Arg.Of(0).Equal(Comms.DefaultConnectionFd), SyscallAction.Allow);
+
+    [Fact]
+    public async Task CSharpSandboxeeKeepsRunningUnderAllowDotNetRuntime()
+    {
+        // getpgrp (111) is not part of the preset: the probe syscall here.
+        var policy = WithComms(new PolicyBuilder().BlockSyscallWithErrno("getpgrp", TestBpf.TestErrno)).AllowDotNetRuntime().Build();
+        byte[] bpf = policy.Compile(new PolicyCompileOptions()).ToBytes();
+        var comms = Comms.CreateWithPeer(out var peer);
+        ChildProcess child;
+        using (peer) child = ChildProcess.Start(TestPaths.CSharpSandboxee, ["threads"], peer, new Dictionary<string, string> { ["SANDBOX2_TEST_PROBE_NR"] = "111" });
+        using (child)
+        using (comms)
+        {
+            using var cts = new CancellationTokenSource(Timeout);
+            var result = await ClientHandshake.RunAsync(comms, bpf, [], "", false, cts.Token);
+            Assert.True(result.Sandboxed, result.FailureReason);
+            int tasks = await comms.RecvInt32Async(cts.Token);
+            Assert.Equal(tasks, await comms.RecvInt32Async(cts.Token));
+            int count = await comms.RecvInt32Async(cts.Token);
+            for (int i = 0; i < count; i++) Assert.Equal(TestBpf.TestErrno, await comms.RecvInt32Async(cts.Token));
+            var exit = await child.WaitAsync(Timeout);
+            Assert.True(exit.ExitCode == 0, exit.ToString());
+        }
+    }
+}

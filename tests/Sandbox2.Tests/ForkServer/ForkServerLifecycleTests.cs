@@ -108,6 +108,14 @@ public class ForkServerLifecycleTests
         Assert.Equal(31, report2.Signal);
         var (report3, _) = await FsPlans.Run(server, o => FsPlans.Probe(o, ["exit", "42"], unprivileged: true));
         Assert.Equal(42, report3.ExitCode);
+        MountOp[] usr =
+        [
+            new(MountOpKind.MakeDirectory, "/usr"), new(MountOpKind.Bind, "/usr", "/usr", MountFlags.ReadOnly | MountFlags.NoSuid),
+            new(MountOpKind.Symlink, "/lib", "usr/lib"), new(MountOpKind.Symlink, "/lib64", "usr/lib64"), new(MountOpKind.Symlink, "/bin", "usr/bin"),
+        ];
+        var (report4, output4) = await FsPlans.Run(server, o => FsPlans.Probe(o, ["dynamic"], unprivileged: true, extraMounts: usr, program: "/bin/echo"));
+        Assert.Equal(0, report4.ExitCode);
+        Assert.Equal("dynamic\n", output4);
     }
 
     [Fact]

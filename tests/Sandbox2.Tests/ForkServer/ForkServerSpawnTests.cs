@@ -129,6 +129,16 @@ public class ForkServerSpawnTests
     }
 
     [Fact]
+    public async Task ProcessesLeftBehindAreKilledWhenTheMainProcessEnds()
+    {
+        var started = DateTime.UtcNow;
+        var (report, output) = await FsPlans.Run(Server, o => FsPlans.Probe(o, ["orphan"]));
+        Assert.Equal(0, report.ExitCode);
+        Assert.Equal("parent exits\n", output); // EOF: the orphan holding stdout is gone
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
     public async Task KillEndsASleepingSandbox()
     {
         var (read, write) = FsPlans.Pipe();

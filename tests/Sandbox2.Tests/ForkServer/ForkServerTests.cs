@@ -53,7 +53,7 @@ internal static class FsPlans
             Mounts = mounts,
             Argv = ["fs_probe", .. args],
             Environment = ["PATH=/bin"],
-            ProgramFd = Interop.OpenPath(Testcase(program)),
+            ProgramFd = Interop.OpenPath(program.StartsWith('/') ? program : Testcase(program)),
             Fds = fds ?? [new FdMapping(1, output), new FdMapping(2, output)],
             Bpf = bpf ?? [],
             ExecNonce = 0x1234_5678_9abc_def0,

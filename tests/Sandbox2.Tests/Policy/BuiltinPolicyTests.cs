@@ -47,7 +47,7 @@ public sealed class BuiltinPolicyTests : IDisposable
         var bare = SeccompRunner.Exec(null, 0, _dir, program, argv);
         var filtered = SeccompRunner.Exec(Filter.Value, Nonce, _dir, program, argv);
         Assert.Equal(0, bare.Status);
-        Assert.Equal((0, bare.Stdout), filtered);
+        Assert.Equal((0, bare.Stdout), (filtered.Status, filtered.Stdout));
     }
 
     [Theory]
@@ -115,6 +115,63 @@ public sealed class BuiltinPolicyTests : IDisposable
         Assert.Equal(SyscallAction.Allow, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("clone"), [0x3d0f00])));
         Assert.Equal(SyscallAction.Violation, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("clone"), [0x3d0f00 | 0x20000000])));
         Assert.Equal(SyscallAction.Errno(38), policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("clone3"), [])));
+    }
+
+    [Fact]
+    public void DotNetAppStartsAndRunsUnderAllowDotNetRuntime()
+    {
+        // A real .NET 10 start (host, runtime, JIT, GC, thread pool, diagnostics IPC refused politely): this test
+        // assembly's generated entry point run by the dotnet host. bench/policy/DotNetProbe covers a busy app.
+        var dotnetRuntime = new PolicyBuilder().AllowDotNetRuntime().AllowExit().Build()
+            .Compile(new PolicyCompileOptions(MonitorAttached: false, ExecNonce: Nonce));
+        var startupOnly = new PolicyBuilder().AllowDynamicStartup().AllowExit().Build()
+            .Compile(new PolicyCompileOptions(MonitorAttached: false, ExecNonce: Nonce));
+        string host = Environment.ProcessPath!;   // the dotnet host running the tests
+        string me = typeof(BuiltinPolicyTests).Assembly.Location;
+        var run = SeccompRunner.Exec(dotnetRuntime, Nonce, _dir, host, "exec", me);
+        Assert.True(run.Status == 0, $"status {run.Status}: {run.Stderr}");
+        Assert.Equal(128 + 31, SeccompRunner.Exec(startupOnly, Nonce, _dir, host, "exec", me).Status);
+    }
+
+    [Fact]
+    public void StartupPresetsFitStaticAndDynamicPrograms()
+    {
+        BpfProgram Compile(PolicyBuilder b) =>
+            b.AllowWrite().AllowExit().Build().Compile(new PolicyCompileOptions(MonitorAttached: false, ExecNonce: Nonce));
+        var staticOnly = Compile(new PolicyBuilder().AllowStaticStartup());
+        var dynamic = Compile(new PolicyBuilder().AllowDynamicStartup());
+        string hello = SeccompRunner.Testcase("hello"), helloStatic = SeccompRunner.Testcase("hello-static");
+        Assert.Equal(new ExecResult(0, "hello x\n", ""), SeccompRunner.Exec(staticOnly, Nonce, _dir, helloStatic, "x"));
+        Assert.Equal(128 + 31, SeccompRunner.Exec(staticOnly, Nonce, _dir, hello, "x").Status);   // ld.so needs more
+        Assert.Equal(new ExecResult(0, "hello x\n", ""), SeccompRunner.Exec(dynamic, Nonce, _dir, hello, "x"));
+        Assert.Equal(128 + 31, SeccompRunner.Exec(Compile(new PolicyBuilder()), Nonce, _dir, helloStatic).Status);
+    }
+
+    public static TheoryData<string, string[]> PresetSamples => new()
+    {
+        { "allow_read", ["read", "readv", "pread64"] },
+        { "allow_write", ["write", "writev", "pwrite64"] },
+        { "allow_open", ["open", "openat", "creat"] },
+        { "allow_stat", ["fstat", "newfstatat", "statx", "statfs"] },
+        { "allow_exit", ["exit", "exit_group"] },
+        { "allow_system_malloc", ["brk", "munmap", "mremap"] },
+        { "allow_static_startup", ["brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "uname"] },
+        { "allow_dynamic_startup", ["openat", "read", "close", "mmap", "mprotect", "newfstatat", "access"] },
+        { "allow_dotnet_runtime", ["clone", "futex", "membarrier", "madvise", "sched_yield", "tgkill", "rt_sigreturn", "mmap", "mprotect", "epoll_wait"] },
+        { "default", ["read", "write", "openat", "close", "getdents64", "exit_group", "clone", "unlinkat", "renameat2"] },
+        { "allow_fork", ["fork", "vfork", "clone"] },
+        { "allow_handle_signals", ["rt_sigaction", "rt_sigreturn", "rt_sigprocmask", "sigaltstack", "restart_syscall"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(PresetSamples))]
+    public void PresetsAllowWhatTheyName(string preset, string[] syscalls)
+    {
+        var policy = new PolicyBuilder().Use(preset).Build();
+        foreach (var name in syscalls)
+            Assert.True(SyscallAction.Allow == policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber(name), [0, 0, 0, 0, 0, 0])), $"{preset} does not allow {name}");
+        Assert.Equal(SyscallAction.Violation, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("ptrace"), [])));
+        Assert.Equal(SyscallAction.Violation, policy.Evaluate(new Syscall(SyscallArch.X86_64, SyscallTable.GetNumber("execve"), [])));
     }
 
     [Fact]

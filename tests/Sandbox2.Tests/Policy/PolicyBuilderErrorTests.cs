@@ -93,7 +93,7 @@ public class PolicyBuilderErrorTests
     {
         Fails(() => Sandbox2.Bpf.BpfProgram.FromBytes(new byte[7]), "multiple of 8");
         var runsOff = new Sandbox2.Bpf.BpfProgram([Sandbox2.Bpf.BpfInstruction.LoadAbsolute(0)]);
-        Fails(() => runsOff.Run(new Sandbox2.Bpf.SeccompData(0, 0, [])), "runs off its end");
+        Fails(() => runsOff.Run(new Sandbox2.Bpf.SeccompData(0, 0, [])), "must end with a return");
         var badLoad = new Sandbox2.Bpf.BpfProgram([Sandbox2.Bpf.BpfInstruction.LoadAbsolute(64), Sandbox2.Bpf.BpfInstruction.Return(0)]);
         Fails(() => badLoad.Run(new Sandbox2.Bpf.SeccompData(0, 0, [])), "offset 64");
     }

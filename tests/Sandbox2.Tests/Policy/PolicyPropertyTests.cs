@@ -200,7 +200,7 @@ public class PolicyPropertyTests
 
     [Fact]
     public void InterpreterOnCompiledProgramAgreesWithModel_SmallPolicies() =>
-        GenPolicy(12).Sample(spec => CheckAgreement(spec, 200), iter: 1500);
+        GenPolicy(12).Sample(spec => CheckAgreement(spec, 150), iter: 1000);
 
     [Fact]
     public void InterpreterOnCompiledProgramAgreesWithModel_LargePoliciesWithLongJumps() =>

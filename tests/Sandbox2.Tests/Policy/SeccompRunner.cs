@@ -23,7 +23,7 @@ internal readonly record struct LiveOutcome(bool Returned, long Ret, int Errno, 
     {
         SeccompReturn.Allow => unfiltered,
         SeccompReturn.Errno => (action & SeccompReturn.DataMask) == 0 ? new(true, 0, 0, 0) : new(true, -1, (int)(action & SeccompReturn.DataMask), 0),
-        SeccompReturn.KillProcess => new(false, 0, 0, Sigsys),
+        SeccompReturn.KillProcess or SeccompReturn.KillThread => new(false, 0, 0, Sigsys),
         SeccompReturn.UserNotif => new(true, -1, 38, 0),   // no listener: ENOSYS
         _ => throw new ArgumentOutOfRangeException(nameof(action), SeccompReturn.Describe(action)),
     };
@@ -34,6 +34,8 @@ internal readonly record struct LiveOutcome(bool Returned, long Ret, int Errno, 
 
     public override string ToString() => Returned ? $"ret={Ret} errno={Errno}" : $"signal={Signal}";
 }
+
+internal sealed record ExecResult(int Status, string Stdout, string Stderr);
 
 internal static class SeccompRunner
 {
@@ -54,7 +56,7 @@ internal static class SeccompRunner
 
     /// <summary>Runs <paramref name="program"/> under <paramref name="filter"/> (null = none) as the sandbox does:
     /// filter first, then the tagged execveat. Returns (exit status, stdout); a kill by signal N is 128+N.</summary>
-    public static (int Status, string Stdout) Exec(BpfProgram? filter, ulong nonce, string workDir, string program, params string[] args)
+    public static ExecResult Exec(BpfProgram? filter, ulong nonce, string workDir, string program, params string[] args)
     {
         string? filterFile = null;
         try
@@ -82,8 +84,7 @@ internal static class SeccompRunner
             var stderrTask = p.StandardError.ReadToEndAsync();
             string stdout = p.StandardOutput.ReadToEnd();
             if (!p.WaitForExit(30_000)) { p.Kill(); throw new TimeoutException($"{program} hung"); }
-            _ = stderrTask.Result;
-            return (p.ExitCode, stdout);
+            return new ExecResult(p.ExitCode, stdout, stderrTask.Result);
         }
         finally
         {
@@ -92,7 +93,11 @@ internal static class SeccompRunner
     }
 
     /// <summary>Runs syscall <paramref name="nr"/> with <paramref name="args"/> in a child under <paramref name="program"/> (null = no filter).</summary>
-    public static LiveOutcome Run(BpfProgram? program, long nr, ulong[] args, bool int80 = false)
+    public static LiveOutcome Run(BpfProgram? program, long nr, ulong[] args, bool int80 = false) =>
+        LiveOutcome.Parse(RunRaw(program?.ToBytes(), nr, args, int80));
+
+    /// <summary>As <see cref="Run"/> with raw program bytes (not checked here); returns the runner's line.</summary>
+    public static string RunRaw(byte[]? program, long nr, ulong[] args, bool int80 = false)
     {
         string? filterFile = null;
         try
@@ -100,7 +105,7 @@ internal static class SeccompRunner
             if (program is not null)
             {
                 filterFile = Path.Combine(Path.GetTempPath(), $"sandbox2-test-{Guid.NewGuid():N}.bpf");
-                File.WriteAllBytes(filterFile, program.ToBytes());
+                File.WriteAllBytes(filterFile, program);
             }
             var psi = new ProcessStartInfo(RunnerPath.Value) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             psi.ArgumentList.Add(filterFile ?? "none");
@@ -112,7 +117,7 @@ internal static class SeccompRunner
             string stderr = p.StandardError.ReadToEnd();
             if (!p.WaitForExit(20_000)) { p.Kill(); throw new TimeoutException("seccomp_runner hung"); }
             if (p.ExitCode != 0) throw new InvalidOperationException($"seccomp_runner exit {p.ExitCode}: {stdout}{stderr}");
-            return LiveOutcome.Parse(stdout);
+            return stdout.Trim();
         }
         finally
         {

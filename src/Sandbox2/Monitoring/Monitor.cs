@@ -89,7 +89,8 @@ internal sealed class Monitor : IDisposable
             var reg = cancellationToken.Register(static s =>
             {
                 var w = (WatchEntry)s!;
-                if (w.Completion.TrySetCanceled()) w.Owner.Remove(w);
+                w.Owner.Remove(w); // leaves the table before the waiter resumes
+                w.Completion.TrySetCanceled();
             }, entry);
             entry.Completion.Task.ContinueWith(static (_, r) => ((CancellationTokenRegistration)r!).Dispose(), reg, TaskScheduler.Default);
         }
@@ -229,11 +230,17 @@ internal sealed class Monitor : IDisposable
 
         public override void OnEvents(uint events)
         {
+            _fired = true;
+            Owner.Remove(this); // leaves the table before the waiter resumes
             Completion.TrySetResult();
-            Owner.Remove(this);
         }
 
-        public override void OnRemoved() => Completion.TrySetCanceled();
+        private bool _fired;
+
+        public override void OnRemoved()
+        {
+            if (!_fired) Completion.TrySetCanceled();
+        }
     }
 
     /// <summary>One sandbox's seccomp listener.</summary>

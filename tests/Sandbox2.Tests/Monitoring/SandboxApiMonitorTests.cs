@@ -37,7 +37,7 @@ public class SandboxApiMonitorTests
     public async Task Timeout_WithStackTraces_ShowsWhereTheSandboxeeWas()
     {
         var policy = SandboxMonitorTests.BasePolicy().CollectStacktracesOnTimeout(true).Build();
-        await using var sandbox = new Sandbox(Exec(["sleep", "=", "20000"], wall: TimeSpan.FromMilliseconds(300)), policy);
+        await using var sandbox = new Sandbox(Exec(["sleep", "=", "20000"], wall: TimeSpan.FromMilliseconds(1000)), policy);
         var result = await sandbox.RunAsync().WaitAsync(Timeout);
         Assert.Equal(SandboxStatus.Timeout, result.Status);
         Assert.NotNull(result.StackTrace);
@@ -51,7 +51,7 @@ public class SandboxApiMonitorTests
         await using (var plain = new Sandbox(Exec(["sleep", "=", "20000"]), SandboxMonitorTests.BasePolicy().Build()))
         {
             var run = plain.RunAsync();
-            await Task.Delay(200);
+            await UntilSleeping(plain);
             plain.Kill();
             var r = await run.WaitAsync(Timeout);
             Assert.Equal(SandboxStatus.ExternalKill, r.Status);
@@ -60,12 +60,24 @@ public class SandboxApiMonitorTests
         var policy = SandboxMonitorTests.BasePolicy().CollectStacktracesOnKill(true).Build();
         await using var traced = new Sandbox(Exec(["sleep", "=", "20000"]), policy);
         var running = traced.RunAsync();
-        await Task.Delay(200);
+        await UntilSleeping(traced);
         traced.Kill();
         var result = await running.WaitAsync(Timeout);
         Assert.Equal(SandboxStatus.ExternalKill, result.Status);
         Assert.True(result.StackTrace is not null, result.Reason);
         Assert.Contains(result.StackTrace, f => f.Contains(" main+", StringComparison.Ordinal));
+    }
+
+    /// <summary>Until the sandboxee (PID 2) sleeps in nanosleep, so a kill finds it running.</summary>
+    private static async Task UntilSleeping(Sandbox sandbox)
+    {
+        for (int i = 0; i < 1000; i++)
+        {
+            if (sandbox.InitPid is int init && StackTrace.FindSandboxee(init) is int pid
+                && File.ReadAllText($"/proc/{pid}/wchan").Contains("nanosleep", StringComparison.Ordinal)) return;
+            await Task.Delay(10);
+        }
+        throw new TimeoutException("the sandboxee did not start sleeping");
     }
 
     private sealed class Hooks : Notify

@@ -51,6 +51,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -155,64 +156,101 @@ static void __attribute__((noreturn)) fail(int err, const char *step, const char
 
 /* ---------- init: mount tree ---------- */
 
-static char pa[ROOT_MAX], pb[ROOT_MAX];
+/* Targets are resolved inside the new root (openat2 RESOLVE_IN_ROOT): a symlink or ".." in the tree being built
+ * resolves as the sandboxee would see it and can never lead out of it. Mounts go onto the resolved fd through
+ * the host's procfs (/oldroot/proc/self/fd/N), as runc does. */
+static int newroot_fd = -1;
+static char pb[ROOT_MAX], fdpath[64];
 
-static const char *under(char *buf, const char *prefix, const char *path)
+static int in_root(const char *path, uint64_t flags)
 {
-    if (strlen(prefix) + strlen(path) >= ROOT_MAX - 1) fail(ENAMETOOLONG, "path too long: ", path, NULL, NULL);
-    cat(cat(buf, buf + ROOT_MAX, prefix), buf + ROOT_MAX, path);
-    return buf;
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC | flags, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+    return (int)syscall(SYS_openat2, newroot_fd, path, &how, sizeof how);
 }
 
-static void mkdir_p(const char *full, const char *shown)
+static const char *fd_path(int fd)
+{
+    snprintf(fdpath, sizeof fdpath, "/oldroot/proc/self/fd/%d", fd);
+    return fdpath;
+}
+
+/* Opens the parent directory of target (inside the new root); *name = the last component. */
+static int parent_of(const char *target, const char **name, const char *what)
+{
+    char parent[ROOT_MAX];
+    const char *slash = strrchr(target, '/');
+    size_t n = (size_t)(slash - target);
+    if (n >= sizeof parent || !slash[1]) fail(EINVAL, what, target, " (bad path)", NULL);
+    memcpy(parent, target, n);
+    parent[n ? n : 1] = 0;
+    if (!n) parent[0] = '/';
+    int fd = in_root(parent, O_DIRECTORY);
+    if (fd < 0) fail(errno, what, target, " (parent directory)", NULL);
+    *name = slash + 1;
+    return fd;
+}
+
+static void mkdir_p(const char *target)
 {
     char tmp[ROOT_MAX];
-    cat(tmp, tmp + sizeof tmp, full);
+    if (strlen(target) >= sizeof tmp) fail(ENAMETOOLONG, "mkdir ", target, NULL, NULL);
+    strcpy(tmp, target);
     for (char *s = tmp + 1;; s++) {
-        if (*s == '/' || *s == 0) {
-            char saved = *s;
-            *s = 0;
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) fail(errno, "mkdir ", shown, NULL, NULL);
-            if (!(*s = saved)) break;
+        if (*s != '/' && *s != 0) continue;
+        char saved = *s;
+        *s = 0;
+        if (s > tmp + 1 && s[-1] != '/') {
+            const char *name;
+            int dir = parent_of(tmp, &name, "mkdir ");
+            if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) fail(errno, "mkdir ", tmp, NULL, NULL);
+            close(dir);
         }
+        if (!(*s = saved)) break;
     }
 }
 
-static void setattr(const char *path, uint32_t attrs, unsigned flags, const char *what, const char *shown)
+static void setattr(int dirfd, const char *path, uint32_t attrs, unsigned flags, const char *what, const char *shown)
 {
     struct mount_attr a = { .attr_set = attrs };
-    if (attrs && syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &a, sizeof a) < 0)
+    if (attrs && syscall(SYS_mount_setattr, dirfd, path, flags, &a, sizeof a) < 0)
         fail(errno, what, shown, " (set mount flags)", NULL);
 }
 
 static void do_mount_op(const struct mount_op *op)
 {
-    const char *t = under(pa, "/newroot", op->target), *shown = op->target;
+    const char *t = op->target, *name;
+    int fd = -1, dir = -1;
     switch (op->kind) {
-    case M_MKDIR: mkdir_p(t, shown); break;
-    case M_FILE: {
-        int fd = open(t, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
-        if (fd < 0) fail(errno, "create file ", shown, NULL, NULL);
-        close(fd);
-        break;
-    }
-    case M_BIND:
-        if (mount(under(pb, "/oldroot", op->source), t, NULL, MS_BIND | MS_REC, NULL) < 0)
-            fail(errno, "bind ", op->source, " -> ", shown);
-        setattr(t, op->attrs, AT_RECURSIVE, "bind ", shown);
-        break;
-    case M_TMPFS:
-        if (mount("tmpfs", t, "tmpfs", op->attrs & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), op->options) < 0)
-            fail(errno, "mount tmpfs ", shown, " options ", op->options);
-        break;
-    case M_PROC:
-        if (mount("proc", t, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) fail(errno, "mount proc ", shown, NULL, NULL);
+    case M_MKDIR: mkdir_p(t); break;
+    case M_FILE:
+        dir = parent_of(t, &name, "create file ");
+        fd = openat(dir, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
+        if (fd < 0) fail(errno, "create file ", t, NULL, NULL);
         break;
     case M_SYMLINK:
-        if (symlink(op->source, t) < 0) fail(errno, "symlink ", shown, " -> ", op->source);
+        dir = parent_of(t, &name, "symlink ");
+        if (symlinkat(op->source, dir, name) < 0) fail(errno, "symlink ", t, " -> ", op->source);
         break;
-    default: fail(EINVAL, "unknown mount kind", NULL, NULL, NULL);
+    default:
+        if ((fd = in_root(t, 0)) < 0) fail(errno, "mount target ", t, NULL, NULL);
+        if (op->kind == M_BIND) {
+            if (strlen(op->source) + 9 >= ROOT_MAX) fail(ENAMETOOLONG, "bind ", op->source, NULL, NULL);
+            cat(cat(pb, pb + ROOT_MAX, "/oldroot"), pb + ROOT_MAX, op->source);
+            if (mount(pb, fd_path(fd), NULL, MS_BIND | MS_REC, NULL) < 0) fail(errno, "bind ", op->source, " -> ", t);
+            close(fd);
+            if ((fd = in_root(t, 0)) < 0) fail(errno, "bind ", t, NULL, NULL); /* now the new mount */
+            setattr(fd, "", op->attrs, AT_RECURSIVE | AT_EMPTY_PATH, "bind ", t);
+        } else if (op->kind == M_TMPFS) {
+            if (mount("tmpfs", fd_path(fd), "tmpfs", op->attrs & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), op->options) < 0)
+                fail(errno, "mount tmpfs ", t, " options ", op->options);
+        } else if (op->kind == M_PROC) {
+            if (mount("proc", fd_path(fd), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) fail(errno, "mount proc ", t, NULL, NULL);
+        } else {
+            fail(EINVAL, "unknown mount kind", NULL, NULL, NULL);
+        }
     }
+    if (fd >= 0) close(fd);
+    if (dir >= 0) close(dir);
 }
 
 /* bubblewrap's double pivot: scratch tmpfs with the host root at /oldroot, build /newroot, detach, pivot. */
@@ -227,7 +265,9 @@ static void build_root(void)
     CHECK(syscall(SYS_pivot_root, ".", "oldroot"), "pivot_root to scratch");
     CHECK(chdir("/"), "chdir /");
     CHECK(mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), "mount root tmpfs");
+    CHECK(newroot_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /newroot");
     for (int i = 0; i < P.nmounts; i++) do_mount_op(&P.mounts[i]);
+    close(newroot_fd);
     CHECK(mount("oldroot", "/oldroot", NULL, MS_REC | MS_PRIVATE, NULL), "make /oldroot private");
     CHECK(umount2("/oldroot", MNT_DETACH), "detach /oldroot");
     int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -238,7 +278,7 @@ static void build_root(void)
     CHECK(umount2(".", MNT_DETACH), "detach scratch root");
     CHECK(chdir("/"), "chdir / in new root");
     close(old);
-    setattr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, "remount ", "/ read-only");
+    setattr(AT_FDCWD, "/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, "remount ", "/ read-only");
     umask(saved_umask);
 }
 

@@ -213,7 +213,7 @@ public sealed class Sandbox : IAsyncDisposable
 
         ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
-        byte[] bpf = Policy.Compile(options).ToBytes();
+        byte[] bpf = CompiledPolicyCache.Compile(Policy, nonce);
 
         uint euid = Interop.GetEUid(), egid = Interop.GetEGid();
         var env = new List<string>();

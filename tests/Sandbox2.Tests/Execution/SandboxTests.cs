@@ -319,3 +319,17 @@ public partial class SandboxTests
         }
     }
 }
+
+public class CompiledPolicyCacheTests
+{
+    [Fact]
+    public void StampedProgramEqualsAFreshCompile()
+    {
+        var policy = BuiltinPolicies.CreateDefault().Build();
+        foreach (ulong nonce in (ulong[])[0, 1, 0xdead_beef_0000_0001, ulong.MaxValue, 0x1111_1111_2222_2222])
+        {
+            byte[] fresh = policy.Compile(new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce)).ToBytes();
+            Assert.Equal(fresh, CompiledPolicyCache.Compile(policy, nonce));
+        }
+    }
+}

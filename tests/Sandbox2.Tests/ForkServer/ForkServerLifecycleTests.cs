@@ -3,10 +3,10 @@ using System.Runtime.InteropServices;
 namespace Sandbox2.Tests.ForkServerLayer;
 
 /// <summary>Private forkservers: death of the forkserver or of its executor ends every sandbox; no zombies; unprivileged mode.</summary>
-public class ForkServerLifecycleTests
+public partial class ForkServerLifecycleTests
 {
-    [DllImport("libc")]
-    private static extern int kill(int pid, int signal);
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int kill(int pid, int signal);
 
     private static readonly string[] Unprivileged = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
 

@@ -282,6 +282,27 @@ public class ForkServerPlanTests
     }
 
     [Fact]
+    public async Task MountTargetsResolveInsideTheNewRoot()
+    {
+        string dir = Path.GetDirectoryName(FsPlans.Testcase("hello-static"))!;
+        // An absolute symlink in the tree resolves inside the sandbox, as the sandboxee would see it.
+        MountOp[] mounts =
+        [
+            new(MountOpKind.MakeDirectory, "/real"),
+            new(MountOpKind.Symlink, "/abs", "/real"),
+            new(MountOpKind.Bind, "/abs", dir, MountFlags.ReadOnly),
+        ];
+        Assert.Equal("/real/hello-static file\n", await Output(["lstat", "/real/hello-static"], mounts: mounts));
+        // A relative symlink cannot lead out of the new root (to the host root at /oldroot during setup).
+        string escape = $"sandbox2-escape-{Environment.ProcessId}";
+        var (report, _) = await FsPlans.Run(Server, o => FsPlans.Probe(o, [], extraMounts:
+            [new(MountOpKind.Symlink, "/esc", "../../../oldroot/var/tmp"), new(MountOpKind.MakeDirectory, $"/esc/{escape}")]));
+        Assert.StartsWith($"mkdir /esc/{escape}", report.SetupFailedStep, StringComparison.Ordinal);
+        Assert.Equal(2, report.SetupErrno); // ENOENT: /oldroot does not exist inside the new root
+        Assert.False(Directory.Exists($"/var/tmp/{escape}"));
+    }
+
+    [Fact]
     public async Task MinimalDevFromHostBindsWorks()
     {
         MountOp[] mounts =

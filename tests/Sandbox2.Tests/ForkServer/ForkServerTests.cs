@@ -5,7 +5,7 @@ using System.Text;
 namespace Sandbox2.Tests.ForkServerLayer;
 
 /// <summary>Plans built by hand for the forkserver layer (the Executor builds them in production).</summary>
-internal static class FsPlans
+internal static partial class FsPlans
 {
     public static string Testcase(string name)
     {
@@ -32,13 +32,13 @@ internal static class FsPlans
         return await Task.Run(reader.ReadToEndAsync).ConfigureAwait(false);
     }
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern unsafe int pipe2(int* fds, int flags);
+    [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
+    private static unsafe partial int pipe2(int* fds, int flags);
 
     public static uint OutsideUid(bool unprivileged) => unprivileged || geteuid() == 0 ? 65534u : (uint)geteuid();
 
-    [DllImport("libc")]
-    private static extern int geteuid();
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial int geteuid();
 
     /// <summary>Static <c>fs_probe</c> with a fresh /proc, its stdout/stderr to <paramref name="output"/>.</summary>
     public static SandboxPlan Probe(SafeFdHandle output, string[] args, bool unprivileged = false, byte[]? bpf = null,

@@ -90,10 +90,11 @@ public sealed class Sandbox : IAsyncDisposable
     {
         try
         {
-            if (StackTrace.FindSandboxee(running.InitPid) is int pid)
-                _killStackTrace = await Monitor.Shared.CollectStackTraceAsync(pid).WaitAsync(TimeSpan.FromMilliseconds(500)).ConfigureAwait(false);
+            _killStackTrace = StackTrace.FindSandboxee(running.InitPid) is int pid
+                ? await Monitor.Shared.CollectStackTraceAsync(pid).WaitAsync(TimeSpan.FromMilliseconds(500)).ConfigureAwait(false)
+                : ["(no stack trace: the sandboxee (pid 2) was not found)"];
         }
-        catch (TimeoutException) { }
+        catch (TimeoutException) { _killStackTrace = ["(no stack trace: the monitor did not collect it within 500 ms)"]; }
         finally { running.Kill(); }
     }
 

@@ -25,7 +25,8 @@ internal static class Program
                 Error($"{problem} (see '{command} --help')");
                 return ExitStatus.BadCommandLine;
             }
-            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+            // Signals are handled by 'run' itself (StopSignals): it kills the sandbox before exiting.
+            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }).ConfigureAwait(false);
         }
         catch (CommandLineException e)
         {

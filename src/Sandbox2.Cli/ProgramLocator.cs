@@ -1,7 +1,7 @@
 namespace Sandbox2.Cli;
 
 /// <summary>Finds PROGRAM on the host (as execvp does) and what must be mounted for it to start inside:
-/// the file itself and, for an ELF binary, its interpreter and libraries; for a <c>#!</c> script, its interpreter.</summary>
+/// the file itself and, for an ELF binary, its interpreter and libraries.</summary>
 internal static class ProgramLocator
 {
     private const string DefaultHostPath = "/usr/local/bin:/usr/bin:/bin";
@@ -30,57 +30,31 @@ internal static class ProgramLocator
         return firstMatch;
     }
 
-    /// <summary>Mounts the resolved program and what it needs to start (read-only).</summary>
-    /// <remarks>An ELF file gets <see cref="PolicyBuilder.AddLibrariesForBinary"/>; a script gets its <c>#!</c>
-    /// interpreter (and that one's libraries). Anything else is mounted as it is; exec then fails and the sandbox
-    /// reports why.</remarks>
-    public static void AddProgramMounts(PolicyBuilder builder, string hostPath)
+    /// <summary>Mounts the resolved program read-only at its host path and, for an ELF binary, its interpreter and
+    /// libraries (<see cref="PolicyBuilder.AddLibrariesForBinary"/>). Anything else is mounted as it is; exec then
+    /// fails and the sandbox reports why. (A <c>#!</c> script cannot start: it is executed with execveat from a
+    /// close-on-exec descriptor, which its interpreter cannot reopen.)</summary>
+    /// <param name="covered">The program is already visible at its path through a bind of the user's.</param>
+    public static void AddProgramMounts(PolicyBuilder builder, string hostPath, bool covered)
     {
         if (!File.Exists(hostPath))
             return;
-        builder.AddFile(hostPath);
-        if (!IsExecutable(hostPath))
-            return;
-        switch (ReadKind(hostPath, out string? interpreter))
-        {
-            case FileKind.Elf:
-                builder.AddLibrariesForBinary(hostPath);
-                break;
-            case FileKind.Script when interpreter is not null && File.Exists(interpreter):
-                builder.AddFile(interpreter);
-                if (ReadKind(interpreter, out _) == FileKind.Elf)
-                    builder.AddLibrariesForBinary(interpreter);
-                break;
-        }
+        if (!covered)
+            builder.AddFile(hostPath);
+        if (IsExecutable(hostPath) && IsElf(hostPath))
+            builder.AddLibrariesForBinary(hostPath);
     }
 
-    private enum FileKind { Other, Elf, Script }
-
-    private static FileKind ReadKind(string path, out string? interpreter)
+    private static bool IsElf(string path)
     {
-        interpreter = null;
-        Span<byte> head = stackalloc byte[256];
-        int n;
+        Span<byte> magic = stackalloc byte[4];
         try
         {
             using var file = File.OpenHandle(path);
-            n = RandomAccess.Read(file, head, 0);
+            return RandomAccess.Read(file, magic, 0) == 4 && magic.SequenceEqual("\u007fELF"u8);
         }
-        catch (IOException) { return FileKind.Other; }
-        catch (UnauthorizedAccessException) { return FileKind.Other; }
-        head = head[..n];
-        if (head.StartsWith("\u007fELF"u8))
-            return FileKind.Elf;
-        if (!head.StartsWith("#!"u8))
-            return FileKind.Other;
-        ReadOnlySpan<byte> line = head[2..];
-        int end = line.IndexOf((byte)'\n');
-        if (end >= 0)
-            line = line[..end];
-        string text = System.Text.Encoding.UTF8.GetString(line).Trim();
-        int space = text.IndexOfAny([' ', '\t']);
-        interpreter = space >= 0 ? text[..space] : text;
-        return interpreter.StartsWith('/') ? FileKind.Script : FileKind.Other;
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
     }
 
     private static bool IsExecutable(string path)

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -72,7 +73,13 @@ internal sealed class ResultJson
     internal static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
 
     /// <summary>The document as indented JSON text, with a final newline.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, ResultJsonContext.Default.ResultJson) + "\n";
+    public string ToJson() => JsonSerializer.Serialize(this, Context.ResultJson) + "\n";
+
+    // Written to a file or a terminal, not into HTML: keep '+', '<', quotes in stack frames and reasons readable.
+    private static readonly ResultJsonContext Context = new(new JsonSerializerOptions(ResultJsonContext.Default.Options)
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
 }
 
 /// <summary>Where <c>--result</c> goes: a file, opened (and so checked) before the sandbox starts, or standard error ("-").</summary>

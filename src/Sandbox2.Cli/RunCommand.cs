@@ -11,7 +11,7 @@ internal static class RunCommand
     internal const ulong DefaultTmpfsSize = 64UL << 20;
 
     /// <summary>PATH inside the sandbox unless <c>--env PATH=...</c> says otherwise.</summary>
-    internal const string DefaultPath = "/usr/local/bin:/usr/bin:/bin";
+    internal const string DefaultPath = Executor.DefaultPath;
 
     private static readonly Option<string> PolicyFile = new("--policy") { Description = "Policy file in the policy language (not built yet)", HelpName = "FILE" };
     private static readonly Option<string[]> Allow = Repeatable("--allow", "NAME[,NAME...]", "Also allow these syscalls (repeatable)");
@@ -32,7 +32,19 @@ internal static class RunCommand
     private static readonly Option<TimeSpan?> CpuLimit = Seconds("--cpu-limit", "CPU time limit in seconds (RLIMIT_CPU) [default: none]", wholeSeconds: true);
     private static readonly Option<ulong?> MemoryLimit = SizeOption("--memory-limit", "Address-space limit, e.g. 256M, 2G [default: none]", allowZero: false);
     private static readonly Option<ulong?> FileSizeLimit = SizeOption("--file-size-limit", "Largest file it may write (RLIMIT_FSIZE) [default: none]", allowZero: true);
-    private static readonly Option<ulong?> OpenFilesLimit = new("--open-files-limit") { Description = "RLIMIT_NOFILE [default: 1024]", HelpName = "N" };
+    private static readonly Option<ulong?> OpenFilesLimit = new("--open-files-limit")
+    {
+        Description = "RLIMIT_NOFILE [default: 1024]",
+        HelpName = "N",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) && n >= 1)
+                return n;
+            result.AddError($"--open-files-limit: '{text}' is not a whole number of at least 1");
+            return null;
+        },
+    };
     private static readonly Option<string> ProcessLimit = new("--process-limit") { Description = "Most processes/threads at once (not built yet)", HelpName = "N" };
     private static readonly Option<string> OutputLimit = new("--output-limit") { Description = "Most bytes written to stdout and stderr together (not built yet)", HelpName = "SIZE" };
     private static readonly Option<bool> SandboxAfterStart = new("--sandbox-after-start") { Description = "Start PROGRAM unfiltered; it applies the policy itself through Sandbox2.Client (SandboxMeHere)" };
@@ -84,16 +96,17 @@ internal static class RunCommand
             return ExitStatus.SetupError;
         }
 
-        SandboxResult result;
+        SandboxResult? result = null;
+        using var stopSignals = new StopSignals();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopSignals.Token);
         try
         {
             await using var sandbox = new Sandbox(executor, policy);
-            result = await sandbox.RunAsync(cancellationToken).ConfigureAwait(false);
+            result = await sandbox.RunAsync(stop.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            global::Sandbox2.Cli.Program.Error("interrupted; the sandbox was killed");
-            return ExitStatus.Interrupted;
+            // reported below as an interruption
         }
         catch (Exception e) when (e is not CommandLineException)
         {
@@ -101,6 +114,20 @@ internal static class RunCommand
             global::Sandbox2.Cli.Program.Error(reason);
             resultFile?.Write(ResultJson.SetupError(reason));
             return ExitStatus.SetupError;
+        }
+
+        if (stopSignals.Signal is { } signal)
+        {
+            // Killed because this tool was asked to stop: say so, and exit as a shell expects (128 + signal).
+            global::Sandbox2.Cli.Program.Error($"stopped by signal {signal}; the sandbox was killed");
+            if (result is not null)
+                resultFile?.Write(ResultJson.From(result));
+            return 128 + signal;
+        }
+        if (result is null)
+        {
+            global::Sandbox2.Cli.Program.Error("interrupted; the sandbox was killed");
+            return ExitStatus.Interrupted;
         }
 
         if (result.Status != SandboxStatus.Ok)
@@ -132,25 +159,28 @@ internal static class RunCommand
             }
         });
 
+        // The user's binds first, so that PROGRAM and libraries already visible through them are not mounted again
+        // (a file mount inside a read-only directory bind could not be created).
+        var binds = new List<(string Source, string Target)>();
+        bool tmpGiven = false;
+        foreach (string spec in parsed.GetValue(RoBind) ?? [])
+            tmpGiven |= AddBind("--ro-bind", spec, writable: false, builder, binds);
+        foreach (string spec in parsed.GetValue(Bind) ?? [])
+            tmpGiven |= AddBind("--bind", spec, writable: true, builder, binds);
+        foreach (string spec in parsed.GetValue(Tmpfs) ?? [])
+            tmpGiven |= AddTmpfs(spec, builder);
+
         if (hostPath is not null)
         {
             try
             {
-                ProgramLocator.AddProgramMounts(builder, hostPath);
+                ProgramLocator.AddProgramMounts(builder, hostPath, covered: binds.Any(b => Shows(b, hostPath)));
             }
             catch (PolicyException e)
             {
                 throw new SetupException($"cannot mount {hostPath} and its libraries: {ResultJson.OneLine(e.Message)}", e);
             }
         }
-
-        bool tmpGiven = false;
-        foreach (string spec in parsed.GetValue(RoBind) ?? [])
-            tmpGiven |= AddBind("--ro-bind", spec, writable: false, builder);
-        foreach (string spec in parsed.GetValue(Bind) ?? [])
-            tmpGiven |= AddBind("--bind", spec, writable: true, builder);
-        foreach (string spec in parsed.GetValue(Tmpfs) ?? [])
-            tmpGiven |= AddTmpfs(spec, builder);
 
         Apply("mounts", () =>
         {
@@ -171,7 +201,7 @@ internal static class RunCommand
     }
 
     /// <summary>Adds <c>--ro-bind</c>/<c>--bind SRC[:DST]</c>. Returns whether it mounts something on /tmp.</summary>
-    private static bool AddBind(string option, string spec, bool writable, PolicyBuilder builder)
+    private static bool AddBind(string option, string spec, bool writable, PolicyBuilder builder, List<(string Source, string Target)> binds)
     {
         int colon = spec.IndexOf(':', StringComparison.Ordinal);
         string source = colon >= 0 ? spec[..colon] : spec;
@@ -193,7 +223,18 @@ internal static class RunCommand
             else
                 builder.AddFileAt(hostSource, target, writable);
         });
+        binds.Add((hostSource, target));
         return target.TrimEnd('/') == "/tmp";
+    }
+
+    /// <summary>Whether <paramref name="bind"/> makes host file <paramref name="hostPath"/> visible at the same path inside.</summary>
+    private static bool Shows((string Source, string Target) bind, string hostPath)
+    {
+        string target = bind.Target.TrimEnd('/');
+        if (hostPath == target)
+            return hostPath == bind.Source;
+        return hostPath.StartsWith(target + "/", StringComparison.Ordinal)
+            && Path.GetFullPath(bind.Source.TrimEnd('/') + hostPath[target.Length..]) == hostPath;
     }
 
     /// <summary>Adds <c>--tmpfs DST[:SIZE]</c>. Returns whether it is /tmp.</summary>

@@ -21,7 +21,7 @@ internal static class CliJson
 /// <summary>The <c>--result</c> JSON: every contract field, the right types, nulls where absent.</summary>
 public class CliResultJsonTests
 {
-    [SandboxFact]
+    [Fact]
     public async Task OkResultHasEveryContractField()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--result", "-", "--", "/bin/echo", "hello");
@@ -47,7 +47,7 @@ public class CliResultJsonTests
         Assert.InRange(usage.GetProperty("maxRssKb").GetInt64(), 1, 10_000_000);
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task ExitCodeIsInTheJsonAndTheResultCanGoToAFile()
     {
         string file = Path.Combine(Path.GetTempPath(), $"sandbox2-cli-result-{Guid.NewGuid():N}.json");
@@ -66,7 +66,7 @@ public class CliResultJsonTests
         }
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task ViolationIsDescribed()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--result", "-", "--", CliRunner.Testcase("cli_syscall-static"), CliRunner.PtraceNumber);
@@ -86,9 +86,22 @@ public class CliResultJsonTests
         Assert.Equal(2, v.GetProperty("pid").GetInt32());
         Assert.StartsWith("[X86-64]", v.GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.Contains("ptrace", v.GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("stackTrace").ValueKind); // only with --stack-trace
     }
 
-    [SandboxFact]
+    [Fact]
+    public async Task StackTraceIsCollectedWhenAsked()
+    {
+        CliOutcome r = await CliRunner.RunAsync("run", "--stack-trace", "--result", "-", "--", CliRunner.Testcase("cli_syscall"), CliRunner.PtraceNumber);
+        Assert.True(r.ExitCode == 159, r.ToString());
+        JsonElement json = CliJson.Parse(r.Stderr);
+        string[] frames = json.GetProperty("stackTrace").EnumerateArray().Select(f => f.GetString()!).ToArray();
+        Assert.True(frames.Length >= 2, r.ToString());
+        Assert.StartsWith("#0 0x", frames[0], StringComparison.Ordinal);
+        Assert.Contains(frames, f => f.Contains(" main+0x", StringComparison.Ordinal)); // '+' is written as is, not \u002B
+    }
+
+    [Fact]
     public async Task SetupErrorIsReported()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--result", "-", "--", "/definitely/not/here/prog");

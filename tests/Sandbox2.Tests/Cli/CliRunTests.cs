@@ -7,7 +7,7 @@ public class CliRunTests
     private const string Ptrace = CliRunner.PtraceNumber;
     private const string Acct = "163";
 
-    [SandboxFact]
+    [Fact]
     public async Task EchoHelloPrintsHelloAndExits0()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--", "/bin/echo", "hello");
@@ -16,7 +16,7 @@ public class CliRunTests
         Assert.Equal("", r.Stderr);
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task ProgramIsFoundOnThePath()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--", "echo", "found");
@@ -24,7 +24,7 @@ public class CliRunTests
         Assert.Equal("found\n", r.Stdout);
     }
 
-    [SandboxTheory]
+    [Theory]
     [InlineData("cli_exit", 3)]
     [InlineData("cli_exit-static", 42)]
     [InlineData("cli_exit", 0)]
@@ -34,14 +34,14 @@ public class CliRunTests
         Assert.True(r.ExitCode == code, r.ToString());
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task FalseExits1()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--", "false");
         Assert.True(r.ExitCode == 1, r.ToString());
     }
 
-    [SandboxTheory]
+    [Theory]
     [InlineData("/definitely/not/here/prog")]
     [InlineData("no-such-program-sandbox2-test")]
     public async Task MissingProgramExits127(string program)
@@ -51,7 +51,7 @@ public class CliRunTests
         Assert.Single(r.ToolLines);
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task NonExecutableProgramExits126()
     {
         string file = Path.Combine(Path.GetTempPath(), $"sandbox2-cli-noexec-{Guid.NewGuid():N}");
@@ -68,7 +68,7 @@ public class CliRunTests
         }
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task WallTimeLimitGives124()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--time-limit", "1", "--result", "-", "--", "sleep", "5");
@@ -76,7 +76,7 @@ public class CliRunTests
         Assert.Equal("TIMEOUT", CliJson.Parse(r.Stderr).GetProperty("status").GetString());
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task ViolationGives159()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--result", "-", "--", CliRunner.Testcase("cli_syscall"), Ptrace);
@@ -86,7 +86,7 @@ public class CliRunTests
         Assert.Equal("", r.Stdout);
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task CpuLimitKillsWithASignal()
     {
         // RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL at the hard one.
@@ -97,7 +97,7 @@ public class CliRunTests
         Assert.Equal(r.ExitCode - 128, json.GetProperty("signal").GetInt32());
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task HostEnvironmentIsNotPassedOnlyEnvAndPath()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--env", "GREETING=hi there", "--env", "EMPTY=", "--", "env");
@@ -109,7 +109,7 @@ public class CliRunTests
         Assert.StartsWith("PATH=", lines[2], StringComparison.Ordinal);
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task DefaultEnvironmentIsAMinimalPath()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--", "env");
@@ -118,7 +118,7 @@ public class CliRunTests
         Assert.StartsWith("PATH=", line, StringComparison.Ordinal);
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task HostnameDefaultsToSandbox2AndCanBeSet()
     {
         CliOutcome byDefault = await CliRunner.RunAsync("run", "--", "uname", "-n");
@@ -129,7 +129,7 @@ public class CliRunTests
         Assert.Equal("box7\n", set.Stdout);
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task CwdIsRootByDefaultAndCanBeSet()
     {
         CliOutcome byDefault = await CliRunner.RunAsync("run", "--", "pwd");
@@ -140,7 +140,7 @@ public class CliRunTests
         Assert.Equal("/tmp\n", set.Stdout);
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task ProcIsMountedUnlessNoProc()
     {
         CliOutcome with = await CliRunner.RunAsync("run", "--", "cat", "/proc/self/stat");
@@ -150,7 +150,7 @@ public class CliRunTests
         Assert.True(without.ExitCode == 1, without.ToString());
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task RoBindIsReadableButNotWritable()
     {
         string dir = Directory.CreateTempSubdirectory("sandbox2-cli-ro-").FullName;
@@ -172,7 +172,7 @@ public class CliRunTests
         }
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task BindIsWritableAndAFileNotMountedIsInvisible()
     {
         string dir = Directory.CreateTempSubdirectory("sandbox2-cli-rw-").FullName;
@@ -192,7 +192,7 @@ public class CliRunTests
         }
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task TmpfsIsWritableAndSized()
     {
         CliOutcome fits = await CliRunner.RunAsync("run", "--tmpfs", "/scratch:4M", "--", "dd", "if=/dev/zero", "of=/scratch/f", "bs=1M", "count=2");
@@ -204,7 +204,7 @@ public class CliRunTests
         Assert.True(write.ExitCode == 0, write.ToString());
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task NetworkHostWarnsOnStderr()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--network", "host", "--", "/bin/true");
@@ -213,7 +213,7 @@ public class CliRunTests
         Assert.Contains("unsafe", line, StringComparison.Ordinal);
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task AllowAddsSyscalls()
     {
         CliOutcome denied = await CliRunner.RunAsync("run", "--", CliRunner.Testcase("cli_syscall"), Acct);
@@ -223,7 +223,7 @@ public class CliRunTests
         Assert.StartsWith("syscall 163 returned -1", allowed.Stdout, StringComparison.Ordinal); // EPERM: not privileged inside
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task UnknownSyscallInAllowIsACommandLineError()
     {
         CliOutcome r = await CliRunner.RunAsync("run", "--allow", "no_such_syscall", "--", "/bin/true");
@@ -231,7 +231,7 @@ public class CliRunTests
         Assert.Contains("no_such_syscall", Assert.Single(r.ToolLines), StringComparison.Ordinal);
     }
 
-    [SandboxTheory]
+    [Theory]
     [InlineData("1073741824")]
     [InlineData("1048576KiB")]
     [InlineData("1024mb")]
@@ -244,11 +244,74 @@ public class CliRunTests
         Assert.Equal("ok\n", r.Stdout);
     }
 
-    [SandboxFact]
+    [Fact]
     public async Task FileSizeLimitStopsLargeWrites()
     {
         // RLIMIT_FSIZE: the write past the limit raises SIGXFSZ (25), which kills dd.
         CliOutcome r = await CliRunner.RunAsync("run", "--file-size-limit", "64k", "--", "dd", "if=/dev/zero", "of=/tmp/f", "bs=1k", "count=128");
         Assert.True(r.ExitCode == 128 + 25, r.ToString());
+    }
+
+    [Theory]
+    [InlineData("TERM", 15)]
+    [InlineData("INT", 2)]
+    public async Task StopSignalKillsTheSandboxAndExits128PlusSignal(string signal, int number)
+    {
+        // A distinctive argument, to find the sandboxed sleep among the host's processes.
+        string duration = $"{37 + number}.{Random.Shared.Next(100000, 999999)}";
+        CliOutcome r = await CliRunner.RunAsync(["run", "--result", "-", "--", "sleep", duration], async pid =>
+        {
+            for (int i = 0; i < 300 && !await SleepIsRunningAsync(duration); i++)
+                await Task.Delay(100);
+            Assert.True(await SleepIsRunningAsync(duration), "the sandboxed sleep never started");
+            using var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await kill.WaitForExitAsync();
+        });
+        Assert.True(r.ExitCode == 128 + number, r.ToString());
+        Assert.Contains($"stopped by signal {number}", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal("EXTERNAL_KILL", CliJson.Parse(r.Stderr).GetProperty("status").GetString());
+        Assert.False(await SleepIsRunningAsync(duration), "the sandboxed program outlived the tool");
+    }
+
+    private static async Task<bool> SleepIsRunningAsync(string duration)
+    {
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                string cmdline = await File.ReadAllTextAsync(Path.Combine(dir, "cmdline"));
+                string[] argv = cmdline.Split('\0');
+                if (argv is [var argv0, var arg, ""] && argv0.EndsWith("sleep", StringComparison.Ordinal) && arg == duration)
+                    return true; // the sandboxed sleep itself, not the tool whose arguments also mention it
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return false;
+    }
+
+    [Fact]
+    public async Task ProgramInsideARoBindDirectoryIsNotMountedTwice()
+    {
+        CliOutcome r = await CliRunner.RunAsync("run", "--ro-bind", "/usr", "--", "/usr/bin/head", "-c", "4", "/usr/bin/head");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("\u007fELF", r.Stdout);
+    }
+
+    [Fact]
+    public async Task ConflictingMountsAreACommandLineError()
+    {
+        CliOutcome r = await CliRunner.RunAsync("run", "--tmpfs", "/proc", "--", "/bin/true");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains("/proc", Assert.Single(r.ToolLines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OnlyStandardDescriptorsAreOpenInside()
+    {
+        // ls itself holds one more descriptor (3) for the directory it lists.
+        CliOutcome r = await CliRunner.RunAsync("run", "--", "ls", "/proc/self/fd");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["0", "1", "2", "3"], r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 }

@@ -38,7 +38,10 @@ internal static class CliRunner
     /// <summary>A C testcase from tests/testcases (built by make into artifacts/testcases).</summary>
     public static string Testcase(string name) => Path.Combine(ArtifactsDir, "testcases", name);
 
-    public static async Task<CliOutcome> RunAsync(params string[] args)
+    public static Task<CliOutcome> RunAsync(params string[] args) => RunAsync(args, whileRunning: null);
+
+    /// <summary>Runs the CLI; <paramref name="whileRunning"/> (given the tool's pid) runs concurrently, before the tool ends.</summary>
+    public static async Task<CliOutcome> RunAsync(string[] args, Func<int, Task>? whileRunning)
     {
         var start = new ProcessStartInfo(ToolPath)
         {
@@ -56,6 +59,8 @@ internal static class CliRunner
         using var cts = new CancellationTokenSource(Timeout);
         try
         {
+            if (whileRunning is not null)
+                await whileRunning(process.Id);
             await process.WaitForExitAsync(cts.Token);
         }
         catch (OperationCanceledException)

@@ -19,68 +19,100 @@ internal sealed class ElfDependencies
     public IReadOnlyList<string> RPath { get; private init; } = [];
     public IReadOnlyList<string> RunPath { get; private init; } = [];
 
-    /// <summary>Parses <paramref name="path"/>. Throws <see cref="PolicyException"/> for a file that is not a 64-bit x86-64 ELF.</summary>
+    /// <summary>Parses <paramref name="path"/>, reading only the headers, the dynamic segment and its string
+    /// table (not the whole file). Throws <see cref="PolicyException"/> for a file that is not a 64-bit x86-64 ELF.</summary>
     public static ElfDependencies Read(string path)
     {
-        byte[] data;
-        try { data = File.ReadAllBytes(path); }
+        try
+        {
+            using var handle = File.OpenHandle(path);
+            long length = RandomAccess.GetLength(handle);
+            return Parse(new FileWindow(handle, length), path);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new PolicyException($"cannot read {path}: {e.Message}"); }
-        return Parse(data, path);
     }
 
-    internal static ElfDependencies Parse(byte[] f, string path)
+    internal static ElfDependencies Parse(byte[] data, string path) => Parse(new FileWindow(data), path);
+
+    /// <summary>Random access to a file (or an in-memory copy) in bounds-checked pieces.</summary>
+    private sealed class FileWindow
     {
-        if (f.Length < 64 || f[0] != 0x7f || f[1] != (byte)'E' || f[2] != (byte)'L' || f[3] != (byte)'F')
+        private readonly Microsoft.Win32.SafeHandles.SafeFileHandle? _handle;
+        private readonly byte[]? _data;
+        public FileWindow(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length) { _handle = handle; Length = length; }
+        public FileWindow(byte[] data) { _data = data; Length = data.Length; }
+        public long Length { get; }
+
+        public byte[] Read(ulong offset, ulong count, string path)
+        {
+            if (count > int.MaxValue || offset > (ulong)Length || count > (ulong)Length - offset)
+                throw new PolicyException($"{path}: truncated or corrupt ELF file");
+            if (_data is not null) return _data.AsSpan((int)offset, (int)count).ToArray();
+            var buffer = new byte[count];
+            int done = 0;
+            while (done < buffer.Length)
+            {
+                int n = RandomAccess.Read(_handle!, buffer.AsSpan(done), (long)offset + done);
+                if (n <= 0) throw new PolicyException($"{path}: truncated ELF file");
+                done += n;
+            }
+            return buffer;
+        }
+    }
+
+    private static ElfDependencies Parse(FileWindow file, string path)
+    {
+        byte[] h = file.Read(0, Math.Min(64UL, (ulong)file.Length), path);
+        if (h.Length < 64 || h[0] != 0x7f || h[1] != (byte)'E' || h[2] != (byte)'L' || h[3] != (byte)'F')
             throw new PolicyException($"{path} is not an ELF file");
-        if (f[4] != 2 || f[5] != 1) throw new PolicyException($"{path} is not a 64-bit little-endian ELF file (only x86-64 programs are supported)");
-        if (U16(f, 18) != 62) throw new PolicyException($"{path} is not an x86-64 ELF file (e_machine {U16(f, 18)})");
-        ulong phoff = U64(f, 32);
-        int phentsize = U16(f, 54), phnum = U16(f, 56);
+        if (h[4] != 2 || h[5] != 1) throw new PolicyException($"{path} is not a 64-bit little-endian ELF file (only x86-64 programs are supported)");
+        if (U16(h, 18) != 62) throw new PolicyException($"{path} is not an x86-64 ELF file (e_machine {U16(h, 18)})");
+        ulong phoff = U64(h, 32);
+        int phentsize = U16(h, 54), phnum = U16(h, 56);
+        if (phentsize < 56) throw new PolicyException($"{path}: corrupt ELF program header size {phentsize}");
+        byte[] ph = file.Read(phoff, (ulong)(phentsize * phnum), path);
         var loads = new List<(ulong Vaddr, ulong Offset, ulong Filesz)>();
         string? interp = null;
-        (ulong Offset, ulong Size)? dynamic = null;
+        byte[]? dynamic = null;
         for (int i = 0; i < phnum; i++)
         {
-            int ph = Checked(phoff + (ulong)(i * phentsize), 56, f.Length, path);
-            uint type = U32(f, ph);
-            ulong offset = U64(f, ph + 8), vaddr = U64(f, ph + 16), filesz = U64(f, ph + 32);
+            int at = i * phentsize;
+            uint type = U32(ph, at);
+            ulong offset = U64(ph, at + 8), vaddr = U64(ph, at + 16), filesz = U64(ph, at + 32);
             switch (type)
             {
-                case 1: loads.Add((vaddr, offset, filesz)); break;                    // PT_LOAD
-                case 2: dynamic = (offset, filesz); break;                             // PT_DYNAMIC
-                case 3: interp = CString(f, Checked(offset, (int)Math.Min(filesz, 4096), f.Length, path)); break; // PT_INTERP
+                case 1: loads.Add((vaddr, offset, filesz)); break;                                   // PT_LOAD
+                case 2: dynamic = file.Read(offset, Math.Min(filesz, 1UL << 20), path); break;      // PT_DYNAMIC
+                case 3: interp = CString(file.Read(offset, Math.Min(filesz, 4096), path), 0); break; // PT_INTERP
             }
         }
         var needed = new List<ulong>();
-        ulong strtab = 0, rpath = ulong.MaxValue, runpath = ulong.MaxValue;
-        if (dynamic is { } d)
+        ulong strtab = 0, strsz = 0, rpath = ulong.MaxValue, runpath = ulong.MaxValue;
+        if (dynamic is not null)
         {
-            for (ulong o = 0; o + 16 <= d.Size; o += 16)
+            for (int o = 0; o + 16 <= dynamic.Length; o += 16)
             {
-                int at = Checked(d.Offset + o, 16, f.Length, path);
-                long tag = (long)U64(f, at);
-                ulong val = U64(f, at + 8);
+                long tag = (long)U64(dynamic, o);
+                ulong val = U64(dynamic, o + 8);
                 if (tag == 0) break;                                   // DT_NULL
                 switch (tag)
                 {
                     case 1: needed.Add(val); break;                     // DT_NEEDED
                     case 5: strtab = val; break;                        // DT_STRTAB (a virtual address)
+                    case 10: strsz = val; break;                        // DT_STRSZ
                     case 15: rpath = val; break;                        // DT_RPATH
                     case 29: runpath = val; break;                      // DT_RUNPATH
                 }
             }
         }
-        int StrtabOffset()
+        byte[] strings = [];
+        if (needed.Count > 0 || rpath != ulong.MaxValue || runpath != ulong.MaxValue)
         {
-            foreach (var (vaddr, offset, filesz) in loads)
-                if (strtab >= vaddr && strtab < vaddr + filesz) return Checked(strtab - vaddr + offset, 1, f.Length, path);
-            throw new PolicyException($"{path}: DT_STRTAB is outside every PT_LOAD segment");
+            var segment = loads.FirstOrDefault(l => strtab >= l.Vaddr && strtab < l.Vaddr + l.Filesz);
+            if (segment.Filesz == 0) throw new PolicyException($"{path}: DT_STRTAB is outside every PT_LOAD segment");
+            strings = file.Read(strtab - segment.Vaddr + segment.Offset, strsz, path);
         }
-        string Str(ulong index)
-        {
-            int baseOffset = StrtabOffset();
-            return CString(f, Checked((ulong)baseOffset + index, 1, f.Length, path));
-        }
+        string Str(ulong index) => index < (ulong)strings.Length ? CString(strings, (int)index) : throw new PolicyException($"{path}: string index {index} outside DT_STRTAB");
         string[] Split(ulong index) => index == ulong.MaxValue ? [] : Str(index).Split(':', StringSplitOptions.RemoveEmptyEntries);
         return new ElfDependencies
         {
@@ -146,9 +178,6 @@ internal sealed class ElfDependencies
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
         return head[0] == 0x7f && head[1] == (byte)'E' && head[4] == 2 && U16(head, 18) == 62;
     }
-
-    private static int Checked(ulong offset, int length, int fileLength, string path) =>
-        offset + (ulong)length <= (ulong)fileLength ? (int)offset : throw new PolicyException($"{path}: truncated or corrupt ELF file");
 
     private static ushort U16(ReadOnlySpan<byte> f, int at) => BinaryPrimitives.ReadUInt16LittleEndian(f[at..]);
     private static uint U32(ReadOnlySpan<byte> f, int at) => BinaryPrimitives.ReadUInt32LittleEndian(f[at..]);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
 namespace Sandbox2;
@@ -212,7 +211,7 @@ public sealed class Sandbox : IAsyncDisposable
             }
         }
 
-        ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        ulong nonce = Interop.GetRandomUInt64();
         var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
         byte[] bpf = CompiledPolicyCache.Compile(Policy, nonce);
 

@@ -101,7 +101,7 @@ static async Task Latency(int n)
             var v = await t.Violation;
             await c.WaitAsync(monitor);
             long end = Stopwatch.GetTimestamp();
-            if (done >= Batch)
+            if (done >= Batch && report.Count < n)
             {
                 report.Add(Stopwatch.GetElapsedTime(v.ReceivedTimestamp, t.ReportedTimestamp).TotalMicroseconds);
                 reaped.Add(Stopwatch.GetElapsedTime(v.ReceivedTimestamp, end).TotalMicroseconds);

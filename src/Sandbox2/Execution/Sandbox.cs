@@ -28,6 +28,7 @@ public sealed class Sandbox : IAsyncDisposable
 
     /// <summary>How long a sandboxee that closed its Comms channel before SandboxMeHere may take to exit on its own.</summary>
     private static readonly TimeSpan HandshakeHangupGrace = TimeSpan.FromSeconds(1);
+    private IReadOnlyList<string>? _killStackTrace;
 
     public Sandbox(Executor executor, Policy policy, Notify? notify = null)
     {
@@ -88,12 +89,31 @@ public sealed class Sandbox : IAsyncDisposable
 
     private void KillWith(Cause cause)
     {
-        Interlocked.CompareExchange(ref _cause, (int)cause, (int)Cause.None);
+        bool first = Interlocked.CompareExchange(ref _cause, (int)cause, (int)Cause.None) == (int)Cause.None;
+        if (first && _spawned is { } running
+            && (cause == Cause.Timeout ? Policy.StackTraces.OnTimeout : cause == Cause.External && Policy.StackTraces.OnKill))
+        {
+            _ = CollectStackTraceThenKillAsync(running);
+            return;
+        }
         lock (_gate)
         {
             if (_spawned is { } s) s.Kill();
             else if (_run is null) return;
         }
+    }
+
+    /// <summary>Timeout / kill with stack traces on: the main thread's trace (monitor thread, ≤ 500 ms: parsing a binary's symbols the first time takes a while), then the kill.</summary>
+    private async Task CollectStackTraceThenKillAsync(SpawnedSandbox running)
+    {
+        try
+        {
+            _killStackTrace = StackTrace.FindSandboxee(running.InitPid) is int pid
+                ? await Monitor.Shared.CollectStackTraceAsync(pid).WaitAsync(TimeSpan.FromMilliseconds(500)).ConfigureAwait(false)
+                : ["(no stack trace: the sandboxee (pid 2) was not found)"];
+        }
+        catch (TimeoutException) { _killStackTrace = ["(no stack trace: the monitor did not collect it within 500 ms)"]; }
+        finally { running.Kill(); }
     }
 
     private async Task<SandboxResult> RunCoreAsync(CancellationToken cancellationToken)
@@ -385,18 +405,20 @@ public sealed class Sandbox : IAsyncDisposable
                 : "";
             return new SandboxResult(SandboxStatus.SetupError, $"setup failed: {step}{why}{hint}", ReasonCodeFor(step)) { Usage = usage };
         }
-        if (monitored.Violation is { } v)
+        var cause = (Cause)Volatile.Read(ref _cause);
+        // Status is write-once, first cause wins (Sandbox2): a violation reported after a timeout or kill was
+        // decided (e.g. the interrupted sleep restarting for the stack trace) does not change it.
+        if (monitored.Violation is { } v && cause is Cause.None or Cause.Violation)
         {
             var violation = Violation.From(v);
             return new SandboxResult(SandboxStatus.Violation, violation.Description,
                 v.Type == ViolationType.ArchitectureSwitch ? "VIOLATION_ARCH" : "VIOLATION_SYSCALL")
             { Violation = violation, StackTrace = v.StackTrace, Usage = usage };
         }
-        var cause = (Cause)Volatile.Read(ref _cause);
         if (report.Killed && cause == Cause.Timeout)
-            return new SandboxResult(SandboxStatus.Timeout, $"wall-time limit exceeded after {wall.TotalSeconds:0.###} s") { Usage = usage };
+            return new SandboxResult(SandboxStatus.Timeout, $"wall-time limit exceeded after {wall.TotalSeconds:0.###} s") { Usage = usage, StackTrace = _killStackTrace };
         if (report.Killed && cause == Cause.External)
-            return new SandboxResult(SandboxStatus.ExternalKill, "killed on request") { Usage = usage };
+            return new SandboxResult(SandboxStatus.ExternalKill, "killed on request") { Usage = usage, StackTrace = _killStackTrace };
         if (report.ExitCode is { } code)
             return new SandboxResult(SandboxStatus.Ok, $"exited with code {code}") { ExitCode = code, Usage = usage };
         if (report.Signal is { } sig)

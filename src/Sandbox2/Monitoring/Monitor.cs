@@ -89,7 +89,8 @@ internal sealed class Monitor : IDisposable
             var reg = cancellationToken.Register(static s =>
             {
                 var w = (WatchEntry)s!;
-                if (w.Completion.TrySetCanceled()) w.Owner.Remove(w);
+                w.Owner.Remove(w); // leaves the table before the waiter resumes
+                w.Completion.TrySetCanceled();
             }, entry);
             entry.Completion.Task.ContinueWith(static (_, r) => ((CancellationTokenRegistration)r!).Dispose(), reg, TaskScheduler.Default);
         }
@@ -160,7 +161,7 @@ internal sealed class Monitor : IDisposable
         var events = stackalloc Interop.EpollEvent[MaxEvents];
         while (!_stopping)
         {
-            int n = Interop.EpollWait(_epoll, events, MaxEvents, -1);
+            int n = Interop.EpollWait(_epoll, events, MaxEvents, StackTrace.PendingTracees.Count > 0 ? 5 : -1);
             if (n < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
@@ -187,6 +188,7 @@ internal sealed class Monitor : IDisposable
                 try { work(); }
                 catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: {ex}"); }
             }
+            if (StackTrace.PendingTracees.Count > 0) StackTrace.ReapPendingTracees();
         }
     }
 
@@ -228,11 +230,17 @@ internal sealed class Monitor : IDisposable
 
         public override void OnEvents(uint events)
         {
+            _fired = true;
+            Owner.Remove(this); // leaves the table before the waiter resumes
             Completion.TrySetResult();
-            Owner.Remove(this);
         }
 
-        public override void OnRemoved() => Completion.TrySetCanceled();
+        private bool _fired;
+
+        public override void OnRemoved()
+        {
+            if (!_fired) Completion.TrySetCanceled();
+        }
     }
 
     /// <summary>One sandbox's seccomp listener.</summary>
@@ -286,29 +294,33 @@ internal sealed class Monitor : IDisposable
                 Violation(syscall, ViolationType.Syscall, received);
                 return;
             }
-            ThreadPool.UnsafeQueueUserWorkItem(static async s =>
+            // User code runs on the thread pool, never on the loop.
+            ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.self.TraceAsync(s.notify, s.syscall, s.id, s.received),
+                (self: this, notify, syscall, id, received), preferLocal: false);
+        }
+
+        private async Task TraceAsync(Notify notify, Syscall syscall, ulong id, long received)
+        {
+            TraceAction action;
+            try { action = await notify.EventSyscallTraceAsync(syscall, _target.Cancellation).ConfigureAwait(false); }
+            catch (Exception ex)
             {
-                var (self, notify, syscall, id, received) = s;
-                TraceAction action;
-                try { action = await notify.EventSyscallTraceAsync(syscall, self._target.Cancellation).ConfigureAwait(false); }
-                catch (Exception ex)
-                {
-                    Trace.WriteLine($"sandbox2 monitor: EventSyscallTrace threw, denying: {ex.Message}");
-                    action = TraceAction.Deny;
-                }
-                switch (action.Kind)
-                {
-                    case TraceActionKind.Allow:
-                        self.Respond(id, 0, Interop.SECCOMP_USER_NOTIF_FLAG_CONTINUE);
-                        break;
-                    case TraceActionKind.Errno:
-                        self.Respond(id, -action.ErrnoValue, 0);
-                        break;
-                    default:
-                        self.Owner.Post(() => self.Violation(syscall, ViolationType.Syscall, received));
-                        break;
-                }
-            }, (this, notify, syscall, id, received), preferLocal: false);
+                Trace.WriteLine($"sandbox2 monitor: EventSyscallTrace threw, denying: {ex.Message}");
+                action = TraceAction.Deny;
+            }
+            if (Volatile.Read(ref _ended) != 0) return; // being killed: keep the thread held, answer nothing
+            switch (action.Kind)
+            {
+                case TraceActionKind.Allow:
+                    Respond(id, 0, Interop.SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+                    break;
+                case TraceActionKind.Errno:
+                    Respond(id, -action.ErrnoValue, 0);
+                    break;
+                default:
+                    Owner.Post(() => Violation(syscall, ViolationType.Syscall, received));
+                    break;
+            }
         }
 
         private void Respond(ulong id, int error, uint flags)
@@ -340,18 +352,20 @@ internal sealed class Monitor : IDisposable
                 Report(violation);
                 return;
             }
-            ThreadPool.UnsafeQueueUserWorkItem(static async s =>
+            ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.self.ViolationHookThenReportAsync(s.notify, s.violation),
+                (self: this, notify, violation), preferLocal: false);
+        }
+
+        private async Task ViolationHookThenReportAsync(Notify notify, MonitorViolation v)
+        {
+            try
             {
-                var (self, notify, v) = s;
-                try
-                {
-                    var hook = notify.EventSyscallViolationAsync(v.Syscall, v.Type, self._target.Cancellation).AsTask();
-                    // A hook may inspect the held thread, but it must not keep the sandbox alive for long.
-                    await hook.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-                }
-                catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: EventSyscallViolation failed: {ex.Message}"); }
-                self.Report(v);
-            }, (this, notify, violation), preferLocal: false);
+                // A hook may inspect the held thread, but it must not keep the sandbox alive for long.
+                await notify.EventSyscallViolationAsync(v.Syscall, v.Type, _target.Cancellation).AsTask()
+                    .WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+            catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: EventSyscallViolation failed: {ex.Message}"); }
+            Report(v);
         }
 
         private void Report(MonitorViolation violation)

@@ -47,9 +47,50 @@ internal static class StackTrace
         }
         finally
         {
-            // A seized thread that never stopped cannot be detached; it is about to be killed anyway.
-            if (stopped) Interop.Ptrace(Interop.PTRACE_DETACH, tid, 0, 0);
+            // A thread that did not stop (or died) cannot be detached now. It stays our tracee until it stops or
+            // dies, and a dead tracee must be waited for by its tracer before its parent (init) can reap it.
+            if (!stopped || Interop.Ptrace(Interop.PTRACE_DETACH, tid, 0, 0) != 0) PendingTracees.Add(tid);
         }
+    }
+
+    /// <summary>Seized threads not yet detached or reaped (loop thread only; see <see cref="ReapPendingTracees"/>).</summary>
+    internal static readonly List<int> PendingTracees = [];
+
+    /// <summary>Detach pending tracees that have stopped, wait for those that died. On the loop thread.</summary>
+    internal static void ReapPendingTracees()
+    {
+        for (int i = PendingTracees.Count - 1; i >= 0; i--)
+        {
+            int tid = PendingTracees[i];
+            int r = Interop.PtraceWaitPid(tid, out int status, Interop.__WALL | Interop.WNOHANG);
+            if (r == 0) continue; // still running (and still ours): it is about to be killed
+            if (r == tid && (status & 0xff) == 0x7f && Interop.Ptrace(Interop.PTRACE_DETACH, tid, 0, 0) != 0) continue;
+            PendingTracees.RemoveAt(i); // detached, exited (now reaped by us, so its parent can reap it), or not ours
+        }
+    }
+
+    /// <summary>The host pid of the sandboxee (PID 2 of the pid namespace whose init is <paramref name="initPid"/>), or null.</summary>
+    public static int? FindSandboxee(int initPid)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid) || pid == initPid) continue;
+            try
+            {
+                string? ppid = null, nspid = null;
+                foreach (var line in File.ReadLines(Path.Combine(dir, "status")))
+                {
+                    if (line.StartsWith("PPid:", StringComparison.Ordinal)) ppid = line[5..].Trim();
+                    else if (line.StartsWith("NSpid:", StringComparison.Ordinal)) { nspid = line[6..]; break; }
+                }
+                if (ppid != initPid.ToString(CultureInfo.InvariantCulture) || nspid is null) continue;
+                var ids = nspid.Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries);
+                if (ids.Length > 1 && ids[^1] == "2") return pid;
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return null;
     }
 
     /// <summary>Unwind and symbolize from the given registers, reading the thread's memory and maps: .eh_frame CFI

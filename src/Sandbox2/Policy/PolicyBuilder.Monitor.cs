@@ -11,10 +11,25 @@ public sealed partial class PolicyBuilder
         _stackTraces = _stackTraces with { OnViolation = enable };
         return this;
     }
+
+    /// <summary>Collect the sandboxee's main-thread stack trace when the wall-time limit kills it (before the kill).</summary>
+    public PolicyBuilder CollectStacktracesOnTimeout(bool enable)
+    {
+        _stackTraces = _stackTraces with { OnTimeout = enable };
+        return this;
+    }
+
+    /// <summary>Collect the sandboxee's main-thread stack trace on <see cref="Sandbox.Kill"/> (before the kill).</summary>
+    public PolicyBuilder CollectStacktracesOnKill(bool enable)
+    {
+        _stackTraces = _stackTraces with { OnKill = enable };
+        return this;
+    }
 }
 
-/// <summary>When the monitor collects stack traces.</summary>
-public sealed record StackTraceOptions(bool OnViolation)
+/// <summary>When the monitor collects stack traces. On signal (and on exit) is not possible with a seccomp
+/// user-notification monitor, as in Sandbox2: the process is gone before the executor hears of it.</summary>
+public sealed record StackTraceOptions(bool OnViolation, bool OnTimeout = false, bool OnKill = false)
 {
     public static StackTraceOptions Default { get; } = new(OnViolation: true);
 }

@@ -227,11 +227,11 @@ public class MonitorTests
     }
 
     [Fact]
-    public async Task TwoHundredConcurrentProcesses_OneMonitorThread()
+    public async Task TwoHundredConcurrentProcesses_OneMonitorThread_HandlersHoldNoThreads()
     {
         const int N = 200;
         using var monitor = new Monitor();
-        var notify = new AllowAll();
+        var notify = new GatedAllow();
         var children = new List<NotifyChild>(N);
         var regs = new List<IDisposable>(N);
         int monitorThreads = CountThreads("sandbox2-monito"); // Linux truncates thread names to 15 chars
@@ -239,23 +239,39 @@ public class MonitorTests
         {
             for (int i = 0; i < N; i++)
             {
-                var c = NotifyChild.Start("sleep", "110", "3000", captureOutput: false);
+                // Each child sleeps 1 ms, then makes a traced getppid that the handler holds (async) until the gate opens.
+                var c = NotifyChild.Start("sleep", "110", "1", captureOutput: false);
                 children.Add(c);
                 regs.Add(monitor.Register(c.Listener, new TestTarget(c, _ => true, notify)));
             }
+            for (int i = 0; i < 2000 && Volatile.Read(ref notify.Count) < N; i++) await Task.Delay(10);
+            Assert.Equal(N, Volatile.Read(ref notify.Count)); // all 200 held in the kernel at once
             Assert.Equal(N, monitor.RegisteredCount);
             Assert.Equal(monitorThreads, CountThreads("sandbox2-monito")); // no thread per sandbox
+            notify.Gate.SetResult();
             var exits = await Task.WhenAll(children.Select(c => c.WaitAsync(monitor))).WaitAsync(TimeSpan.FromSeconds(60));
             Assert.All(exits, e => Assert.Equal((0, (int?)null), (e.ExitCode ?? -1, e.Signal)));
-            Assert.Equal(N, notify.Count);
             // Every listener hangs up once its process is gone and is unregistered by the loop.
-            for (int i = 0; i < 100 && monitor.RegisteredCount > 0; i++) await Task.Delay(20);
+            for (int i = 0; i < 200 && monitor.RegisteredCount > 0; i++) await Task.Delay(20);
             Assert.Equal(0, monitor.RegisteredCount);
         }
         finally
         {
+            notify.Gate.TrySetResult();
             foreach (var r in regs) r.Dispose();
             foreach (var c in children) c.Dispose();
+        }
+    }
+
+    private sealed class GatedAllow : Notify
+    {
+        public int Count;
+        public readonly TaskCompletionSource Gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override async ValueTask<TraceAction> EventSyscallTraceAsync(Syscall syscall, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Count);
+            await Gate.Task;
+            return TraceAction.Allow;
         }
     }
 
@@ -270,16 +286,6 @@ public class MonitorTests
         using var regular = File.OpenHandle("/proc/self/status"); // epoll cannot watch a regular file
         Assert.Throws<InvalidOperationException>(() => monitor.Register(regular, new TestTarget(child)));
         Assert.Equal(0, monitor.RegisteredCount);
-    }
-
-    private sealed class AllowAll : Notify
-    {
-        public int Count;
-        public override ValueTask<TraceAction> EventSyscallTraceAsync(Syscall syscall, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref Count);
-            return ValueTask.FromResult(TraceAction.Allow);
-        }
     }
 
     internal static int CountThreads(string comm) =>

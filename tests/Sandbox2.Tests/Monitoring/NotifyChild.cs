@@ -115,8 +115,14 @@ internal sealed partial class NotifyChild : IDisposable
     public void KillGroup()
     {
         Interlocked.Exchange(ref _killed, 1);
-        _ = kill(-Pid, 9);
+        // Only while the leader is unreaped: then its pid (= the group id) cannot have been reused. After the
+        // reap, kill(-pid) could hit an unrelated process group (e.g. a sandboxee that called setsid).
+        lock (_reapLock)
+            if (!_reaped) _ = kill(-Pid, 9);
     }
+
+    private readonly Lock _reapLock = new();
+    private bool _reaped;
 
     /// <summary>Waits (via the monitor's event loop, no thread) for the child to exit and reaps it.</summary>
     public async Task<(int? ExitCode, int? Signal)> WaitAsync(Sandbox2.Monitor monitor, CancellationToken cancellationToken = default)
@@ -129,7 +135,12 @@ internal sealed partial class NotifyChild : IDisposable
     {
         var info = stackalloc byte[128];
         new Span<byte>(info, 128).Clear();
-        int rc = waitid(3 /* P_PIDFD */, (uint)PidFd.DangerousGetHandle(), info, 4 /* WEXITED */);
+        int rc;
+        lock (_reapLock)
+        {
+            rc = waitid(3 /* P_PIDFD */, (uint)PidFd.DangerousGetHandle(), info, 4 /* WEXITED */);
+            if (rc == 0) _reaped = true;
+        }
         if (rc != 0) throw new InvalidOperationException($"waitid: errno {Marshal.GetLastPInvokeError()}");
         int code = *(int*)(info + 8), status = *(int*)(info + 24);
         return code == 1 /* CLD_EXITED */ ? (status, null) : (null, status);
@@ -163,9 +174,15 @@ internal sealed partial class NotifyChild : IDisposable
         if (!PidFd.IsClosed)
         {
             // Never leak a process: kill what is left and reap it.
-            _ = kill(-Pid, 9);
-            try { unsafe { var info = stackalloc byte[128]; _ = waitid(3, (uint)PidFd.DangerousGetHandle(), info, 4); } }
-            catch (ObjectDisposedException) { }
+            lock (_reapLock)
+            {
+                if (!_reaped)
+                {
+                    _ = kill(-Pid, 9);
+                    unsafe { var info = stackalloc byte[128]; _ = waitid(3, (uint)PidFd.DangerousGetHandle(), info, 4); }
+                    _reaped = true;
+                }
+            }
         }
         Listener.Dispose();
         PidFd.Dispose();

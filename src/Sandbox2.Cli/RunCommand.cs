@@ -72,6 +72,7 @@ internal static class RunCommand
             throw new CommandLineException("no PROGRAM given (usage: sandbox2 run [OPTIONS] -- PROGRAM [ARG...])");
         if (command[0].StartsWith('-'))
             throw new CommandLineException($"unrecognized option '{command[0]}' (see 'sandbox2 run --help'; put PROGRAM after '--')");
+        Sandbox.WarmUp(); // start the forkserver while the policy is built
         string? resultSpec = parsed.GetValue(Result);
         if (resultSpec is { Length: 0 })
             throw new CommandLineException("--result: empty file name");

@@ -13,12 +13,16 @@ internal static class CompiledPolicyCache
     private sealed record Template(byte[] Bytes, int[] LowWords, int[] HighWords);
 
     private static readonly ConditionalWeakTable<Policy, Template> s_templates = [];
+    private static readonly ConditionalWeakTable<Policy, object> s_seen = [];
     private const ulong NonceA = 0x1111_1111_2222_2222, NonceB = 0x3333_3333_4444_4444;
 
     /// <summary>The program of <paramref name="policy"/> compiled with MonitorAttached and <paramref name="nonce"/>.</summary>
     public static byte[] Compile(Policy policy, ulong nonce)
     {
-        var t = s_templates.GetValue(policy, Build);
+        // A policy used once (the CLI) is compiled once; from its second sandbox on, it is stamped.
+        if (!s_templates.TryGetValue(policy, out var t) && s_seen.TryAdd(policy, policy))
+            return policy.Compile(new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce)).ToBytes();
+        t ??= s_templates.GetValue(policy, Build);
         byte[] bytes = (byte[])t.Bytes.Clone();
         foreach (int at in t.LowWords) BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), (uint)nonce);
         foreach (int at in t.HighWords) BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), (uint)(nonce >> 32));

@@ -330,13 +330,31 @@ internal sealed class SpawnedSandbox : IDisposable
 
     private async Task<NativeExitReport> ReadStatusAsync()
     {
+        NativeExitReport report;
         try
         {
-            return await ReadRecordsAsync().ConfigureAwait(false);
+            report = await ReadRecordsAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            return new NativeExitReport { SetupFailedStep = $"reading the sandbox's status channel failed: {ex.Message}", Killed = _killed };
+            report = new NativeExitReport { SetupFailedStep = $"reading the sandbox's status channel failed: {ex.Message}", Killed = _killed };
+        }
+        await WaitForInitExitAsync().ConfigureAwait(false);
+        return report;
+    }
+
+    /// <summary>The status channel closes while init is still exiting (it closes its files first, then the kernel tears
+    /// the pid namespace down): wait until its pidfd says it has exited, so that a completed sandbox has no process left.</summary>
+    private async Task WaitForInitExitAsync()
+    {
+        try
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await Monitor.Shared.WaitReadableAsync(_pidfd, limit.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or InvalidOperationException or IOException)
+        {
+            // Best effort: the report stands either way.
         }
     }
 

@@ -56,6 +56,14 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>Host pid of the sandbox's init (PID 1 inside), once started.</summary>
     public int? InitPid => _spawned?.InitPid;
 
+    /// <summary>Starts the process-wide forkserver and the monitor's event loop in the background now, rather than on
+    /// the first sandbox (a one-shot tool overlaps this with building its policy). Optional and idempotent.</summary>
+    public static void WarmUp() => ThreadPool.UnsafeQueueUserWorkItem(static _ =>
+    {
+        try { _ = ForkServer.Global; _ = Monitor.Shared; }
+        catch (ForkServerException) { } // reported by the first sandbox that needs it
+    }, null);
+
     /// <summary>Starts the sandbox and completes with its result. Cancelling kills it (EXTERNAL_KILL).</summary>
     public Task<SandboxResult> RunAsync(CancellationToken cancellationToken = default)
     {

@@ -121,6 +121,10 @@ public sealed class Sandbox : IAsyncDisposable
                 : ["(no stack trace: the sandboxee (pid 2) was not found)"];
         }
         catch (TimeoutException) { _killStackTrace = ["(no stack trace: the monitor did not collect it within 500 ms)"]; }
+        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException or UnauthorizedAccessException)
+        {
+            _killStackTrace = [$"(no stack trace: {e.Message})"];
+        }
         finally { running.Kill(); }
     }
 

@@ -1,35 +1,9 @@
 namespace Sandbox2.Cli;
 
-/// <summary>Finds PROGRAM on the host (as execvp does) and what must be mounted for it to start inside:
+/// <summary>What must be mounted for PROGRAM (found on the host by <see cref="Executor"/>) to start inside:
 /// the file itself and, for an ELF binary, its interpreter and libraries.</summary>
 internal static class ProgramLocator
 {
-    private const string DefaultHostPath = "/usr/local/bin:/usr/bin:/bin";
-
-    /// <summary>The absolute host path of <paramref name="program"/>, or null when it cannot be found
-    /// (the sandbox then reports PROGRAM_NOT_FOUND itself).</summary>
-    public static string? Resolve(string program)
-    {
-        if (program.Length == 0)
-            return null;
-        if (program.Contains('/', StringComparison.Ordinal))
-            return File.Exists(program) || Directory.Exists(program) ? Path.GetFullPath(program) : null;
-
-        string searchPath = Environment.GetEnvironmentVariable("PATH") is { Length: > 0 } p ? p : DefaultHostPath;
-        string? firstMatch = null;
-        foreach (string dir in searchPath.Split(':'))
-        {
-            string candidate = Path.Combine(dir.Length == 0 ? "." : dir, program);
-            if (!File.Exists(candidate))
-                continue;
-            string full = Path.GetFullPath(candidate);
-            if (IsExecutable(full))
-                return full;
-            firstMatch ??= full; // like execvp: a non-executable match is reported as such if nothing better follows
-        }
-        return firstMatch;
-    }
-
     /// <summary>Mounts the resolved program read-only at its host path and, for an ELF binary, its interpreter and
     /// libraries (<see cref="PolicyBuilder.AddLibrariesForBinary"/>). Anything else is mounted as it is; exec then
     /// fails and the sandbox reports why. (A <c>#!</c> script cannot start: it is executed with execveat from a

@@ -82,13 +82,14 @@ internal static class RunCommand
             global::Sandbox2.Cli.Program.Error("warning: --network host gives the sandbox the host's network; this is unsafe");
 
         using ResultDestination? resultFile = resultSpec is null ? null : ResultDestination.Open(resultSpec);
-        string? hostPath = ProgramLocator.Resolve(command[0]);
         Policy policy;
         Executor executor;
         try
         {
+            // The executor finds PROGRAM on the host's PATH (as execvp would); argv[0] stays as typed.
+            executor = CreateExecutor(parsed, command[0], command[1..]);
+            string? hostPath = File.Exists(executor.ProgramPath) ? executor.ProgramPath : null;
             policy = BuildPolicy(parsed, hostPath, network);
-            executor = CreateExecutor(parsed, hostPath ?? command[0], command[1..]);
         }
         catch (SetupException e)
         {

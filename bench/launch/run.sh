@@ -39,7 +39,11 @@ hyperfine -N --warmup 5 --runs "$RUNS" --style basic \
     -n "sandbox2 run -- /bin/true (NativeAOT)" "$SANDBOX2 run -- /bin/true" >&2
 
 echo "== library: $LIB_RUNS sandboxes of /bin/true in one process" >&2
-dotnet run --project bench/launch/LibraryBench -c Release -- "$LIB_RUNS" "$OUT/library.json" >&2
+# Built first and run directly: under `dotnet run` the idle build processes around it made the medians noisier.
+dotnet build bench/launch/LibraryBench -c Release --nologo -v quiet >&2
+dotnet build-server shutdown >/dev/null 2>&1 || true
+sleep 2
+artifacts/bin/LibraryBench/release/Sandbox2.LaunchBench "$LIB_RUNS" "$OUT/library.json" >&2
 
 python3 - "$OUT/hyperfine.json" "$OUT/library.json" <<'PY'
 import json, sys

@@ -187,7 +187,7 @@ internal static class ForkServerProtocol
         {
             if (n > 0)
             {
-                var h = (Interop.CmsgHdr*)control;
+                var h = (Client.Interop.CmsgHdr*)control;
                 h->Length = (nuint)(16 + n * 4);
                 h->Level = Interop.SOL_SOCKET;
                 h->Type = Interop.SCM_RIGHTS;
@@ -200,8 +200,8 @@ internal static class ForkServerProtocol
             }
             fixed (byte* p = data)
             {
-                var iov = new Interop.IoVec { Base = p, Length = (nuint)data.Length };
-                var msg = new Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = n == 0 ? null : control, ControlLength = (nuint)controlLength };
+                var iov = new Client.Interop.IoVec { Base = p, Length = (nuint)data.Length };
+                var msg = new Client.Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = n == 0 ? null : control, ControlLength = (nuint)controlLength };
                 nint r = Interop.SendMsg(socket, &msg, Interop.MSG_NOSIGNAL);
                 return r < 0 ? -Marshal.GetLastPInvokeError() : r;
             }
@@ -222,13 +222,13 @@ internal static class ForkServerProtocol
         byte* control = stackalloc byte[controlLength];
         fixed (byte* p = buffer)
         {
-            var iov = new Interop.IoVec { Base = p, Length = (nuint)buffer.Length };
-            var msg = new Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
+            var iov = new Client.Interop.IoVec { Base = p, Length = (nuint)buffer.Length };
+            var msg = new Client.Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
             nint r = Interop.RecvMsg(socket, &msg, flags | Interop.MSG_CMSG_CLOEXEC);
             if (r < 0) return -Marshal.GetLastPInvokeError();
             if (msg.ControlLength >= 16)
             {
-                var h = (Interop.CmsgHdr*)control;
+                var h = (Client.Interop.CmsgHdr*)control;
                 if (h->Level == Interop.SOL_SOCKET && h->Type == Interop.SCM_RIGHTS)
                 {
                     int count = ((int)h->Length - 16) / 4;

@@ -32,27 +32,20 @@ internal sealed class ElfDependencies
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new PolicyException($"cannot read {path}: {e.Message}"); }
     }
 
-    internal static ElfDependencies Parse(byte[] data, string path) => Parse(new FileWindow(data), path);
-
-    /// <summary>Random access to a file (or an in-memory copy) in bounds-checked pieces.</summary>
-    private sealed class FileWindow
+    /// <summary>Random access to a file in bounds-checked pieces.</summary>
+    private sealed class FileWindow(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length)
     {
-        private readonly Microsoft.Win32.SafeHandles.SafeFileHandle? _handle;
-        private readonly byte[]? _data;
-        public FileWindow(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length) { _handle = handle; Length = length; }
-        public FileWindow(byte[] data) { _data = data; Length = data.Length; }
-        public long Length { get; }
+        public long Length { get; } = length;
 
         public byte[] Read(ulong offset, ulong count, string path)
         {
             if (count > int.MaxValue || offset > (ulong)Length || count > (ulong)Length - offset)
                 throw new PolicyException($"{path}: truncated or corrupt ELF file");
-            if (_data is not null) return _data.AsSpan((int)offset, (int)count).ToArray();
             var buffer = new byte[count];
             int done = 0;
             while (done < buffer.Length)
             {
-                int n = RandomAccess.Read(_handle!, buffer.AsSpan(done), (long)offset + done);
+                int n = RandomAccess.Read(handle, buffer.AsSpan(done), (long)offset + done);
                 if (n <= 0) throw new PolicyException($"{path}: truncated ELF file");
                 done += n;
             }

@@ -3,8 +3,8 @@ namespace Sandbox2;
 // The bigger presets: the CLI's default policy and the .NET runtime. Lists measured with strace (see the issue note).
 public sealed partial class PolicyBuilder
 {
-    /// <summary>The built-in <c>default</c> policy's rules (see <see cref="BuiltinPolicies.CreateDefault"/>).</summary>
-    public PolicyBuilder AllowDefaultTools() => Once(nameof(AllowDefaultTools), () =>
+    /// <summary>What both presets below start with: a dynamic program's start-up and ordinary file access.</summary>
+    private void AllowDynamicFileTools()
     {
         AllowDynamicStartup();
         AllowRead();
@@ -16,6 +16,12 @@ public sealed partial class PolicyBuilder
         AllowPipe();
         AllowReaddir();
         AllowReadlink();
+    }
+
+    /// <summary>The built-in <c>default</c> policy's rules (see <see cref="BuiltinPolicies.CreateDefault"/>).</summary>
+    public PolicyBuilder AllowDefaultTools() => Once(nameof(AllowDefaultTools), () =>
+    {
+        AllowDynamicFileTools();
         AllowChmod();
         AllowChown();
         AllowUtime();
@@ -60,16 +66,7 @@ public sealed partial class PolicyBuilder
     /// epoll-based sockets engine and pipes. Measured with strace on a real .NET 10 app.</summary>
     public PolicyBuilder AllowDotNetRuntime() => Once(nameof(AllowDotNetRuntime), () =>
     {
-        AllowDynamicStartup();
-        AllowRead();
-        AllowWrite();
-        AllowOpen();
-        AllowStat();
-        AllowAccess();
-        AllowDup();
-        AllowPipe();
-        AllowReaddir();
-        AllowReadlink();
+        AllowDynamicFileTools();
         AllowExit();
         AllowTime();
         AllowSleep();

@@ -46,6 +46,6 @@ public class StackTraceTests(ITestOutputHelper output)
     {
         var frames = StackTrace.Collect(int.MaxValue - 1);
         Assert.Single(frames);
-        Assert.StartsWith("(no stack trace: ", frames[0], StringComparison.Ordinal);
+        Assert.StartsWith("(stack trace unavailable: ", frames[0], StringComparison.Ordinal);
     }
 }

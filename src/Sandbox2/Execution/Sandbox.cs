@@ -111,16 +111,16 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
-    /// <summary>Timeout / kill with stack traces on: the main thread's trace (monitor thread, ≤ 500 ms: parsing a binary's symbols the first time takes a while), then the kill.</summary>
+    /// <summary>Timeout / kill with stack traces on: the main thread's trace (a tracer thread, within Monitor.StackTraceBudget), then the kill.</summary>
     private async Task CollectStackTraceThenKillAsync(SpawnedSandbox running)
     {
         try
         {
             _killStackTrace = StackTrace.FindSandboxee(running.InitPid) is int pid
-                ? await Monitor.Shared.CollectStackTraceAsync(pid).WaitAsync(TimeSpan.FromMilliseconds(500)).ConfigureAwait(false)
+                ? await Monitor.Shared.CollectStackTraceAsync(pid).WaitAsync(Monitor.StackTraceBudget + TimeSpan.FromMilliseconds(250)).ConfigureAwait(false)
                 : ["(no stack trace: the sandboxee (pid 2) was not found)"];
         }
-        catch (TimeoutException) { _killStackTrace = ["(no stack trace: the monitor did not collect it within 500 ms)"]; }
+        catch (TimeoutException) { _killStackTrace = ["(stack trace unavailable: not collected in time)"]; }
         catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException or UnauthorizedAccessException)
         {
             _killStackTrace = [$"(no stack trace: {e.Message})"];

@@ -144,51 +144,55 @@ internal sealed class ElfSymbolTable
         }
         CheckDeadline(deadline);
 
-        var values = new List<ulong>();
-        var sizes = new List<uint>();
-        var names = new List<(int Start, int Length)>();
-        byte[] strs = [];
         var symtab = elf.FindSection(2u /* SHT_SYMTAB */) ?? elf.FindSection(11u /* SHT_DYNSYM */);
-        if (symtab is { } s && s.EntrySize == 24 && s.Size / 24 <= MaxSymbols && s.Link < elf.Sections.Count)
+        if (symtab is not { } s || s.EntrySize != 24 || s.Size / 24 > MaxSymbols || s.Link >= elf.Sections.Count)
+            return new ElfSymbolTable([], [], [], [], loads, ehFrame);
+        var strHdr = elf.Sections[(int)s.Link];
+        byte[] syms = elf.ReadAt(s.Offset, s.Size / 24 * 24, MaxSymbols * 24, "symbol table");
+        byte[] strs = elf.ReadAt(strHdr.Offset, strHdr.Size, MaxStringBytes, "symbol names");
+        int total = syms.Length / 24, n = 0;
+        var values = new ulong[total];
+        var index = new int[total];
+        for (int i = 0; i < total; i++)
         {
-            var strHdr = elf.Sections[(int)s.Link];
-            byte[] syms = elf.ReadAt(s.Offset, s.Size / 24 * 24, MaxSymbols * 24, "symbol table");
-            strs = elf.ReadAt(strHdr.Offset, strHdr.Size, MaxStringBytes, "symbol names");
-            for (int i = 0; i + 24 <= syms.Length; i += 24)
-            {
-                if ((i & 0xffff) == 0) CheckDeadline(deadline);
-                var e = syms.AsSpan(i, 24);
-                int kind = e[4] & 0xf;
-                ushort shndx = ElfFile.U16(e, 6);
-                ulong value = ElfFile.U64(e, 8);
-                if ((kind != 2 /* FUNC */ && kind != 10 /* IFUNC */) || shndx == 0 || value == 0) continue;
-                uint nameOff = ElfFile.U32(e, 0);
-                if (nameOff >= strs.Length) continue;
-                int end = Array.IndexOf(strs, (byte)0, (int)nameOff);
-                if (end < 0) end = strs.Length;
-                values.Add(value);
-                sizes.Add((uint)Math.Min(ElfFile.U64(e, 16), uint.MaxValue));
-                names.Add(((int)nameOff, Math.Min(end - (int)nameOff, MaxNameBytes)));
-            }
+            if ((i & 0xffff) == 0) CheckDeadline(deadline);
+            var e = syms.AsSpan(i * 24, 24);
+            int kind = e[4] & 0xf;
+            ulong value = ElfFile.U64(e, 8);
+            if ((kind != 2 /* FUNC */ && kind != 10 /* IFUNC */) || ElfFile.U16(e, 6) == 0 || value == 0 || ElfFile.U32(e, 0) >= (uint)strs.Length) continue;
+            values[n] = value;
+            index[n++] = i;
         }
-        // Sort by address; for aliases at one address keep the largest (first sized) one.
-        var order = Enumerable.Range(0, values.Count).ToArray();
-        Array.Sort(order, (a, b) => values[a] != values[b] ? values[a].CompareTo(values[b]) : sizes[b].CompareTo(sizes[a]));
+        Array.Sort(values, index, 0, n); // primitive keys: an introsort without a comparer
         CheckDeadline(deadline);
-        var keptValues = new List<ulong>(order.Length);
-        var keptSizes = new List<uint>(order.Length);
-        var starts = new List<int>(order.Length);
+        // One symbol per address: of aliases, the largest.
+        var keptValues = new ulong[n];
+        var keptSizes = new uint[n];
+        var starts = new int[n];
         var blob = new MemoryStream();
-        foreach (int i in order)
+        int kept = 0;
+        for (int i = 0; i < n;)
         {
-            if (keptValues.Count > 0 && keptValues[^1] == values[i]) continue;
-            keptValues.Add(values[i]);
-            keptSizes.Add(sizes[i]);
-            starts.Add((int)blob.Length);
+            int best = i;
+            ulong bestSize = ElfFile.U64(syms, index[i] * 24 + 16);
+            int j = i + 1;
+            for (; j < n && values[j] == values[i]; j++)
+            {
+                ulong size = ElfFile.U64(syms, index[j] * 24 + 16);
+                if (size > bestSize) { best = j; bestSize = size; }
+            }
+            int nameOff = (int)ElfFile.U32(syms, index[best] * 24);
+            var name = strs.AsSpan(nameOff);
+            int len = name.IndexOf((byte)0);
+            len = Math.Min(len < 0 ? name.Length : len, MaxNameBytes);
+            keptValues[kept] = values[i];
+            keptSizes[kept] = (uint)Math.Min(bestSize, uint.MaxValue);
+            starts[kept++] = (int)blob.Length;
             // Many symbols may share one long name: the copy is capped as the string table is.
-            if (blob.Length + names[i].Length <= MaxStringBytes) blob.Write(strs, names[i].Start, names[i].Length);
+            if (blob.Length + len <= MaxStringBytes) blob.Write(name[..len]);
+            i = j;
         }
-        return new ElfSymbolTable([.. keptValues], [.. keptSizes], [.. starts], blob.ToArray(), loads, ehFrame);
+        return new ElfSymbolTable(keptValues[..kept], keptSizes[..kept], starts[..kept], blob.ToArray(), loads, ehFrame);
     }
 
     internal static void CheckDeadline(long deadline)

@@ -14,7 +14,8 @@ public class StackTraceTests(ITestOutputHelper output)
         // The on-timeout path: the thread is not held in a notification, it sleeps in clock_nanosleep.
         using var child = NotifyChild.Start("sleep", "-", "5000", captureOutput: false, staticBinary: staticBinary);
         var stat = $"/proc/{child.Pid}/wchan";
-        for (int i = 0; i < 200 && !File.ReadAllText(stat).Contains("nanosleep", StringComparison.Ordinal); i++) await Task.Delay(10);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60); // a safety net: the loop waits for the state
+        while (!File.ReadAllText(stat).Contains("nanosleep", StringComparison.Ordinal) && DateTime.UtcNow < deadline) await Task.Delay(10);
         var frames = await Monitor.Shared.CollectStackTraceAsync(child.Pid).WaitAsync(TimeSpan.FromSeconds(10));
         foreach (var f in frames) output.WriteLine(f);
         Assert.Matches(@"^#0 0x[0-9a-f]{16} \S*nanosleep\S*\+0x[0-9a-f]+ \(/", frames[0]);

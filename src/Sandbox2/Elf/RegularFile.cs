@@ -67,6 +67,18 @@ internal static class RegularFile
         return new Opened(handle, st2, canonical);
     }
 
+    /// <summary>Where directory <paramref name="path"/> really is (symlinks resolved by the kernel), or null if it
+    /// cannot be opened as a directory.</summary>
+    public static string? CanonicalDirectory(string path)
+    {
+        const int O_DIRECTORY = 0x10000;
+        int fd = Interop.Open(path, Interop.O_PATH | O_DIRECTORY | Interop.O_CLOEXEC, 0);
+        if (fd < 0) return null;
+        using var handle = new SafeFdHandle(fd);
+        try { return new FileInfo("/proc/self/fd/" + fd.ToString(CultureInfo.InvariantCulture)).LinkTarget; }
+        catch (IOException) { return null; }
+    }
+
     private static string Describe(uint mode) => (mode & Interop.S_IFMT) switch
     {
         0x1000 => "a FIFO",

@@ -72,6 +72,7 @@ internal sealed class Monitor : IDisposable
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(target);
         ObjectDisposedException.ThrowIf(_stopping, this);
+        if (target.StackTraceOnViolation) _ = StackTrace.WarmUp();
         var entry = new ListenerEntry(this, (ulong)Interlocked.Increment(ref _nextToken), listener, target);
         Add(entry, Interop.EPOLLIN);
         return entry;
@@ -109,6 +110,10 @@ internal sealed class Monitor : IDisposable
     /// loop thread; completes within <see cref="StackTraceBudget"/>; never throws (a failure is one
     /// "(stack trace unavailable: …)" line).</summary>
     public Task<IReadOnlyList<string>> CollectStackTraceAsync(int tid) => StackTrace.CollectAsync(tid, StackTraceBudget);
+
+    /// <summary>Compiles the stack-trace code ahead of the first trace (JIT only; done when a sandbox with stack traces
+    /// registers); completes when done.</summary>
+    public static Task WarmUpStackTraces() => StackTrace.WarmUp();
 
     /// <summary>Run <paramref name="action"/> on the loop thread.</summary>
     public void Post(Action action)

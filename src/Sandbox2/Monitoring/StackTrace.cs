@@ -90,6 +90,39 @@ internal static class StackTrace
         }
     }
 
+    private static readonly Lazy<Task> s_warmUp = new(() =>
+    {
+        if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled) return Task.CompletedTask; // NativeAOT
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() =>
+        {
+            try
+            {
+                // Compile the symbolizer's code before the first trace needs it (under load, the JIT alone can take
+                // longer than a trace's budget): read this process's own executable and maps.
+                long deadline = Environment.TickCount64 + 60_000;
+                if (RegularFile.TryOpen("/proc/self/exe", followLast: true, out _) is { } exe)
+                {
+                    using (exe)
+                    {
+                        var table = ElfSymbolTable.Read(exe.Handle, exe.Stat.Size, deadline);
+                        _ = table.FileOffsetToVAddr(0x1000) is ulong v ? table.Lookup(v) : null;
+                        _ = table.EhFrame?.Find(table.FileOffsetToVAddr(0x1000) ?? 0);
+                    }
+                }
+                var maps = Mapping.Read(Environment.ProcessId);
+                _ = Symbolize(new Captured(Environment.ProcessId, 0, 0, 0, maps, 0, [], false), deadline);
+            }
+            catch (Exception) { } // best effort
+            finally { done.TrySetResult(); }
+        })
+        { IsBackground = true, Name = "sandbox2-tracer-warmup", Priority = ThreadPriority.BelowNormal }.UnsafeStart();
+        return done.Task;
+    });
+
+    /// <summary>Starts (once per process) compiling the tracer's code in the background; completes when done.</summary>
+    public static Task WarmUp() => s_warmUp.Value;
+
     /// <summary>Seize, interrupt and read thread <paramref name="tid"/>, detach it, then unwind and symbolize, all on the
     /// calling thread (tests). Never throws; failures give one "unavailable" line.</summary>
     public static IReadOnlyList<string> Collect(int tid)

@@ -20,6 +20,7 @@ public class SandboxApiMonitorTests
     [Fact]
     public async Task Violation_IsReportedWithSyscallPidAndStackTrace()
     {
+        await Monitor.WarmUpStackTraces().WaitAsync(Timeout);
         await using var sandbox = new Sandbox(Exec(["stack", "="]), SandboxMonitorTests.BasePolicy().Build());
         var result = await sandbox.RunAsync().WaitAsync(Timeout);
         Assert.Equal(SandboxStatus.Violation, result.Status);
@@ -72,10 +73,12 @@ public class SandboxApiMonitorTests
         Assert.Contains(result.StackTrace, f => f.Contains(" main+", StringComparison.Ordinal));
     }
 
-    /// <summary>Until the sandboxee (PID 2) sleeps in nanosleep (called from main), so a kill or timeout finds it there.
+    /// <summary>Until the sandboxee (PID 2) sleeps in nanosleep (called from main), so a kill or timeout finds it there,
+    /// and the tracer's code is compiled (the JIT alone can outlast a trace's budget on an overloaded machine).
     /// Polls the state; the deadline is only a safety net.</summary>
     private static async Task UntilSleeping(Sandbox sandbox)
     {
+        await Monitor.WarmUpStackTraces().WaitAsync(Timeout);
         var deadline = DateTime.UtcNow + Timeout;
         while (DateTime.UtcNow < deadline)
         {

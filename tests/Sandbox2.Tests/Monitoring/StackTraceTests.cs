@@ -12,6 +12,7 @@ public class StackTraceTests(ITestOutputHelper output)
     public async Task SleepingProcess_TraceGoesThroughLibcToMainAndStart(bool staticBinary)
     {
         // The on-timeout path: the thread is not held in a notification, it sleeps in clock_nanosleep.
+        await Monitor.WarmUpStackTraces().WaitAsync(TimeSpan.FromSeconds(60)); // the state needed: the tracer's code compiled
         using var child = NotifyChild.Start("sleep", "-", "5000", captureOutput: false, staticBinary: staticBinary);
         var stat = $"/proc/{child.Pid}/wchan";
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60); // a safety net: the loop waits for the state
@@ -31,6 +32,7 @@ public class StackTraceTests(ITestOutputHelper output)
     [Fact]
     public async Task ViolationTrace_HasNoGapsBetweenTheSyscallAndMain()
     {
+        await Monitor.WarmUpStackTraces().WaitAsync(TimeSpan.FromSeconds(60));
         using var child = NotifyChild.Start("stack", "101", staticBinary: false);
         var target = new TestTarget(child, stackTrace: true);
         using var reg = Monitor.Shared.Register(child.Listener, target);

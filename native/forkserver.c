@@ -15,7 +15,7 @@
  * Wire protocol (all integers little-endian, host order; documented again in ForkServerProtocol.cs)
  *
  * Request = one datagram on the control socket:
- *   u32 magic 0x53324653 ("S2FS"), u32 version 1, then records { u32 tag, u32 len, u8 value[len] }.
+ *   u32 magic 0x53324653 ("S2FS"), u32 version 2, then records { u32 tag, u32 len, u8 value[len] }.
  *   Strings are NUL-terminated inside value (len includes the NUL).
  *     1 CLONE_FLAGS u64           clone3 flags (CLONE_NEW*), CLONE_PIDFD is added here
  *     2 IDS         u32 x4        inside uid, inside gid, outside uid, outside gid
@@ -33,10 +33,13 @@
  *    12 NONCE       u64           args[5] of the final execveat / listener sendmsg
  *    13 OPTIONS     u32           bit 0: seccomp listener to executor, bit 1: install filter before exec
  *   SCM_RIGHTS: [0] program (O_PATH), [1] status channel (SEQPACKET), [2..] sources of the FD records.
- * Reply = one datagram { i32 errno (0 = ok), i32 init pid, char message[] } + SCM_RIGHTS init pidfd.
+ * Reply = one datagram { i32 errno (0 = ok), i32 init pid, u32 step, char detail[] } + SCM_RIGHTS init pidfd.
+ *
+ * Setup steps are numbers (enum step below; the same table is SetupStep in SetupStep.cs, which maps each to a
+ * reason code and the kernel feature it needs). The detail is only the paths or values involved.
  *
  * Status channel records (init and PID 2 -> executor), each one datagram, starting with u32 type:
- *   1 SETUP_ERROR { u32 type, i32 errno, char step[] }      a setup step failed; the process exits
+ *   1 SETUP_ERROR { u32 type, i32 errno, u32 step, char detail[] }   a setup step failed; the process exits
  *   2 LISTENER    { u32 type }   + SCM_RIGHTS seccomp listener fd
  *   3 EXIT        { u32 type, i32 si_code, i32 si_status, u32 0, i64 utime_us, i64 stime_us,
  *                   i64 maxrss_kb }   PID 2 ended (CLD_EXITED/KILLED/DUMPED), rusage of all processes
@@ -44,474 +47,15 @@
  *
  * After clone only raw syscalls and async-signal-safe calls are used (no malloc, no stdio).
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/mount.h>
-#include <linux/openat2.h>
-#include <linux/sched.h>
-#include <linux/seccomp.h>
-#include <net/if.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#define CTL_FD 3
-#define MAGIC 0x53324653u
-#define MAX_REQ (4u << 20)
-#define MAX_ARGS 8192
-#define MAX_MOUNTS 1024
-#define MAX_RLIMITS 32
-#define MAX_FDS 64
-#define MAX_BPF 4096
-#define ROOT_MAX 4096
-
-enum { T_CLONE = 1, T_IDS, T_HOSTNAME, T_LOOPBACK, T_MOUNT, T_RLIMIT, T_CWD, T_ARG, T_ENV, T_FD, T_BPF, T_NONCE, T_OPTIONS };
-enum { M_MKDIR, M_FILE, M_BIND, M_TMPFS, M_PROC, M_SYMLINK };
-enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3 };
-#define OPT_LISTENER 1u
-#define OPT_FILTER 2u
-
-struct mount_op { uint32_t kind, attrs; const char *target, *source, *options; };
-struct rlimit_op { uint32_t resource; uint64_t soft, hard; };
-
-static struct plan {
-    uint64_t clone_flags, nonce;
-    int have_ids;
-    uint32_t in_uid, in_gid, out_uid, out_gid, options;
-    const char *hostname, *cwd;
-    int loopback;
-    struct mount_op mounts[MAX_MOUNTS]; int nmounts;
-    struct rlimit_op rlimits[MAX_RLIMITS]; int nrlimits;
-    char *argv[MAX_ARGS + 1]; int nargv;
-    char *envp[MAX_ARGS + 1]; int nenvp;
-    int fd_target[MAX_FDS]; int nfds;
-    uint16_t nbpf;
-} P;
-static struct sock_filter bpf[MAX_BPF];
-
-static uint8_t req[MAX_REQ];
-static int recv_fds[MAX_FDS + 2], nrecv_fds;
-static int prog_fd = -1, status_fd = -1;
-
-/* ---------- reporting (child side: raw sendmsg carrying the nonce as args[5]) ---------- */
-
-static char *cat(char *d, char *end, const char *s)
-{
-    while (s && *s && d < end - 1) *d++ = *s++;
-    *d = 0;
-    return d;
-}
-
-/* One datagram, optionally carrying one fd (SCM_RIGHTS); a raw syscall so that args[5] can carry the nonce. */
-static long send_msg(int sock, const void *buf, size_t len, int fd_to_pass, uint64_t nonce)
-{
-    struct iovec iov = { (void *)buf, len };
-    union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } c;
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (fd_to_pass >= 0) {
-        memset(&c, 0, sizeof c);
-        m.msg_control = c.b;
-        m.msg_controllen = sizeof c.b;
-        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(h), &fd_to_pass, sizeof(int));
-    }
-    return syscall(SYS_sendmsg, sock, &m, MSG_NOSIGNAL, 0, 0, nonce);
-}
-
-static long send_status(const void *buf, size_t len, int fd_to_pass) { return send_msg(status_fd, buf, len, fd_to_pass, P.nonce); }
-
-/* Report "{step}{a}{b}{c}" with errno err on the status channel, then exit. */
-static void __attribute__((noreturn)) fail(int err, const char *step, const char *a, const char *b, const char *c)
-{
-    struct { uint32_t type; int32_t err; char text[1024]; } r;
-    r.type = S_SETUP_ERROR;
-    r.err = err;
-    char *e = r.text + sizeof r.text, *p = cat(r.text, e, step);
-    p = cat(cat(cat(p, e, a), e, b), e, c);
-    send_status(&r, 8 + (size_t)(p - r.text) + 1, -1);
-    syscall(SYS_exit_group, 126);
-    __builtin_unreachable();
-}
-#define CHECK(x, ...) do { if ((x) < 0) fail(errno, __VA_ARGS__, NULL, NULL, NULL); } while (0)
-
-/* ---------- init: mount tree ---------- */
-
-/* Targets are resolved inside the new root (openat2 RESOLVE_IN_ROOT): a symlink or ".." in the tree being built
- * resolves as the sandboxee would see it and can never lead out of it. Mounts go onto the resolved fd through
- * the host's procfs (/oldroot/proc/self/fd/N), as runc does. */
-static int newroot_fd = -1;
-static char pb[ROOT_MAX], fdpath[64];
-
-static int in_root(const char *path, uint64_t flags)
-{
-    struct open_how how = { .flags = O_PATH | O_CLOEXEC | flags, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-    return (int)syscall(SYS_openat2, newroot_fd, path, &how, sizeof how);
-}
-
-static const char *fd_path(int fd)
-{
-    snprintf(fdpath, sizeof fdpath, "/oldroot/proc/self/fd/%d", fd);
-    return fdpath;
-}
-
-/* Opens the parent directory of target (inside the new root); *name = the last component. */
-static int parent_of(const char *target, const char **name, const char *what)
-{
-    char parent[ROOT_MAX];
-    const char *slash = strrchr(target, '/');
-    size_t n = (size_t)(slash - target);
-    if (n >= sizeof parent || !slash[1]) fail(EINVAL, what, target, " (bad path)", NULL);
-    memcpy(parent, target, n);
-    parent[n ? n : 1] = 0;
-    if (!n) parent[0] = '/';
-    int fd = in_root(parent, O_DIRECTORY);
-    if (fd < 0) fail(errno, what, target, " (parent directory)", NULL);
-    *name = slash + 1;
-    return fd;
-}
-
-static void mkdir_p(const char *target)
-{
-    char tmp[ROOT_MAX];
-    if (strlen(target) >= sizeof tmp) fail(ENAMETOOLONG, "mkdir ", target, NULL, NULL);
-    strcpy(tmp, target);
-    for (char *s = tmp + 1;; s++) {
-        if (*s != '/' && *s != 0) continue;
-        char saved = *s;
-        *s = 0;
-        if (s > tmp + 1 && s[-1] != '/') {
-            const char *name;
-            int dir = parent_of(tmp, &name, "mkdir ");
-            if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) fail(errno, "mkdir ", tmp, NULL, NULL);
-            close(dir);
-        }
-        if (!(*s = saved)) break;
-    }
-}
-
-static void setattr(int dirfd, const char *path, uint32_t attrs, unsigned flags, const char *what, const char *shown)
-{
-    struct mount_attr a = { .attr_set = attrs };
-    if (attrs && syscall(SYS_mount_setattr, dirfd, path, flags, &a, sizeof a) < 0)
-        fail(errno, what, shown, " (set mount flags)", NULL);
-}
-
-static void do_mount_op(const struct mount_op *op)
-{
-    const char *t = op->target, *name;
-    int fd = -1, dir = -1;
-    switch (op->kind) {
-    case M_MKDIR: mkdir_p(t); break;
-    case M_FILE:
-        dir = parent_of(t, &name, "create file ");
-        fd = openat(dir, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
-        if (fd < 0) fail(errno, "create file ", t, NULL, NULL);
-        break;
-    case M_SYMLINK:
-        dir = parent_of(t, &name, "symlink ");
-        if (symlinkat(op->source, dir, name) < 0) fail(errno, "symlink ", t, " -> ", op->source);
-        break;
-    default:
-        if ((fd = in_root(t, 0)) < 0) fail(errno, "mount target ", t, NULL, NULL);
-        if (op->kind == M_BIND) {
-            if (strlen(op->source) + 9 >= ROOT_MAX) fail(ENAMETOOLONG, "bind ", op->source, NULL, NULL);
-            cat(cat(pb, pb + ROOT_MAX, "/oldroot"), pb + ROOT_MAX, op->source);
-            if (mount(pb, fd_path(fd), NULL, MS_BIND | MS_REC, NULL) < 0) fail(errno, "bind ", op->source, " -> ", t);
-            close(fd);
-            if ((fd = in_root(t, 0)) < 0) fail(errno, "bind ", t, NULL, NULL); /* now the new mount */
-            setattr(fd, "", op->attrs, AT_RECURSIVE | AT_EMPTY_PATH, "bind ", t);
-        } else if (op->kind == M_TMPFS) {
-            if (mount("tmpfs", fd_path(fd), "tmpfs", op->attrs & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), op->options) < 0)
-                fail(errno, "mount tmpfs ", t, " options ", op->options);
-        } else if (op->kind == M_PROC) {
-            if (mount("proc", fd_path(fd), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) fail(errno, "mount proc ", t, NULL, NULL);
-        } else {
-            fail(EINVAL, "unknown mount kind", NULL, NULL, NULL);
-        }
-    }
-    if (fd >= 0) close(fd);
-    if (dir >= 0) close(dir);
-}
-
-/* bubblewrap's double pivot: scratch tmpfs with the host root at /oldroot, build /newroot, detach, pivot. */
-static void build_root(void)
-{
-    mode_t saved_umask = umask(022); /* mount points get exactly the modes asked for */
-    CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make / private");
-    CHECK(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), "mount scratch tmpfs on /tmp");
-    CHECK(chdir("/tmp"), "chdir /tmp");
-    CHECK(mkdir("newroot", 0755), "mkdir newroot");
-    CHECK(mkdir("oldroot", 0755), "mkdir oldroot");
-    CHECK(syscall(SYS_pivot_root, ".", "oldroot"), "pivot_root to scratch");
-    CHECK(chdir("/"), "chdir /");
-    CHECK(mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), "mount root tmpfs");
-    CHECK(newroot_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /newroot");
-    for (int i = 0; i < P.nmounts; i++) do_mount_op(&P.mounts[i]);
-    close(newroot_fd);
-    CHECK(mount("oldroot", "/oldroot", NULL, MS_REC | MS_PRIVATE, NULL), "make /oldroot private");
-    CHECK(umount2("/oldroot", MNT_DETACH), "detach /oldroot");
-    int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-    CHECK(old, "open scratch root");
-    CHECK(chdir("/newroot"), "chdir /newroot");
-    CHECK(syscall(SYS_pivot_root, ".", "."), "pivot_root to new root");
-    CHECK(fchdir(old), "fchdir scratch root");
-    CHECK(umount2(".", MNT_DETACH), "detach scratch root");
-    CHECK(chdir("/"), "chdir / in new root");
-    close(old);
-    setattr(AT_FDCWD, "/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, "remount ", "/ read-only");
-    umask(saved_umask);
-}
-
-static void loopback_up(void)
-{
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    CHECK(s, "socket for lo");
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    memcpy(ifr.ifr_name, "lo", 3);
-    ifr.ifr_flags = IFF_UP | IFF_RUNNING;
-    CHECK(ioctl(s, SIOCSIFFLAGS, &ifr), "bring lo up");
-    close(s);
-}
-
-/* ---------- PID 2: the sandboxee ---------- */
-
-static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
-
-static void fd_layout(void)
-{
-    int high = 3, keep[MAX_FDS + 2], n = 0;
-    for (int i = 0; i < P.nfds; i++)
-        if (P.fd_target[i] >= high) high = P.fd_target[i] + 1;
-    int dups[MAX_FDS];
-    for (int i = 0; i < P.nfds; i++) CHECK(dups[i] = fcntl(recv_fds[2 + i], F_DUPFD_CLOEXEC, high), "dup fd source");
-    CHECK(status_fd = fcntl(status_fd, F_DUPFD_CLOEXEC, high), "dup status fd");
-    CHECK(prog_fd = fcntl(prog_fd, F_DUPFD_CLOEXEC, high), "dup program fd");
-    for (int i = 0; i < P.nfds; i++) {
-        if (dup2(dups[i], P.fd_target[i]) < 0) {
-            char num[12];
-            snprintf(num, sizeof num, "%d", P.fd_target[i]);
-            fail(errno, "dup2 to fd ", num, NULL, NULL);
-        }
-        keep[n++] = P.fd_target[i];
-    }
-    keep[n++] = status_fd;
-    keep[n++] = prog_fd;
-    qsort(keep, (size_t)n, sizeof keep[0], cmp_int);
-    unsigned lo = 0;
-    for (int i = 0; i < n; i++) {
-        if ((unsigned)keep[i] > lo) CHECK(syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0), "close_range");
-        lo = (unsigned)keep[i] + 1;
-    }
-    CHECK(syscall(SYS_close_range, lo, ~0u, 0), "close_range");
-}
-
-static void drop_caps(void)
-{
-    for (int c = 0; c <= 63; c++) /* capabilities are numbered densely: EINVAL = past the kernel's last one */
-        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
-            if (errno == EINVAL) break;
-            fail(errno, "drop bounding capabilities", NULL, NULL, NULL);
-        }
-    CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities");
-    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    struct __user_cap_data_struct d[2];
-    memset(d, 0, sizeof d);
-    CHECK(syscall(SYS_capset, &h, d), "capset 0");
-}
-
-static void __attribute__((noreturn)) sandboxee(pid_t init_pid)
-{
-    CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl PDEATHSIG");
-    if (syscall(SYS_getppid) != init_pid) syscall(SYS_exit_group, 126);
-    CHECK(setsid(), "setsid");
-    sigset_t none;
-    sigemptyset(&none);
-    CHECK(syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8), "unblock signals");
-    fd_layout();
-    for (int i = 0; i < P.nrlimits; i++) {
-        struct rlimit r = { P.rlimits[i].soft, P.rlimits[i].hard };
-        char num[12];
-        snprintf(num, sizeof num, "%u", P.rlimits[i].resource);
-        if (syscall(SYS_prlimit64, 0, P.rlimits[i].resource, &r, NULL) < 0) fail(errno, "setrlimit ", num, NULL, NULL);
-    }
-    if (P.cwd && chdir(P.cwd) < 0) fail(errno, "chdir ", P.cwd, NULL, NULL);
-    drop_caps();
-    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl NO_NEW_PRIVS");
-    if ((P.options & OPT_FILTER) && P.nbpf) {
-        struct sock_fprog prog = { P.nbpf, bpf };
-        unsigned flags = (P.options & OPT_LISTENER) ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
-        long lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-        CHECK(lfd, "install seccomp filter");
-        if (flags) {
-            uint32_t type = S_LISTENER;
-            CHECK(send_status(&type, sizeof type, (int)lfd), "send seccomp listener");
-        }
-    }
-    syscall(SYS_execveat, prog_fd, "", P.argv, P.envp, AT_EMPTY_PATH, P.nonce);
-    fail(errno, "execveat ", P.nargv ? P.argv[0] : "(no argv)", NULL, NULL);
-}
-
-/* ---------- init (PID 1) ---------- */
-
-static int self_pidfd = -1; /* the forkserver's own pidfd: readable once it has exited */
-
-static void __attribute__((noreturn)) init_main(int sync_fd)
-{
-    char go = 0;
-    if (read(sync_fd, &go, 1) != 1 || go != 'g') syscall(SYS_exit_group, 1); /* forkserver died or gave up */
-    close(sync_fd);
-    if (P.have_ids) {
-        if (syscall(SYS_setresgid, P.in_gid, P.in_gid, P.in_gid) < 0) fail(errno, "setresgid", NULL, NULL, NULL);
-        if (syscall(SYS_setresuid, P.in_uid, P.in_uid, P.in_uid) < 0) fail(errno, "setresuid", NULL, NULL, NULL);
-    }
-    /* After the id change (which clears it): die with the forkserver; and if it is already gone, exit. */
-    CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl PDEATHSIG");
-    struct pollfd parent = { self_pidfd, POLLIN, 0 };
-    if (poll(&parent, 1, 0) != 0) syscall(SYS_exit_group, 1);
-    close(self_pidfd);
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (P.hostname && (P.clone_flags & CLONE_NEWUTS)) CHECK(sethostname(P.hostname, strlen(P.hostname)), "sethostname");
-    if (P.loopback && (P.clone_flags & CLONE_NEWNET)) loopback_up();
-    if (P.clone_flags & CLONE_NEWNS) build_root();
-    pid_t me = (pid_t)syscall(SYS_getpid);
-    long pid2 = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    CHECK(pid2, "fork sandboxee");
-    if (pid2 == 0) sandboxee(me);
-    /* init keeps only its status channel (as fd 0 after this): nothing else of the host stays open. */
-    if (status_fd != 0) {
-        CHECK(dup3(status_fd, 0, O_CLOEXEC), "dup status fd");
-        status_fd = 0;
-    }
-    syscall(SYS_close_range, 1, ~0u, 0);
-
-    struct { uint32_t type; int32_t code, status; uint32_t pad; int64_t utime, stime, maxrss; } r = { S_EXIT, 0, 0, 0, 0, 0, 0 };
-    for (;;) {
-        siginfo_t si;
-        memset(&si, 0, sizeof si);
-        if (syscall(SYS_waitid, P_ALL, 0, &si, WEXITED | __WALL, NULL) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (si.si_pid == pid2) {
-            r.code = si.si_code;
-            r.status = si.si_status;
-            if (P.clone_flags & CLONE_NEWPID) kill(-1, SIGKILL);
-        }
-    }
-    struct rusage ru;
-    syscall(SYS_getrusage, RUSAGE_CHILDREN, &ru);
-    r.utime = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
-    r.stime = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
-    r.maxrss = ru.ru_maxrss;
-    send_status(&r, sizeof r, -1);
-    syscall(SYS_exit_group, 0);
-    __builtin_unreachable();
-}
+#include "sandbox2.h"
 
 /* ---------- forkserver ---------- */
 
-static const char *parse(size_t len)
+static void reply(int err, int pid, uint32_t step, const char *msg, int pidfd)
 {
-    memset(&P, 0, sizeof P);
-    uint32_t hdr[2];
-    if (len < 8) return "request too short";
-    memcpy(hdr, req, 8);
-    if (hdr[0] != MAGIC || hdr[1] != 1) return "bad magic or version";
-    int fdi = 0;
-    for (size_t off = 8; off < len;) {
-        uint32_t tag, n;
-        if (len - off < 8) return "truncated record header";
-        memcpy(&tag, req + off, 4);
-        memcpy(&n, req + off + 4, 4);
-        off += 8;
-        if (n > len - off) return "truncated record";
-        uint8_t *v = req + off;
-        off += n;
-        int is_str = tag == T_HOSTNAME || tag == T_CWD || tag == T_ARG || tag == T_ENV;
-        if (is_str && (n == 0 || v[n - 1] != 0)) return "string without NUL";
-        switch (tag) {
-        case T_CLONE: if (n != 8) return "bad CLONE_FLAGS"; memcpy(&P.clone_flags, v, 8); break;
-        case T_IDS: {
-            uint32_t ids[4];
-            if (n != 16) return "bad IDS";
-            memcpy(ids, v, 16);
-            P.in_uid = ids[0]; P.in_gid = ids[1]; P.out_uid = ids[2]; P.out_gid = ids[3]; P.have_ids = 1;
-            break;
-        }
-        case T_HOSTNAME: P.hostname = (char *)v; break;
-        case T_LOOPBACK: P.loopback = 1; break;
-        case T_MOUNT: {
-            if (n < 11 || v[n - 1] != 0 || P.nmounts == MAX_MOUNTS) return "bad MOUNT";
-            struct mount_op *m = &P.mounts[P.nmounts++];
-            memcpy(&m->kind, v, 4);
-            memcpy(&m->attrs, v + 4, 4);
-            const char *s = (char *)v + 8, *end = (char *)v + n;
-            m->target = s; s += strlen(s) + 1;
-            if (s >= end) return "bad MOUNT strings";
-            m->source = s; s += strlen(s) + 1;
-            if (s >= end) return "bad MOUNT strings";
-            m->options = *s ? s : NULL;
-            if (m->target[0] != '/') return "MOUNT target not absolute";
-            break;
-        }
-        case T_RLIMIT:
-            if (n != 20 || P.nrlimits == MAX_RLIMITS) return "bad RLIMIT";
-            memcpy(&P.rlimits[P.nrlimits].resource, v, 4);
-            memcpy(&P.rlimits[P.nrlimits].soft, v + 4, 8);
-            memcpy(&P.rlimits[P.nrlimits++].hard, v + 12, 8);
-            break;
-        case T_CWD: P.cwd = (char *)v; break;
-        case T_ARG: if (P.nargv == MAX_ARGS) return "too many ARG"; P.argv[P.nargv++] = (char *)v; break;
-        case T_ENV: if (P.nenvp == MAX_ARGS) return "too many ENV"; P.envp[P.nenvp++] = (char *)v; break;
-        case T_FD:
-            if (n != 4 || P.nfds == MAX_FDS) return "bad FD";
-            memcpy(&P.fd_target[P.nfds++], v, 4);
-            if (P.fd_target[P.nfds - 1] < 0) return "negative FD target";
-            fdi++;
-            break;
-        case T_BPF:
-            if (n % 8 || n / 8 > MAX_BPF) return "bad BPF length";
-            memcpy(bpf, v, n);
-            P.nbpf = (uint16_t)(n / 8);
-            break;
-        case T_NONCE: if (n != 8) return "bad NONCE"; memcpy(&P.nonce, v, 8); break;
-        case T_OPTIONS: if (n != 4) return "bad OPTIONS"; memcpy(&P.options, v, 4); break;
-        default: return "unknown record tag";
-        }
-    }
-    if (nrecv_fds != 2 + fdi) return "fd count does not match FD records";
-    if (P.nargv == 0) return "no argv";
-    P.argv[P.nargv] = NULL;
-    P.envp[P.nenvp] = NULL;
-    return NULL;
-}
-
-static void reply(int err, int pid, const char *msg, int pidfd)
-{
-    struct { int32_t err, pid; char msg[256]; } r = { err, pid, "" };
+    struct { int32_t err, pid; uint32_t step; char msg[256]; } r = { err, pid, step, "" };
     if (msg) snprintf(r.msg, sizeof r.msg, "%s", msg);
-    if (send_msg(CTL_FD, &r, 8 + strlen(r.msg) + 1, pidfd, 0) < 0) _exit(errno == EPIPE ? 0 : 1);
+    if (send_msg(CTL_FD, &r, 12 + strlen(r.msg) + 1, pidfd, 0) < 0) _exit(errno == EPIPE ? 0 : 1);
 }
 
 static int write_file(int pid, const char *name, const char *text)
@@ -531,7 +75,7 @@ static void spawn(int sigfd)
 {
     int sync[2];
     char msg[160];
-    if (pipe2(sync, O_CLOEXEC) < 0) return reply(errno, 0, "pipe2", -1);
+    if (pipe2(sync, O_CLOEXEC) < 0) return reply(errno, 0, ST_PIPE, "", -1);
     int pidfd = -1;
     struct clone_args ca;
     memset(&ca, 0, sizeof ca);
@@ -543,7 +87,7 @@ static void spawn(int sigfd)
         int e = errno;
         close(sync[0]);
         close(sync[1]);
-        return reply(e, 0, "clone3 (namespaces)", -1);
+        return reply(e, 0, ST_CLONE, "", -1);
     }
     if (pid == 0) {
         close(CTL_FD);
@@ -554,16 +98,16 @@ static void spawn(int sigfd)
     close(sync[0]);
     if (P.have_ids && (P.clone_flags & CLONE_NEWUSER)) {
         char map[64];
-        const char *step = "write setgroups deny";
+        enum step step = ST_SETGROUPS;
         int r = write_file((int)pid, "setgroups", "deny");
         if (r == 0) {
             snprintf(map, sizeof map, "%u %u 1\n", P.in_uid, P.out_uid);
-            step = "write uid_map";
+            step = ST_UID_MAP;
             r = write_file((int)pid, "uid_map", map);
         }
         if (r == 0) {
             snprintf(map, sizeof map, "%u %u 1\n", P.in_gid, P.out_gid);
-            step = "write gid_map";
+            step = ST_GID_MAP;
             r = write_file((int)pid, "gid_map", map);
         }
         if (r < 0) {
@@ -571,18 +115,18 @@ static void spawn(int sigfd)
             syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
             close(sync[1]);
             close(pidfd);
-            snprintf(msg, sizeof msg, "%s (inside %u/%u -> outside %u/%u)", step, P.in_uid, P.in_gid, P.out_uid, P.out_gid);
-            return reply(e, 0, msg, -1);
+            snprintf(msg, sizeof msg, "inside %u/%u -> outside %u/%u", P.in_uid, P.in_gid, P.out_uid, P.out_gid);
+            return reply(e, 0, step, msg, -1);
         }
     }
     if (write(sync[1], "g", 1) != 1) {
         int e = errno;
         close(sync[1]);
         close(pidfd);
-        return reply(e, 0, "release init", -1);
+        return reply(e, 0, ST_RELEASE_INIT, "", -1);
     }
     close(sync[1]);
-    reply(0, (int)pid, NULL, pidfd);
+    reply(0, (int)pid, 0, NULL, pidfd);
     close(pidfd);
 }
 
@@ -633,7 +177,7 @@ int main(void)
             }
         const char *bad = (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? "request truncated" : parse((size_t)n);
         if (bad) {
-            reply(EINVAL, 0, bad, -1);
+            reply(EINVAL, 0, ST_REQUEST, bad, -1);
         } else {
             prog_fd = recv_fds[0];
             status_fd = recv_fds[1];

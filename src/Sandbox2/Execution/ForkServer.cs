@@ -7,9 +7,12 @@ namespace Sandbox2;
 /// <summary>How the sandbox's init reported the end of the main process (or a failed setup step).</summary>
 internal sealed record NativeExitReport
 {
-    /// <summary>Set when a setup step failed before exec: which step (e.g. "bind /usr -> /usr"), errno and detail.</summary>
-    public string? SetupFailedStep { get; init; }
-    public int SetupErrno { get; init; }
+    /// <summary>Set when a setup step failed before exec (or the sandbox could not be followed): which step, errno, reason code.</summary>
+    public SetupFailure? Failure { get; init; }
+    /// <summary>The failed step in words (e.g. "bind /usr -> /usr"), or null.</summary>
+    public string? SetupFailedStep => Failure?.What;
+    /// <summary>The failed step's errno (0 when none or no failure).</summary>
+    public int SetupErrno => Failure?.Errno ?? 0;
     /// <summary>The main process exited normally with this code.</summary>
     public int? ExitCode { get; init; }
     /// <summary>The main process was killed by this signal.</summary>
@@ -87,6 +90,7 @@ internal sealed class ForkServer : IDisposable
     /// <param name="launcher">Optional command prefix (absolute path first), e.g. setpriv to run it unprivileged.</param>
     internal static unsafe ForkServer Start(IReadOnlyList<string>? launcher = null)
     {
+        HostResources.RaiseFileLimit(); // before the spawn: the forkserver inherits it
         string path = ProgramPath;
         if (!File.Exists(path)) throw new ForkServerException($"forkserver program not found at {path} (it is built from native/ by dotnet build)");
         int* pair = stackalloc int[2];
@@ -182,12 +186,22 @@ internal sealed class ForkServer : IDisposable
         {
             sandboxEnd.Dispose();
         }
+        if (reply.Errno == 0 && received.Count == 0 && reply.Pid > 0)
+        {
+            // Started, but its pidfd did not reach us (out of descriptors): stop it by pid (a child of the forkserver
+            // that it has not reaped yet) and fail this sandbox only.
+            _ = Interop.Kill(reply.Pid, Interop.SignalKill);
+            executorEnd.Dispose();
+            throw new ForkServerException(HostResources.Exhausted("receiving the sandbox's pidfd", 24));
+        }
         if (reply.Errno != 0 || received.Count != 1)
         {
             executorEnd.Dispose();
             foreach (var f in received) f.Dispose();
-            string why = reply.Errno != 0 ? Marshal.GetPInvokeErrorMessage(reply.Errno) : "no pidfd in the reply";
-            throw new ForkServerException($"forkserver could not start the sandbox: {reply.Message}: {why}");
+            var failure = reply.Errno != 0
+                ? SetupFailure.FromNative((SetupStep)reply.Step, reply.Errno, reply.Message)
+                : new SetupFailure("forkserver reply without a pidfd", 0, ReasonCode.FailedSubprocess);
+            throw new ForkServerException(failure);
         }
         var sandbox = new SpawnedSandbox(reply.Pid, received[0], executorEnd);
         if (cancellationToken.IsCancellationRequested)
@@ -213,8 +227,11 @@ internal sealed class ForkServer : IDisposable
             if (sent < 0) throw Broken($"sending the plan to the forkserver failed: {Marshal.GetPInvokeErrorMessage((int)-sent)}");
             var buffer = new byte[512];
             long n;
-            do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0);
+            bool fdsLost;
+            do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0, out fdsLost);
             while (n == -4); // EINTR
+            if (fdsLost) foreach (var f in received) f.Dispose(); // partial: SpawnAsync sees none and stops the sandbox
+            if (fdsLost) received.Clear();
             if (n == 0) throw Broken("the forkserver exited (control socket closed)");
             if (n == -11) throw Broken("the forkserver did not answer within 30 s");
             if (n < 0) throw Broken($"reading the forkserver's reply failed: {Marshal.GetPInvokeErrorMessage((int)-n)}");
@@ -236,7 +253,11 @@ internal sealed class ForkServer : IDisposable
     {
         int* pair = stackalloc int[2];
         if (Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_SEQPACKET | Interop.SOCK_CLOEXEC, 0, pair) != 0)
-            throw new ForkServerException($"socketpair for a status channel failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (HostResources.IsExhaustion(errno)) throw new ForkServerException(HostResources.Exhausted("creating the sandbox's status channel", errno));
+            throw new ForkServerException($"socketpair for a status channel failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
         var sandbox = new SafeFdHandle(pair[1]);
         try
         {
@@ -337,7 +358,7 @@ internal sealed class SpawnedSandbox : IDisposable
         }
         catch (Exception ex)
         {
-            report = new NativeExitReport { SetupFailedStep = $"reading the sandbox's status channel failed: {ex.Message}", Killed = _killed };
+            report = new NativeExitReport { Failure = new SetupFailure($"reading the sandbox's status channel failed: {ex.Message}", 0, ReasonCode.FailedComms), Killed = _killed };
         }
         await WaitForInitExitAsync().ConfigureAwait(false);
         return report;
@@ -360,8 +381,7 @@ internal sealed class SpawnedSandbox : IDisposable
 
     private async Task<NativeExitReport> ReadRecordsAsync()
     {
-        string? step = null;
-        int errno = 0;
+        SetupFailure? failure = null;
         NativeExitReport? exit = null;
         var peek = new byte[1];
         var buffer = new byte[2048];
@@ -381,16 +401,20 @@ internal sealed class SpawnedSandbox : IDisposable
                     break;
                 }
                 if (ready == 0) break; // EOF: init exited
-                long n = ForkServerProtocol.ReceiveWithFds(_status.SafeHandle, buffer, fds, Interop.MSG_DONTWAIT);
+                long n = ForkServerProtocol.ReceiveWithFds(_status.SafeHandle, buffer, fds, Interop.MSG_DONTWAIT, out bool fdsLost);
                 if (n == -11 || n == -4) continue; // EAGAIN, EINTR
                 if (n <= 0) break;
+                if (fdsLost && failure is null)
+                {
+                    // The seccomp listener did not arrive (out of descriptors): without it no monitor can serve this
+                    // sandbox, so it must not run on.
+                    failure = HostResources.Exhausted("receiving the seccomp listener", 24);
+                    Kill();
+                }
                 var msg = buffer.AsSpan(0, (int)n);
                 int type = msg.Length >= 4 ? BinaryPrimitives.ReadInt32LittleEndian(msg) : 0;
-                if (type == ForkServerProtocol.RecordSetupError && msg.Length >= 8 && step is null)
-                {
-                    errno = BinaryPrimitives.ReadInt32LittleEndian(msg[4..]);
-                    step = ForkServerProtocol.CString(msg[8..]);
-                }
+                if (type == ForkServerProtocol.RecordSetupError && failure is null)
+                    failure = ForkServerProtocol.ParseSetupError(msg);
                 else if (type == ForkServerProtocol.RecordListener && fds.Count > 0)
                 {
                     if (!_listener.TrySetResult(fds[0])) fds[0].Dispose();
@@ -418,14 +442,13 @@ internal sealed class SpawnedSandbox : IDisposable
             _status.Dispose();
             _listener.TrySetResult(null);
         }
-        if (step is not null)
-            return (exit ?? new NativeExitReport()) with { SetupFailedStep = step, SetupErrno = errno, ExitCode = null, Signal = null, Killed = _killed };
+        if (failure is not null)
+            return (exit ?? new NativeExitReport()) with { Failure = failure, ExitCode = null, Signal = null, Killed = _killed };
         if (exit is not null) return exit with { Killed = _killed && exit.Signal == Interop.SignalKill };
         if (_killed) return new NativeExitReport { Signal = Interop.SignalKill, Killed = true };
         return new NativeExitReport
         {
-            SetupFailedStep = "sandbox init ended without a report (killed from outside, or the forkserver died)",
-            SetupErrno = 0,
+            Failure = new SetupFailure("sandbox init ended without a report (killed from outside, or the forkserver died)", 0, ReasonCode.FailedSubprocess),
         };
     }
 }
@@ -434,6 +457,12 @@ internal sealed class SpawnedSandbox : IDisposable
 internal sealed class ForkServerException : Exception
 {
     public ForkServerException(string message) : base(message) { }
+    /// <summary>The forkserver reported a failed step of starting one sandbox (clone3, the id maps, ...).</summary>
+    public ForkServerException(SetupFailure failure)
+        : base($"forkserver could not start the sandbox: {failure.What}{(failure.Errno != 0 ? ": " + Marshal.GetPInvokeErrorMessage(failure.Errno) : "")}")
+        => Failure = failure;
+    /// <summary>The step that failed, when the forkserver reported one.</summary>
+    public SetupFailure? Failure { get; }
     public ForkServerException(string message, Exception inner) : base(message, inner) { }
     public ForkServerException() { }
 }

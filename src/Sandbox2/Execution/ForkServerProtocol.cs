@@ -7,15 +7,15 @@ namespace Sandbox2;
 /// <summary>
 /// The wire protocol between <see cref="ForkServer"/> and native/forkserver.c (the C file documents the same).
 /// All integers are little-endian.
-/// <para>Request (one SEQPACKET datagram): u32 magic 0x53324653, u32 version 1, then records
+/// <para>Request (one SEQPACKET datagram): u32 magic 0x53324653, u32 version 2, then records
 /// <c>{ u32 tag, u32 length, value }</c>; strings are NUL-terminated inside the value.
 /// Tags: 1 CLONE_FLAGS u64; 2 IDS u32 inside uid, inside gid, outside uid, outside gid; 3 HOSTNAME str;
 /// 4 LOOPBACK (empty); 5 MOUNT u32 kind, u32 MOUNT_ATTR_* flags, str target, str source, str options;
 /// 6 RLIMIT u32 resource, u64 soft, u64 hard; 7 CWD str; 8 ARG str (repeated); 9 ENV str (repeated);
 /// 10 FD u32 target (repeated); 11 BPF sock_filter[]; 12 NONCE u64; 13 OPTIONS u32 (bit 0 listener,
 /// bit 1 filter before exec). SCM_RIGHTS: program fd, status channel, then one source per FD record.</para>
-/// <para>Reply: <c>{ i32 errno, i32 init pid, char message[] }</c> + SCM_RIGHTS init pidfd when errno is 0.</para>
-/// <para>Status channel records: 1 SETUP_ERROR <c>{ u32 type, i32 errno, char step[] }</c>;
+/// <para>Reply: <c>{ i32 errno, i32 init pid, u32 step, char detail[] }</c> + SCM_RIGHTS init pidfd when errno is 0.</para>
+/// <para>Status channel records: 1 SETUP_ERROR <c>{ u32 type, i32 errno, u32 step, char detail[] }</c> (step: <see cref="SetupStep"/>);
 /// 2 LISTENER <c>{ u32 type }</c> + SCM_RIGHTS seccomp listener;
 /// 3 EXIT <c>{ u32 type, i32 si_code, i32 si_status, u32 0, i64 utime_us, i64 stime_us, i64 maxrss_kb }</c>.
 /// EOF when init has exited.</para>
@@ -23,12 +23,11 @@ namespace Sandbox2;
 internal static class ForkServerProtocol
 {
     internal const uint Magic = 0x53324653;
-    internal const uint Version = 1;
+    internal const uint Version = 2;
     internal const int MaxFds = 64;
     internal const int MaxStrings = 8192;
     internal const int MaxMounts = 1024;
     internal const int MaxRlimits = 32;
-    internal const int MaxBpfInstructions = 4096;
     internal const int MaxRequestBytes = 4 << 20;
 
     private enum Tag : uint
@@ -76,8 +75,8 @@ internal static class ForkServerProtocol
         if (plan.Mounts.Count > MaxMounts) throw new ArgumentException($"plan has {plan.Mounts.Count} mount operations; at most {MaxMounts}", nameof(plan));
         if (plan.Rlimits.Count > MaxRlimits) throw new ArgumentException($"plan has {plan.Rlimits.Count} rlimits; at most {MaxRlimits}", nameof(plan));
         if (plan.Fds.Count > MaxFds) throw new ArgumentException($"plan maps {plan.Fds.Count} fds; at most {MaxFds}", nameof(plan));
-        if (plan.Bpf.Length % 8 != 0 || plan.Bpf.Length / 8 > MaxBpfInstructions)
-            throw new ArgumentException($"BPF program of {plan.Bpf.Length} bytes is not 1..{MaxBpfInstructions} instructions of 8 bytes", nameof(plan));
+        if (plan.Bpf.Length % 8 != 0 || plan.Bpf.Length / 8 > Interop.BpfMaxInstructions)
+            throw new ArgumentException($"BPF program of {plan.Bpf.Length} bytes is not 1..{Interop.BpfMaxInstructions} instructions of 8 bytes", nameof(plan));
         var seen = new HashSet<int>();
         foreach (var m in plan.Fds)
         {
@@ -161,12 +160,22 @@ internal static class ForkServerProtocol
     }
 
     /// <summary>The forkserver's reply to a request.</summary>
-    internal readonly record struct Reply(int Errno, int Pid, string Message);
+    internal readonly record struct Reply(int Errno, int Pid, uint Step, string Message);
 
     internal static Reply ParseReply(ReadOnlySpan<byte> msg)
     {
-        if (msg.Length < 8) throw new ForkServerException($"forkserver sent a short reply ({msg.Length} bytes)");
-        return new Reply(BinaryPrimitives.ReadInt32LittleEndian(msg), BinaryPrimitives.ReadInt32LittleEndian(msg[4..]), CString(msg[8..]));
+        if (msg.Length < 12) throw new ForkServerException($"forkserver sent a short reply ({msg.Length} bytes)");
+        return new Reply(BinaryPrimitives.ReadInt32LittleEndian(msg), BinaryPrimitives.ReadInt32LittleEndian(msg[4..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(msg[8..]), CString(msg[12..]));
+    }
+
+    /// <summary>Decodes a SETUP_ERROR record <c>{ u32 type, i32 errno, u32 step, char detail[] }</c>.</summary>
+    internal static SetupFailure ParseSetupError(ReadOnlySpan<byte> msg)
+    {
+        if (msg.Length < 12) return new SetupFailure($"malformed setup-error record ({msg.Length} bytes)", 0, ReasonCode.FailedComms);
+        int errno = BinaryPrimitives.ReadInt32LittleEndian(msg[4..]);
+        var step = (SetupStep)BinaryPrimitives.ReadUInt32LittleEndian(msg[8..]);
+        return SetupFailure.FromNative(step, errno, CString(msg[12..]));
     }
 
     internal static string CString(ReadOnlySpan<byte> b)
@@ -187,7 +196,7 @@ internal static class ForkServerProtocol
         {
             if (n > 0)
             {
-                var h = (Client.Interop.CmsgHdr*)control;
+                var h = (Interop.CmsgHdr*)control;
                 h->Length = (nuint)(16 + n * 4);
                 h->Level = Interop.SOL_SOCKET;
                 h->Type = Interop.SCM_RIGHTS;
@@ -200,8 +209,8 @@ internal static class ForkServerProtocol
             }
             fixed (byte* p = data)
             {
-                var iov = new Client.Interop.IoVec { Base = p, Length = (nuint)data.Length };
-                var msg = new Client.Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = n == 0 ? null : control, ControlLength = (nuint)controlLength };
+                var iov = new Interop.IoVec { Base = p, Length = (nuint)data.Length };
+                var msg = new Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = n == 0 ? null : control, ControlLength = (nuint)controlLength };
                 nint r = Interop.SendMsg(socket, &msg, Interop.MSG_NOSIGNAL);
                 return r < 0 ? -Marshal.GetLastPInvokeError() : r;
             }
@@ -214,28 +223,39 @@ internal static class ForkServerProtocol
     }
 
     /// <summary>recvmsg into <paramref name="buffer"/>; received descriptors (CLOEXEC) go to <paramref name="fds"/>.
-    /// Returns the byte count (0 = EOF) or -errno. Truncated messages are an error (-EMSGSIZE).</summary>
-    internal static unsafe long ReceiveWithFds(SafeHandle socket, Span<byte> buffer, List<SafeFdHandle> fds, int flags)
+    /// Returns the byte count (0 = EOF) or -errno. A truncated message is an error (-EMSGSIZE).</summary>
+    internal static long ReceiveWithFds(SafeHandle socket, Span<byte> buffer, List<SafeFdHandle> fds, int flags)
     {
+        long n = ReceiveWithFds(socket, buffer, fds, flags, out bool fdsLost);
+        return fdsLost ? -90 : n; // EMSGSIZE
+    }
+
+    /// <summary>As <see cref="ReceiveWithFds(SafeHandle, Span{byte}, List{SafeFdHandle}, int)"/>, but a message whose
+    /// descriptors did not all arrive (MSG_CTRUNC: the executor is out of descriptors, EMFILE) is returned with
+    /// <paramref name="fdsLost"/> set: the data is there, some descriptors are not.</summary>
+    internal static unsafe long ReceiveWithFds(SafeHandle socket, Span<byte> buffer, List<SafeFdHandle> fds, int flags, out bool fdsLost)
+    {
+        fdsLost = false;
         const int MaxReceivedFds = 8;
         int controlLength = CmsgSpace(MaxReceivedFds * 4);
         byte* control = stackalloc byte[controlLength];
         fixed (byte* p = buffer)
         {
-            var iov = new Client.Interop.IoVec { Base = p, Length = (nuint)buffer.Length };
-            var msg = new Client.Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
+            var iov = new Interop.IoVec { Base = p, Length = (nuint)buffer.Length };
+            var msg = new Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
             nint r = Interop.RecvMsg(socket, &msg, flags | Interop.MSG_CMSG_CLOEXEC);
             if (r < 0) return -Marshal.GetLastPInvokeError();
             if (msg.ControlLength >= 16)
             {
-                var h = (Client.Interop.CmsgHdr*)control;
+                var h = (Interop.CmsgHdr*)control;
                 if (h->Level == Interop.SOL_SOCKET && h->Type == Interop.SCM_RIGHTS)
                 {
                     int count = ((int)h->Length - 16) / 4;
                     for (int i = 0; i < count; i++) fds.Add(new SafeFdHandle(((int*)(control + 16))[i]));
                 }
             }
-            if ((msg.Flags & (Interop.MSG_TRUNC | Interop.MSG_CTRUNC)) != 0) return -90; // EMSGSIZE
+            if ((msg.Flags & Interop.MSG_TRUNC) != 0) return -90; // EMSGSIZE
+            fdsLost = (msg.Flags & Interop.MSG_CTRUNC) != 0;
             return r;
         }
     }

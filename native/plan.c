@@ -82,7 +82,7 @@ const char *parse(size_t len)
             P.landlock = 1;
             break;
         case T_LANDLOCK_PATH:
-            if (P.nll_paths == MAX_MOUNTS) return "too many LANDLOCK_PATH";
+            if (P.nll_paths == MAX_MOUNTS + 1) return "too many LANDLOCK_PATH";
             memcpy(&P.ll_paths[P.nll_paths].access, v, 8);
             P.ll_paths[P.nll_paths++].path = (char *)v + 8;
             break;

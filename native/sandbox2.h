@@ -83,7 +83,7 @@ struct plan {
     uint16_t nbpf;
     int landlock; /* a T_LANDLOCK record was sent: apply the ruleset in PID 2 */
     uint64_t ll_fs, ll_net, ll_scoped;
-    struct landlock_path ll_paths[MAX_MOUNTS]; int nll_paths;
+    struct landlock_path ll_paths[MAX_MOUNTS + 1]; int nll_paths; /* one per mount, and the root */
 };
 extern struct plan P;
 extern struct sock_filter bpf[MAX_BPF];

@@ -235,9 +235,19 @@ internal static class ForkServerProtocol
     }
 
     /// <summary>recvmsg into <paramref name="buffer"/>; received descriptors (CLOEXEC) go to <paramref name="fds"/>.
-    /// Returns the byte count (0 = EOF) or -errno. Truncated messages are an error (-EMSGSIZE).</summary>
-    internal static unsafe long ReceiveWithFds(SafeHandle socket, Span<byte> buffer, List<SafeFdHandle> fds, int flags)
+    /// Returns the byte count (0 = EOF) or -errno. A truncated message is an error (-EMSGSIZE).</summary>
+    internal static long ReceiveWithFds(SafeHandle socket, Span<byte> buffer, List<SafeFdHandle> fds, int flags)
     {
+        long n = ReceiveWithFds(socket, buffer, fds, flags, out bool fdsLost);
+        return fdsLost ? -90 : n; // EMSGSIZE
+    }
+
+    /// <summary>As <see cref="ReceiveWithFds(SafeHandle, Span{byte}, List{SafeFdHandle}, int)"/>, but a message whose
+    /// descriptors did not all arrive (MSG_CTRUNC: the executor is out of descriptors, EMFILE) is returned with
+    /// <paramref name="fdsLost"/> set: the data is there, some descriptors are not.</summary>
+    internal static unsafe long ReceiveWithFds(SafeHandle socket, Span<byte> buffer, List<SafeFdHandle> fds, int flags, out bool fdsLost)
+    {
+        fdsLost = false;
         const int MaxReceivedFds = 8;
         int controlLength = CmsgSpace(MaxReceivedFds * 4);
         byte* control = stackalloc byte[controlLength];
@@ -256,7 +266,8 @@ internal static class ForkServerProtocol
                     for (int i = 0; i < count; i++) fds.Add(new SafeFdHandle(((int*)(control + 16))[i]));
                 }
             }
-            if ((msg.Flags & (Interop.MSG_TRUNC | Interop.MSG_CTRUNC)) != 0) return -90; // EMSGSIZE
+            if ((msg.Flags & Interop.MSG_TRUNC) != 0) return -90; // EMSGSIZE
+            fdsLost = (msg.Flags & Interop.MSG_CTRUNC) != 0;
             return r;
         }
     }

@@ -14,7 +14,30 @@ static void kill_children(pid_t me, pid_t pid2)
     kill(-pid2, SIGKILL);
     snprintf(path, sizeof path, "/proc/%d/task/%d/children", me, me);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) { /* no CONFIG_PROC_CHILDREN: find them by their parent in /proc/N/stat */
+        int dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0) return;
+        long n;
+        while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0)
+            for (long off = 0; off < n;) {
+                struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *d = (void *)(buf + off);
+                off += d->reclen;
+                char *end, stat[512];
+                long pid = strtol(d->name, &end, 10);
+                if (pid <= 0 || *end) continue;
+                snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+                int sf = open(path, O_RDONLY | O_CLOEXEC);
+                if (sf < 0) continue;
+                ssize_t k = read(sf, stat, sizeof stat - 1);
+                close(sf);
+                if (k <= 0) continue;
+                stat[k] = 0;
+                char *paren = strrchr(stat, ')'); /* "pid (comm) state ppid ..." */
+                if (paren && strtol(paren + 4, NULL, 10) == me) kill((pid_t)pid, SIGKILL);
+            }
+        close(dir);
+        return;
+    }
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0) return;

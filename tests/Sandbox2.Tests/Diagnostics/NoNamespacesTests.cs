@@ -67,6 +67,19 @@ public class NoNamespacesTests
     }
 
     [Fact]
+    public async Task NoProcessOutlivesTheSandbox()
+    {
+        // The child would sleep for 10 minutes: without a pid namespace, init (a subreaper) must kill it when PID 2 ends.
+        var r = await Run("--ro-bind", "/usr/lib/python3.11", "--", "/usr/bin/python3", "-c",
+            "import os, time\npid = os.fork()\nif pid == 0:\n    time.sleep(600)\nprint(pid, flush=True)");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        int child = int.Parse(r.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        string? stat = null;
+        try { stat = File.ReadAllText($"/proc/{child}/stat"); } catch (IOException) { }
+        Assert.True(stat is null || stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z'), $"pid {child} still runs: {stat}");
+    }
+
+    [Fact]
     public async Task AForbiddenSyscallIsStillAViolation()
     {
         var r = await Run("--", CliRunner.Testcase("cli_syscall"), CliRunner.PtraceNumber);

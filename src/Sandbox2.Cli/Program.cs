@@ -49,7 +49,7 @@ internal static class Program
         {
             RunCommand.Create(),
             NotBuiltYetCommand("policy", "Check or compile a policy file (not built yet)."),
-            NotBuiltYetCommand("doctor", "Check this kernel and machine for what the sandbox needs (not built yet)."),
+            DoctorCommand.Create(),
         };
         return root;
     }

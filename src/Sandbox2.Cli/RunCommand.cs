@@ -47,6 +47,19 @@ internal static class RunCommand
     };
     private static readonly Option<string> ProcessLimit = new("--process-limit") { Description = "Most processes/threads at once (not built yet)", HelpName = "N" };
     private static readonly Option<string> OutputLimit = new("--output-limit") { Description = "Most bytes written to stdout and stderr together (not built yet)", HelpName = "SIZE" };
+    private static readonly Option<IsolationLevel> Isolation = new("--isolation")
+    {
+        Description = "namespaces: the full sandbox; no-namespaces: where namespaces cannot be made (a container): the same seccomp policy, Landlock rules, rlimits; weaker, and it says so [default: namespaces]",
+        HelpName = "namespaces|no-namespaces",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (text == "namespaces") return IsolationLevel.Namespaces;
+            if (text == "no-namespaces") return IsolationLevel.NoNamespaces;
+            result.AddError($"--isolation: '{text}' is not one of namespaces, no-namespaces");
+            return IsolationLevel.Namespaces;
+        },
+    };
     private static readonly Option<bool> SandboxAfterStart = new("--sandbox-after-start") { Description = "Start PROGRAM unfiltered; it applies the policy itself through Sandbox2.Client (SandboxMeHere)" };
     private static readonly Option<bool> StackTrace = new("--stack-trace") { Description = "Collect the violating thread's stack trace on a violation" };
     private static readonly Option<string> Result = new("--result") { Description = "Write the result as JSON to FILE ('-' = standard error)", HelpName = "FILE" };
@@ -57,7 +70,7 @@ internal static class RunCommand
         var command = new Command("run", "Run PROGRAM in a fresh sandbox with the built-in default policy.")
         {
             PolicyFile, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
-            MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, SandboxAfterStart, StackTrace,
+            MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, Isolation, SandboxAfterStart, StackTrace,
             Result, Program,
         };
         command.SetAction(RunAsync);
@@ -132,6 +145,10 @@ internal static class RunCommand
             return ExitStatus.Interrupted;
         }
 
+        if (result.Isolation is { Level: IsolationLevel.NoNamespaces } weaker)
+            global::Sandbox2.Cli.Program.Error("warning: ran with --isolation no-namespaces: weaker than the full sandbox (no user, pid, mount, "
+                + "network, ipc or uts namespace: the program saw the host's processes, /proc and hostname); the filesystem was confined by "
+                + $"Landlock ABI {weaker.LandlockAbi}" + (weaker.LandlockAbi >= 4 ? ", TCP too" : "") + ", the syscalls by the seccomp policy");
         if (result.Status != SandboxStatus.Ok)
             global::Sandbox2.Cli.Program.Error($"{ResultJson.StatusName(result.Status)}: {ResultJson.OneLine(result.Reason)}");
         resultFile?.Write(ResultJson.From(result));
@@ -195,6 +212,8 @@ internal static class RunCommand
         if (parsed.GetValue(Hostname) is { } hostname)
             Apply("--hostname", () => builder.SetHostname(hostname));
         builder.SetNetwork(network);
+        if (parsed.GetValue(Isolation) == IsolationLevel.NoNamespaces)
+            builder.DisableNamespaces();
         builder.CollectStacktracesOnViolation(parsed.GetValue(StackTrace)); // the library's default is on, the CLI's off
 
         Policy? policy = null;

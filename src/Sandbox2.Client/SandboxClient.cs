@@ -185,8 +185,9 @@ public sealed class SandboxClient : IDisposable
             {
                 var (tid, name) = others[0];
                 string more = others.Count > 1 ? $" (and {others.Count - 1} more)" : "";
-                Fail($"SandboxMeHere refused: seccomp(SECCOMP_FILTER_FLAG_TSYNC) failed with EINVAL (kernel without TSYNC?) and the process has {others.Count + 1} threads; " +
-                     $"thread {tid} \"{name}\"{more} could not be synchronised, and filtering only the calling thread would leave the others unsandboxed", tid, name);
+                Fail($"SandboxMeHere refused: this kernel has no seccomp TSYNC (seccomp(SECCOMP_FILTER_FLAG_TSYNC) failed with EINVAL; " +
+                     $"TSYNC is in Linux 3.17 and later, with a listener TSYNC_ESRCH in Linux 5.7 and later) and the process has {others.Count + 1} threads; " +
+                     $"thread {tid} \"{name}\"{more} could not be synchronised, and filtering only the calling thread would leave the others unsandboxed; see 'sandbox2 doctor'", tid, name);
             }
             r = Seccomp(flags & ~sync, bpf, out errno);
         }

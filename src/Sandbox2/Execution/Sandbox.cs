@@ -31,6 +31,7 @@ public sealed class Sandbox : IAsyncDisposable
     private TimeSpan? _pendingWallTime;
     private Comms? _comms;
     private SafeSocketHandle? _commsPeer;
+    private ExecutionPlan? _plan;
     private SetupFailure? _startFailure;
 
     /// <summary>Creates a sandbox for <paramref name="executor"/> under <paramref name="policy"/>.</summary>
@@ -159,11 +160,14 @@ public sealed class Sandbox : IAsyncDisposable
         }
         finally
         {
+            _plan?.RemovePrivateDirectory();
             _ready.TrySetResult(false);
             lock (_gate) _wallTimer?.Dispose();
             Executor.Ipc.Dispose(); // the sandbox has its copies (or never will)
             _commsPeer?.Dispose();
         }
+        // What held: only for a sandbox that ran (a setup error held nothing).
+        if (result.Status != SandboxStatus.SetupError && _plan?.Isolation is { } isolation) result.Isolation = isolation;
         if (_notify is not null)
             await _notify.EventFinishedAsync(result, CancellationToken.None).ConfigureAwait(false);
         return result;
@@ -178,7 +182,7 @@ public sealed class Sandbox : IAsyncDisposable
             if (!Executor.EnableSandboxBeforeExec && _comms is null) _comms = Comms.CreateWithPeer(out _commsPeer);
             var (created, error) = Executor.CreatePlan(Policy, _commsPeer);
             if (error is not null) return error;
-            plan = created!;
+            plan = _plan = created!;
         }
         catch (ResourceExhaustedException e)
         {

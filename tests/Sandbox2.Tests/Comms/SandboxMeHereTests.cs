@@ -103,6 +103,7 @@ public sealed class SandboxMeHereTests
         using var run = await StartAsync(C(false), "no-tsync", env: new() { [SandboxClient.NoTsyncTestVariable] = "1" });
         Assert.False(run.Result.Sandboxed);
         Assert.Matches("EINVAL.*2 threads; thread [0-9]+ \"worker\" could not be synchronised", run.Result.FailureReason);
+        Assert.Matches("no seccomp TSYNC .*Linux 3.17.*see 'sandbox2 doctor'", run.Result.FailureReason); // names the feature and the kernel
         var exit = await run.Child.WaitAsync(Timeout);
         Assert.True(exit.Signal == SIGABRT, exit.ToString());
     }
@@ -196,6 +197,7 @@ public sealed class SandboxMeHereTests
         Assert.False(run.Result.Sandboxed);
         // A .NET process always has several threads; one of them is named.
         Assert.Matches("EINVAL.*the process has [0-9]+ threads; thread [0-9]+ \"[^\"]+\" \\(and [0-9]+ more\\) could not be synchronised", run.Result.FailureReason);
+        Assert.Matches("no seccomp TSYNC .*Linux 3.17.*see 'sandbox2 doctor'", run.Result.FailureReason);
         var exit = await run.Child.WaitAsync(Timeout);
         Assert.True(exit.ExitCode == 3, exit.ToString());
     }

@@ -31,7 +31,7 @@ internal sealed record NativeExitReport
 internal sealed class ForkServer : IDisposable
 {
     /// <summary>File name of the native program, shipped next to the library.</summary>
-    public const string ProgramName = "sandbox2-forkserver";
+    public const string ProgramName = GlobalForkServer.ProgramName;
 
     private static readonly Lock s_globalLock = new();
     private static ForkServer? s_global;
@@ -70,8 +70,9 @@ internal sealed class ForkServer : IDisposable
     /// <summary>Host pid of the forkserver process.</summary>
     public int ProcessId { get; }
 
-    /// <summary>Full path of the native program: next to the library (AppContext.BaseDirectory).</summary>
-    public static string ProgramPath => Path.Combine(AppContext.BaseDirectory, ProgramName);
+    /// <summary>Full path of the native program found on disk (<see cref="ForkServerLocator"/>), or null when only the
+    /// embedded copy is available.</summary>
+    public static string? ProgramPath => ForkServerLocator.Locate().Path;
 
     /// <summary>false once the forkserver process has exited or its socket failed.</summary>
     public bool IsAlive
@@ -87,8 +88,10 @@ internal sealed class ForkServer : IDisposable
     /// <param name="launcher">Optional command prefix (absolute path first), e.g. setpriv to run it unprivileged.</param>
     internal static unsafe ForkServer Start(IReadOnlyList<string>? launcher = null)
     {
-        string path = ProgramPath;
-        if (!File.Exists(path)) throw new ForkServerException($"forkserver program not found at {path} (it is built from native/ by dotnet build)");
+        var location = ForkServerLocator.Locate();
+        if (location.Error is { } notFound) throw new ForkServerException(notFound);
+        using SafeFdHandle? embedded = location.Embedded ? ForkServerLocator.OpenEmbedded() : null;
+        string path = location.Path ?? $"/proc/self/fd/{embedded!.Fd}";
         int* pair = stackalloc int[2];
         if (Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_SEQPACKET | Interop.SOCK_CLOEXEC, 0, pair) != 0)
             throw new ForkServerException($"socketpair for the forkserver failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
@@ -133,7 +136,7 @@ internal sealed class ForkServer : IDisposable
         if (rc != 0)
         {
             ours.Dispose();
-            throw new ForkServerException($"posix_spawn {args[0]} failed: {Marshal.GetPInvokeErrorMessage(rc)}");
+            throw new ForkServerException($"posix_spawn {location.Path ?? "of the embedded forkserver (memfd; see vm.memfd_noexec)"} failed: {Marshal.GetPInvokeErrorMessage(rc)}");
         }
         int pidfd = Interop.PidfdOpen(pid, 0);
         if (pidfd < 0)

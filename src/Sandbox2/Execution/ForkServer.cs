@@ -86,12 +86,13 @@ internal sealed class ForkServer : IDisposable
 
     /// <summary>Starts a private forkserver (tests; <see cref="Global"/> is the normal entry point).</summary>
     /// <param name="launcher">Optional command prefix (absolute path first), e.g. setpriv to run it unprivileged.</param>
-    internal static unsafe ForkServer Start(IReadOnlyList<string>? launcher = null)
+    /// <param name="location">Where the program is (tests); null searches (<see cref="ForkServerLocator"/>).</param>
+    internal static unsafe ForkServer Start(IReadOnlyList<string>? launcher = null, ForkServerLocator.Location? location = null)
     {
-        var location = ForkServerLocator.Locate();
-        if (location.Error is { } notFound) throw new ForkServerException(notFound);
-        using SafeFdHandle? embedded = location.Embedded ? ForkServerLocator.OpenEmbedded() : null;
-        string path = location.Path ?? $"/proc/self/fd/{embedded!.Fd}";
+        location ??= ForkServerLocator.Locate();
+        if (location.Value.Error is { } notFound) throw new ForkServerException(notFound);
+        using SafeFdHandle? embedded = location.Value.Embedded ? ForkServerLocator.OpenEmbedded() : null;
+        string path = location.Value.Path ?? $"/proc/self/fd/{embedded!.Fd}";
         int* pair = stackalloc int[2];
         if (Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_SEQPACKET | Interop.SOCK_CLOEXEC, 0, pair) != 0)
             throw new ForkServerException($"socketpair for the forkserver failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
@@ -136,7 +137,7 @@ internal sealed class ForkServer : IDisposable
         if (rc != 0)
         {
             ours.Dispose();
-            throw new ForkServerException($"posix_spawn {location.Path ?? "of the embedded forkserver (memfd; see vm.memfd_noexec)"} failed: {Marshal.GetPInvokeErrorMessage(rc)}");
+            throw new ForkServerException($"posix_spawn {location.Value.Path ?? "of the embedded forkserver (memfd; see vm.memfd_noexec)"} failed: {Marshal.GetPInvokeErrorMessage(rc)}");
         }
         int pidfd = Interop.PidfdOpen(pid, 0);
         if (pidfd < 0)

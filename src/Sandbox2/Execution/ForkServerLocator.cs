@@ -18,15 +18,18 @@ internal static class ForkServerLocator
     /// <summary>The outcome of a search: a path on disk, the embedded copy, or an error naming every place looked at.</summary>
     internal readonly record struct Location(string? Path, bool Embedded, string? Error);
 
-    internal static Location Locate()
+    internal static Location Locate() => Locate(
+        GlobalForkServer.ProgramPath, Environment.GetEnvironmentVariable(GlobalForkServer.EnvironmentVariable), Candidates(), HasEmbeddedCopy());
+
+    internal static Location Locate(string? configured, string? fromEnvironment, IEnumerable<string> candidates, bool embedded)
     {
-        if (GlobalForkServer.ProgramPath is { } configured)
+        if (configured is not null)
         {
             return Check(configured) is { } problem
                 ? new Location(null, false, $"the forkserver set in GlobalForkServer.ProgramPath ({configured}) {problem}")
                 : new Location(configured, false, null);
         }
-        if (Environment.GetEnvironmentVariable(GlobalForkServer.EnvironmentVariable) is { Length: > 0 } fromEnvironment)
+        if (fromEnvironment is { Length: > 0 })
         {
             if (!Path.IsPathRooted(fromEnvironment))
                 return new Location(null, false, $"{GlobalForkServer.EnvironmentVariable}={fromEnvironment} is not an absolute path");
@@ -35,12 +38,12 @@ internal static class ForkServerLocator
                 : new Location(fromEnvironment, false, null);
         }
         var looked = new List<string>();
-        foreach (string candidate in Candidates())
+        foreach (string candidate in candidates)
         {
             if (Check(candidate) is { } problem) looked.Add($"{candidate} ({problem})");
             else return new Location(candidate, false, null);
         }
-        if (HasEmbeddedCopy()) return new Location(null, true, null);
+        if (embedded) return new Location(null, true, null);
         looked.Add("the copy embedded in Sandbox2.dll (absent: built without native/)");
         return new Location(null, false,
             $"forkserver program not found; looked at: {string.Join("; ", looked)}. Set {GlobalForkServer.EnvironmentVariable} or GlobalForkServer.ProgramPath to its path");

@@ -15,7 +15,7 @@
  * Wire protocol (all integers little-endian, host order; documented again in ForkServerProtocol.cs)
  *
  * Request = one datagram on the control socket:
- *   u32 magic 0x53324653 ("S2FS"), u32 version 1, then records { u32 tag, u32 len, u8 value[len] }.
+ *   u32 magic 0x53324653 ("S2FS"), u32 version 2, then records { u32 tag, u32 len, u8 value[len] }.
  *   Strings are NUL-terminated inside value (len includes the NUL).
  *     1 CLONE_FLAGS u64           clone3 flags (CLONE_NEW*), CLONE_PIDFD is added here
  *     2 IDS         u32 x4        inside uid, inside gid, outside uid, outside gid
@@ -33,10 +33,13 @@
  *    12 NONCE       u64           args[5] of the final execveat / listener sendmsg
  *    13 OPTIONS     u32           bit 0: seccomp listener to executor, bit 1: install filter before exec
  *   SCM_RIGHTS: [0] program (O_PATH), [1] status channel (SEQPACKET), [2..] sources of the FD records.
- * Reply = one datagram { i32 errno (0 = ok), i32 init pid, char message[] } + SCM_RIGHTS init pidfd.
+ * Reply = one datagram { i32 errno (0 = ok), i32 init pid, u32 step, char detail[] } + SCM_RIGHTS init pidfd.
+ *
+ * Setup steps are numbers (enum step below; the same table is SetupStep in SetupStep.cs, which maps each to a
+ * reason code and the kernel feature it needs). The detail is only the paths or values involved.
  *
  * Status channel records (init and PID 2 -> executor), each one datagram, starting with u32 type:
- *   1 SETUP_ERROR { u32 type, i32 errno, char step[] }      a setup step failed; the process exits
+ *   1 SETUP_ERROR { u32 type, i32 errno, u32 step, char detail[] }   a setup step failed; the process exits
  *   2 LISTENER    { u32 type }   + SCM_RIGHTS seccomp listener fd
  *   3 EXIT        { u32 type, i32 si_code, i32 si_status, u32 0, i64 utime_us, i64 stime_us,
  *                   i64 maxrss_kb }   PID 2 ended (CLD_EXITED/KILLED/DUMPED), rusage of all processes
@@ -74,6 +77,7 @@
 
 #define CTL_FD 3
 #define MAGIC 0x53324653u
+#define VERSION 2u
 #define MAX_REQ (4u << 20)
 #define MAX_ARGS 8192
 #define MAX_MOUNTS 1024
@@ -85,6 +89,19 @@
 enum { T_CLONE = 1, T_IDS, T_HOSTNAME, T_LOOPBACK, T_MOUNT, T_RLIMIT, T_CWD, T_ARG, T_ENV, T_FD, T_BPF, T_NONCE, T_OPTIONS };
 enum { M_MKDIR, M_FILE, M_BIND, M_TMPFS, M_PROC, M_SYMLINK };
 enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3 };
+
+/* Setup steps: keep in sync with src/Sandbox2/Execution/SetupStep.cs (a test checks every value). */
+enum step {
+    ST_REQUEST = 1, ST_PIPE = 2, ST_CLONE = 3, ST_SETGROUPS = 4, ST_UID_MAP = 5, ST_GID_MAP = 6, ST_RELEASE_INIT = 7,
+    ST_SETRESGID = 10, ST_SETRESUID = 11, ST_INIT_PDEATHSIG = 12, ST_HOSTNAME = 13, ST_LOOPBACK = 14,
+    ST_ROOT_PRIVATE = 20, ST_SCRATCH = 21, ST_PIVOT_SCRATCH = 22, ST_ROOT_TMPFS = 23, ST_MKDIR = 24, ST_CREATE_FILE = 25,
+    ST_SYMLINK = 26, ST_MOUNT_TARGET = 27, ST_BIND = 28, ST_MOUNT_FLAGS = 29, ST_TMPFS = 30, ST_PROC = 31,
+    ST_DETACH_OLDROOT = 32, ST_PIVOT_ROOT = 33, ST_REMOUNT_RO = 34, ST_MOUNT_KIND = 35,
+    ST_FORK = 40, ST_INIT_FDS = 41,
+    ST_PDEATHSIG = 50, ST_SETSID = 51, ST_SIGMASK = 52, ST_DUP = 53, ST_DUP2 = 54, ST_CLOSE_RANGE = 55, ST_RLIMIT = 56,
+    ST_CHDIR = 57, ST_CAPS = 58, ST_NO_NEW_PRIVS = 59, ST_SECCOMP = 60, ST_SECCOMP_LISTENER = 61, ST_SEND_LISTENER = 62,
+    ST_EXEC = 63,
+};
 #define OPT_LISTENER 1u
 #define OPT_FILTER 2u
 
@@ -140,19 +157,20 @@ static long send_msg(int sock, const void *buf, size_t len, int fd_to_pass, uint
 
 static long send_status(const void *buf, size_t len, int fd_to_pass) { return send_msg(status_fd, buf, len, fd_to_pass, P.nonce); }
 
-/* Report "{step}{a}{b}{c}" with errno err on the status channel, then exit. */
-static void __attribute__((noreturn)) fail(int err, const char *step, const char *a, const char *b, const char *c)
+/* Report step with errno err and the detail "{a}{b}{c}" on the status channel, then exit. */
+static void __attribute__((noreturn)) fail(int err, enum step step, const char *a, const char *b, const char *c)
 {
-    struct { uint32_t type; int32_t err; char text[1024]; } r;
+    struct { uint32_t type; int32_t err; uint32_t step; char text[1024]; } r;
     r.type = S_SETUP_ERROR;
     r.err = err;
-    char *e = r.text + sizeof r.text, *p = cat(r.text, e, step);
-    p = cat(cat(cat(p, e, a), e, b), e, c);
-    send_status(&r, 8 + (size_t)(p - r.text) + 1, -1);
+    r.step = (uint32_t)step;
+    char *e = r.text + sizeof r.text, *p = cat(r.text, e, a);
+    p = cat(cat(p, e, b), e, c);
+    send_status(&r, 12 + (size_t)(p - r.text) + 1, -1);
     syscall(SYS_exit_group, 126);
     __builtin_unreachable();
 }
-#define CHECK(x, ...) do { if ((x) < 0) fail(errno, __VA_ARGS__, NULL, NULL, NULL); } while (0)
+#define CHECK(x, step, detail) do { if ((x) < 0) fail(errno, step, detail, NULL, NULL); } while (0)
 
 /* ---------- init: mount tree ---------- */
 
@@ -175,7 +193,7 @@ static const char *fd_path(int fd)
 }
 
 /* Opens the parent directory of target (inside the new root); *name = the last component. */
-static int parent_of(const char *target, const char **name, const char *what)
+static int parent_of(const char *target, const char **name, enum step what)
 {
     char parent[ROOT_MAX];
     const char *slash = strrchr(target, '/');
@@ -193,7 +211,7 @@ static int parent_of(const char *target, const char **name, const char *what)
 static void mkdir_p(const char *target)
 {
     char tmp[ROOT_MAX];
-    if (strlen(target) >= sizeof tmp) fail(ENAMETOOLONG, "mkdir ", target, NULL, NULL);
+    if (strlen(target) >= sizeof tmp) fail(ENAMETOOLONG, ST_MKDIR, target, NULL, NULL);
     strcpy(tmp, target);
     for (char *s = tmp + 1;; s++) {
         if (*s != '/' && *s != 0) continue;
@@ -201,19 +219,19 @@ static void mkdir_p(const char *target)
         *s = 0;
         if (s > tmp + 1 && s[-1] != '/') {
             const char *name;
-            int dir = parent_of(tmp, &name, "mkdir ");
-            if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) fail(errno, "mkdir ", tmp, NULL, NULL);
+            int dir = parent_of(tmp, &name, ST_MKDIR);
+            if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) fail(errno, ST_MKDIR, tmp, NULL, NULL);
             close(dir);
         }
         if (!(*s = saved)) break;
     }
 }
 
-static void setattr(int dirfd, const char *path, uint32_t attrs, unsigned flags, const char *what, const char *shown)
+static void setattr(int dirfd, const char *path, uint32_t attrs, unsigned flags, enum step what, const char *shown)
 {
     struct mount_attr a = { .attr_set = attrs };
     if (attrs && syscall(SYS_mount_setattr, dirfd, path, flags, &a, sizeof a) < 0)
-        fail(errno, what, shown, " (set mount flags)", NULL);
+        fail(errno, what, shown, NULL, NULL);
 }
 
 static void do_mount_op(const struct mount_op *op)
@@ -223,30 +241,30 @@ static void do_mount_op(const struct mount_op *op)
     switch (op->kind) {
     case M_MKDIR: mkdir_p(t); break;
     case M_FILE:
-        dir = parent_of(t, &name, "create file ");
+        dir = parent_of(t, &name, ST_CREATE_FILE);
         fd = openat(dir, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
-        if (fd < 0) fail(errno, "create file ", t, NULL, NULL);
+        if (fd < 0) fail(errno, ST_CREATE_FILE, t, NULL, NULL);
         break;
     case M_SYMLINK:
-        dir = parent_of(t, &name, "symlink ");
-        if (symlinkat(op->source, dir, name) < 0) fail(errno, "symlink ", t, " -> ", op->source);
+        dir = parent_of(t, &name, ST_SYMLINK);
+        if (symlinkat(op->source, dir, name) < 0) fail(errno, ST_SYMLINK, t, " -> ", op->source);
         break;
     default:
-        if ((fd = in_root(t, 0)) < 0) fail(errno, "mount target ", t, NULL, NULL);
+        if ((fd = in_root(t, 0)) < 0) fail(errno, ST_MOUNT_TARGET, t, NULL, NULL);
         if (op->kind == M_BIND) {
-            if (strlen(op->source) + 9 >= ROOT_MAX) fail(ENAMETOOLONG, "bind ", op->source, NULL, NULL);
+            if (strlen(op->source) + 9 >= ROOT_MAX) fail(ENAMETOOLONG, ST_BIND, op->source, NULL, NULL);
             cat(cat(pb, pb + ROOT_MAX, "/oldroot"), pb + ROOT_MAX, op->source);
-            if (mount(pb, fd_path(fd), NULL, MS_BIND | MS_REC, NULL) < 0) fail(errno, "bind ", op->source, " -> ", t);
+            if (mount(pb, fd_path(fd), NULL, MS_BIND | MS_REC, NULL) < 0) fail(errno, ST_BIND, op->source, " -> ", t);
             close(fd);
-            if ((fd = in_root(t, 0)) < 0) fail(errno, "bind ", t, NULL, NULL); /* now the new mount */
-            setattr(fd, "", op->attrs, AT_RECURSIVE | AT_EMPTY_PATH, "bind ", t);
+            if ((fd = in_root(t, 0)) < 0) fail(errno, ST_MOUNT_TARGET, t, NULL, NULL); /* now the new mount */
+            setattr(fd, "", op->attrs, AT_RECURSIVE | AT_EMPTY_PATH, ST_MOUNT_FLAGS, t);
         } else if (op->kind == M_TMPFS) {
             if (mount("tmpfs", fd_path(fd), "tmpfs", op->attrs & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), op->options) < 0)
-                fail(errno, "mount tmpfs ", t, " options ", op->options);
+                fail(errno, ST_TMPFS, t, " options ", op->options);
         } else if (op->kind == M_PROC) {
-            if (mount("proc", fd_path(fd), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) fail(errno, "mount proc ", t, NULL, NULL);
+            if (mount("proc", fd_path(fd), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) fail(errno, ST_PROC, t, NULL, NULL);
         } else {
-            fail(EINVAL, "unknown mount kind", NULL, NULL, NULL);
+            fail(EINVAL, ST_MOUNT_KIND, t, NULL, NULL);
         }
     }
     if (fd >= 0) close(fd);
@@ -257,40 +275,40 @@ static void do_mount_op(const struct mount_op *op)
 static void build_root(void)
 {
     mode_t saved_umask = umask(022); /* mount points get exactly the modes asked for */
-    CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make / private");
-    CHECK(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), "mount scratch tmpfs on /tmp");
-    CHECK(chdir("/tmp"), "chdir /tmp");
-    CHECK(mkdir("newroot", 0755), "mkdir newroot");
-    CHECK(mkdir("oldroot", 0755), "mkdir oldroot");
-    CHECK(syscall(SYS_pivot_root, ".", "oldroot"), "pivot_root to scratch");
-    CHECK(chdir("/"), "chdir /");
-    CHECK(mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), "mount root tmpfs");
-    CHECK(newroot_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC), "open /newroot");
+    CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), ST_ROOT_PRIVATE, "/");
+    CHECK(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), ST_SCRATCH, "mount tmpfs on /tmp");
+    CHECK(chdir("/tmp"), ST_SCRATCH, "chdir /tmp");
+    CHECK(mkdir("newroot", 0755), ST_SCRATCH, "mkdir newroot");
+    CHECK(mkdir("oldroot", 0755), ST_SCRATCH, "mkdir oldroot");
+    CHECK(syscall(SYS_pivot_root, ".", "oldroot"), ST_PIVOT_SCRATCH, "");
+    CHECK(chdir("/"), ST_SCRATCH, "chdir /");
+    CHECK(mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), ST_ROOT_TMPFS, "/newroot");
+    CHECK(newroot_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC), ST_ROOT_TMPFS, "open /newroot");
     for (int i = 0; i < P.nmounts; i++) do_mount_op(&P.mounts[i]);
     close(newroot_fd);
-    CHECK(mount("oldroot", "/oldroot", NULL, MS_REC | MS_PRIVATE, NULL), "make /oldroot private");
-    CHECK(umount2("/oldroot", MNT_DETACH), "detach /oldroot");
+    CHECK(mount("oldroot", "/oldroot", NULL, MS_REC | MS_PRIVATE, NULL), ST_DETACH_OLDROOT, "make /oldroot private");
+    CHECK(umount2("/oldroot", MNT_DETACH), ST_DETACH_OLDROOT, "umount /oldroot");
     int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-    CHECK(old, "open scratch root");
-    CHECK(chdir("/newroot"), "chdir /newroot");
-    CHECK(syscall(SYS_pivot_root, ".", "."), "pivot_root to new root");
-    CHECK(fchdir(old), "fchdir scratch root");
-    CHECK(umount2(".", MNT_DETACH), "detach scratch root");
-    CHECK(chdir("/"), "chdir / in new root");
+    CHECK(old, ST_PIVOT_ROOT, "open scratch root");
+    CHECK(chdir("/newroot"), ST_PIVOT_ROOT, "chdir /newroot");
+    CHECK(syscall(SYS_pivot_root, ".", "."), ST_PIVOT_ROOT, "pivot_root");
+    CHECK(fchdir(old), ST_PIVOT_ROOT, "fchdir scratch root");
+    CHECK(umount2(".", MNT_DETACH), ST_PIVOT_ROOT, "detach scratch root");
+    CHECK(chdir("/"), ST_PIVOT_ROOT, "chdir /");
     close(old);
-    setattr(AT_FDCWD, "/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, "remount ", "/ read-only");
+    setattr(AT_FDCWD, "/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, ST_REMOUNT_RO, "/");
     umask(saved_umask);
 }
 
 static void loopback_up(void)
 {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    CHECK(s, "socket for lo");
+    CHECK(s, ST_LOOPBACK, "socket");
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     memcpy(ifr.ifr_name, "lo", 3);
     ifr.ifr_flags = IFF_UP | IFF_RUNNING;
-    CHECK(ioctl(s, SIOCSIFFLAGS, &ifr), "bring lo up");
+    CHECK(ioctl(s, SIOCSIFFLAGS, &ifr), ST_LOOPBACK, "SIOCSIFFLAGS");
     close(s);
 }
 
@@ -304,14 +322,14 @@ static void fd_layout(void)
     for (int i = 0; i < P.nfds; i++)
         if (P.fd_target[i] >= high) high = P.fd_target[i] + 1;
     int dups[MAX_FDS];
-    for (int i = 0; i < P.nfds; i++) CHECK(dups[i] = fcntl(recv_fds[2 + i], F_DUPFD_CLOEXEC, high), "dup fd source");
-    CHECK(status_fd = fcntl(status_fd, F_DUPFD_CLOEXEC, high), "dup status fd");
-    CHECK(prog_fd = fcntl(prog_fd, F_DUPFD_CLOEXEC, high), "dup program fd");
+    for (int i = 0; i < P.nfds; i++) CHECK(dups[i] = fcntl(recv_fds[2 + i], F_DUPFD_CLOEXEC, high), ST_DUP, "fd source");
+    CHECK(status_fd = fcntl(status_fd, F_DUPFD_CLOEXEC, high), ST_DUP, "status fd");
+    CHECK(prog_fd = fcntl(prog_fd, F_DUPFD_CLOEXEC, high), ST_DUP, "program fd");
     for (int i = 0; i < P.nfds; i++) {
         if (dup2(dups[i], P.fd_target[i]) < 0) {
             char num[12];
             snprintf(num, sizeof num, "%d", P.fd_target[i]);
-            fail(errno, "dup2 to fd ", num, NULL, NULL);
+            fail(errno, ST_DUP2, num, NULL, NULL);
         }
         keep[n++] = P.fd_target[i];
     }
@@ -320,10 +338,10 @@ static void fd_layout(void)
     qsort(keep, (size_t)n, sizeof keep[0], cmp_int);
     unsigned lo = 0;
     for (int i = 0; i < n; i++) {
-        if ((unsigned)keep[i] > lo) CHECK(syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0), "close_range");
+        if ((unsigned)keep[i] > lo) CHECK(syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0), ST_CLOSE_RANGE, "");
         lo = (unsigned)keep[i] + 1;
     }
-    CHECK(syscall(SYS_close_range, lo, ~0u, 0), "close_range");
+    CHECK(syscall(SYS_close_range, lo, ~0u, 0), ST_CLOSE_RANGE, "");
 }
 
 static void drop_caps(void)
@@ -331,45 +349,45 @@ static void drop_caps(void)
     for (int c = 0; c <= 63; c++) /* capabilities are numbered densely: EINVAL = past the kernel's last one */
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
             if (errno == EINVAL) break;
-            fail(errno, "drop bounding capabilities", NULL, NULL, NULL);
+            fail(errno, ST_CAPS, "bounding set", NULL, NULL);
         }
-    CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities");
+    CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), ST_CAPS, "ambient set");
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
     struct __user_cap_data_struct d[2];
     memset(d, 0, sizeof d);
-    CHECK(syscall(SYS_capset, &h, d), "capset 0");
+    CHECK(syscall(SYS_capset, &h, d), ST_CAPS, "capset");
 }
 
 static void __attribute__((noreturn)) sandboxee(pid_t init_pid)
 {
-    CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl PDEATHSIG");
+    CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), ST_PDEATHSIG, "");
     if (syscall(SYS_getppid) != init_pid) syscall(SYS_exit_group, 126);
-    CHECK(setsid(), "setsid");
+    CHECK(setsid(), ST_SETSID, "");
     sigset_t none;
     sigemptyset(&none);
-    CHECK(syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8), "unblock signals");
+    CHECK(syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8), ST_SIGMASK, "");
     fd_layout();
     for (int i = 0; i < P.nrlimits; i++) {
         struct rlimit r = { P.rlimits[i].soft, P.rlimits[i].hard };
         char num[12];
         snprintf(num, sizeof num, "%u", P.rlimits[i].resource);
-        if (syscall(SYS_prlimit64, 0, P.rlimits[i].resource, &r, NULL) < 0) fail(errno, "setrlimit ", num, NULL, NULL);
+        if (syscall(SYS_prlimit64, 0, P.rlimits[i].resource, &r, NULL) < 0) fail(errno, ST_RLIMIT, num, NULL, NULL);
     }
-    if (P.cwd && chdir(P.cwd) < 0) fail(errno, "chdir ", P.cwd, NULL, NULL);
+    if (P.cwd && chdir(P.cwd) < 0) fail(errno, ST_CHDIR, P.cwd, NULL, NULL);
     drop_caps();
-    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl NO_NEW_PRIVS");
+    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ST_NO_NEW_PRIVS, "");
     if ((P.options & OPT_FILTER) && P.nbpf) {
         struct sock_fprog prog = { P.nbpf, bpf };
         unsigned flags = (P.options & OPT_LISTENER) ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
         long lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-        CHECK(lfd, "install seccomp filter");
+        CHECK(lfd, flags ? ST_SECCOMP_LISTENER : ST_SECCOMP, "");
         if (flags) {
             uint32_t type = S_LISTENER;
-            CHECK(send_status(&type, sizeof type, (int)lfd), "send seccomp listener");
+            CHECK(send_status(&type, sizeof type, (int)lfd), ST_SEND_LISTENER, "");
         }
     }
     syscall(SYS_execveat, prog_fd, "", P.argv, P.envp, AT_EMPTY_PATH, P.nonce);
-    fail(errno, "execveat ", P.nargv ? P.argv[0] : "(no argv)", NULL, NULL);
+    fail(errno, ST_EXEC, P.nargv ? P.argv[0] : "(no argv)", NULL, NULL);
 }
 
 /* ---------- init (PID 1) ---------- */
@@ -382,25 +400,25 @@ static void __attribute__((noreturn)) init_main(int sync_fd)
     if (read(sync_fd, &go, 1) != 1 || go != 'g') syscall(SYS_exit_group, 1); /* forkserver died or gave up */
     close(sync_fd);
     if (P.have_ids) {
-        if (syscall(SYS_setresgid, P.in_gid, P.in_gid, P.in_gid) < 0) fail(errno, "setresgid", NULL, NULL, NULL);
-        if (syscall(SYS_setresuid, P.in_uid, P.in_uid, P.in_uid) < 0) fail(errno, "setresuid", NULL, NULL, NULL);
+        if (syscall(SYS_setresgid, P.in_gid, P.in_gid, P.in_gid) < 0) fail(errno, ST_SETRESGID, NULL, NULL, NULL);
+        if (syscall(SYS_setresuid, P.in_uid, P.in_uid, P.in_uid) < 0) fail(errno, ST_SETRESUID, NULL, NULL, NULL);
     }
     /* After the id change (which clears it): die with the forkserver; and if it is already gone, exit. */
-    CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl PDEATHSIG");
+    CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), ST_INIT_PDEATHSIG, "");
     struct pollfd parent = { self_pidfd, POLLIN, 0 };
     if (poll(&parent, 1, 0) != 0) syscall(SYS_exit_group, 1);
     close(self_pidfd);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (P.hostname && (P.clone_flags & CLONE_NEWUTS)) CHECK(sethostname(P.hostname, strlen(P.hostname)), "sethostname");
+    if (P.hostname && (P.clone_flags & CLONE_NEWUTS)) CHECK(sethostname(P.hostname, strlen(P.hostname)), ST_HOSTNAME, P.hostname);
     if (P.loopback && (P.clone_flags & CLONE_NEWNET)) loopback_up();
     if (P.clone_flags & CLONE_NEWNS) build_root();
     pid_t me = (pid_t)syscall(SYS_getpid);
     long pid2 = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    CHECK(pid2, "fork sandboxee");
+    CHECK(pid2, ST_FORK, "");
     if (pid2 == 0) sandboxee(me);
     /* init keeps only its status channel (as fd 0 after this): nothing else of the host stays open. */
     if (status_fd != 0) {
-        CHECK(dup3(status_fd, 0, O_CLOEXEC), "dup status fd");
+        CHECK(dup3(status_fd, 0, O_CLOEXEC), ST_INIT_FDS, "status fd");
         status_fd = 0;
     }
     syscall(SYS_close_range, 1, ~0u, 0);
@@ -437,7 +455,7 @@ static const char *parse(size_t len)
     uint32_t hdr[2];
     if (len < 8) return "request too short";
     memcpy(hdr, req, 8);
-    if (hdr[0] != MAGIC || hdr[1] != 1) return "bad magic or version";
+    if (hdr[0] != MAGIC || hdr[1] != VERSION) return "bad magic or version";
     int fdi = 0;
     for (size_t off = 8; off < len;) {
         uint32_t tag, n;
@@ -507,11 +525,11 @@ static const char *parse(size_t len)
     return NULL;
 }
 
-static void reply(int err, int pid, const char *msg, int pidfd)
+static void reply(int err, int pid, uint32_t step, const char *msg, int pidfd)
 {
-    struct { int32_t err, pid; char msg[256]; } r = { err, pid, "" };
+    struct { int32_t err, pid; uint32_t step; char msg[256]; } r = { err, pid, step, "" };
     if (msg) snprintf(r.msg, sizeof r.msg, "%s", msg);
-    if (send_msg(CTL_FD, &r, 8 + strlen(r.msg) + 1, pidfd, 0) < 0) _exit(errno == EPIPE ? 0 : 1);
+    if (send_msg(CTL_FD, &r, 12 + strlen(r.msg) + 1, pidfd, 0) < 0) _exit(errno == EPIPE ? 0 : 1);
 }
 
 static int write_file(int pid, const char *name, const char *text)
@@ -531,7 +549,7 @@ static void spawn(int sigfd)
 {
     int sync[2];
     char msg[160];
-    if (pipe2(sync, O_CLOEXEC) < 0) return reply(errno, 0, "pipe2", -1);
+    if (pipe2(sync, O_CLOEXEC) < 0) return reply(errno, 0, ST_PIPE, "", -1);
     int pidfd = -1;
     struct clone_args ca;
     memset(&ca, 0, sizeof ca);
@@ -543,7 +561,7 @@ static void spawn(int sigfd)
         int e = errno;
         close(sync[0]);
         close(sync[1]);
-        return reply(e, 0, "clone3 (namespaces)", -1);
+        return reply(e, 0, ST_CLONE, "", -1);
     }
     if (pid == 0) {
         close(CTL_FD);
@@ -554,16 +572,16 @@ static void spawn(int sigfd)
     close(sync[0]);
     if (P.have_ids && (P.clone_flags & CLONE_NEWUSER)) {
         char map[64];
-        const char *step = "write setgroups deny";
+        enum step step = ST_SETGROUPS;
         int r = write_file((int)pid, "setgroups", "deny");
         if (r == 0) {
             snprintf(map, sizeof map, "%u %u 1\n", P.in_uid, P.out_uid);
-            step = "write uid_map";
+            step = ST_UID_MAP;
             r = write_file((int)pid, "uid_map", map);
         }
         if (r == 0) {
             snprintf(map, sizeof map, "%u %u 1\n", P.in_gid, P.out_gid);
-            step = "write gid_map";
+            step = ST_GID_MAP;
             r = write_file((int)pid, "gid_map", map);
         }
         if (r < 0) {
@@ -571,18 +589,18 @@ static void spawn(int sigfd)
             syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
             close(sync[1]);
             close(pidfd);
-            snprintf(msg, sizeof msg, "%s (inside %u/%u -> outside %u/%u)", step, P.in_uid, P.in_gid, P.out_uid, P.out_gid);
-            return reply(e, 0, msg, -1);
+            snprintf(msg, sizeof msg, "inside %u/%u -> outside %u/%u", P.in_uid, P.in_gid, P.out_uid, P.out_gid);
+            return reply(e, 0, step, msg, -1);
         }
     }
     if (write(sync[1], "g", 1) != 1) {
         int e = errno;
         close(sync[1]);
         close(pidfd);
-        return reply(e, 0, "release init", -1);
+        return reply(e, 0, ST_RELEASE_INIT, "", -1);
     }
     close(sync[1]);
-    reply(0, (int)pid, NULL, pidfd);
+    reply(0, (int)pid, 0, NULL, pidfd);
     close(pidfd);
 }
 
@@ -633,7 +651,7 @@ int main(void)
             }
         const char *bad = (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? "request truncated" : parse((size_t)n);
         if (bad) {
-            reply(EINVAL, 0, bad, -1);
+            reply(EINVAL, 0, ST_REQUEST, bad, -1);
         } else {
             prog_fd = recv_fds[0];
             status_fd = recv_fds[1];

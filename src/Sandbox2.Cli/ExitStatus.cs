@@ -14,8 +14,8 @@ internal static class ExitStatus
 
     public static int From(SandboxResult result) => result.ReasonCode switch
     {
-        "PROGRAM_NOT_FOUND" => NotFound,
-        "PROGRAM_NOT_EXECUTABLE" => NotExecutable,
+        ReasonCode.ProgramNotFound => NotFound,
+        ReasonCode.ProgramNotExecutable => NotExecutable,
         _ => FromStatus(result),
     };
 

@@ -8,6 +8,7 @@ namespace Sandbox2.Cli;
 internal sealed class ResultJson
 {
     public required string Status { get; init; }
+    public string? ReasonCode { get; init; }
     public required string Reason { get; init; }
     public int? ExitCode { get; init; }
     public int? Signal { get; init; }
@@ -19,6 +20,7 @@ internal sealed class ResultJson
     public static ResultJson From(SandboxResult result) => new()
     {
         Status = StatusName(result.Status),
+        ReasonCode = result.ReasonCode?.ToContractName(),
         Reason = OneLine(result.Reason),
         ExitCode = result.Status == SandboxStatus.Ok ? result.ExitCode : null,
         Signal = result.Signal,
@@ -42,9 +44,10 @@ internal sealed class ResultJson
     };
 
     /// <summary>A result for a sandbox that never started (the CLI failed to set it up).</summary>
-    public static ResultJson SetupError(string reason) => new()
+    public static ResultJson SetupError(string reason, ReasonCode code = Sandbox2.ReasonCode.FailedConfig) => new()
     {
         Status = StatusName(SandboxStatus.SetupError),
+        ReasonCode = code.ToContractName(),
         Reason = OneLine(reason),
         Usage = new UsageJson(),
     };

@@ -18,6 +18,22 @@ internal sealed record ClientHandshakeResult(bool Sandboxed, SafeFileHandle? Lis
 /// </summary>
 internal static class ClientHandshake
 {
+    /// <summary>After the filter is on, the client still sends (sendmsg on fd 1023) and closes the listener. The compile
+    /// options allow both after the user's rules; a user rule that decides otherwise would make the handshake hang or
+    /// die half-way, so it is refused here (<see cref="PolicyException"/>).</summary>
+    public static void CheckPolicy(Policy policy, PolicyCompileOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        foreach (var (nr, name) in (ReadOnlySpan<(int, string)>)[(Policy.NrSendmsg, "sendmsg"), (Policy.NrClose, "close")])
+        {
+            var call = new Syscall(SyscallArch.X86_64, nr, [(ulong)Comms.DefaultConnectionFd, 0, 0, 0, 0, 0]);
+            var action = policy.Evaluate(call, options);
+            if (action.Kind != SyscallActionKind.Allow)
+                throw new PolicyException($"SandboxMeHere needs {name}(fd {Comms.DefaultConnectionFd}) to be allowed after the filter is installed, " +
+                    $"but the policy makes it {action} ({policy.Explain(call, options)})");
+        }
+    }
+
     public static async Task<ClientHandshakeResult> RunAsync(Comms comms, ReadOnlyMemory<byte> bpf, IReadOnlyList<MappedFd> fds, string cwd,
         bool notifyListener, CancellationToken cancellationToken)
     {

@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Sandbox2;
@@ -80,15 +82,121 @@ public sealed class Executor
 
     internal int Started;
 
+    /// <summary>The host ids the sandbox's uid/gid 1000 map to: the executor's, or 65534 (nobody) when it is root.</summary>
+    internal static (uint Uid, uint Gid) OutsideIds()
+    {
+        uint euid = Interop.GetEUid();
+        return euid == 0 ? (65534u, 65534u) : (euid, Interop.GetEGid());
+    }
+
+    /// <summary>Everything decided in C# for one sandbox of <paramref name="policy"/> (Sandbox2's <c>executor.cc</c>
+    /// builds the fork request): program, mounts, identity, limits, fds, the compiled filter. Returns the plan, or a
+    /// SETUP_ERROR result for a program that cannot be run. Throws <see cref="PolicyException"/>,
+    /// <see cref="ArgumentException"/> or <see cref="IOException"/> for a configuration that cannot work.</summary>
+    /// <param name="policy">The sandbox's policy.</param>
+    /// <param name="commsPeer">The sandboxee's end of the Comms channel (put at fd 1023), or null.</param>
+    internal (ExecutionPlan? Plan, SandboxResult? Error) CreatePlan(Policy policy, SafeSocketHandle? commsPeer)
+    {
+        bool meHere = !EnableSandboxBeforeExec;
+        if (!Cwd.StartsWith('/')) throw new ArgumentException($"working directory {Cwd} is not absolute");
+        if (meHere && commsPeer is null) throw new ArgumentException("SandboxMeHere needs a Comms channel", nameof(commsPeer));
+
+        ulong nonce = meHere ? 0 : Interop.GetRandomUInt64();
+        var options = meHere
+            ? new PolicyCompileOptions(MonitorAttached: true, CommsFd: Comms.DefaultConnectionFd)
+            : new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
+        if (meHere) ClientHandshake.CheckPolicy(policy, options);
+        byte[] bpf = meHere ? policy.Compile(options).ToBytes() : CompiledPolicyCache.Compile(policy, nonce);
+
+        var (outsideUid, outsideGid) = OutsideIds();
+        var env = new List<string>();
+        if (Environment is null) env.Add("PATH=" + DefaultPath);
+        else
+        {
+            foreach (var (k, v) in Environment)
+            {
+                if (k.Length == 0 || k.Contains('=', StringComparison.Ordinal) || k.Contains('\0', StringComparison.Ordinal) || v.Contains('\0', StringComparison.Ordinal))
+                    throw new ArgumentException($"invalid environment variable name or value: '{k}'");
+                env.Add(k + "=" + v);
+            }
+        }
+        var mounts = policy.Namespace.Mounts.Clone();
+        var fds = FdMappings(meHere, commsPeer); // before the program is opened: nothing to close on a bad mapping
+        SafeHandle programFd;
+        if (ProgramFd is { } fd)
+        {
+            programFd = fd;
+        }
+        else
+        {
+            var (path, error) = Resolve(ProgramPath);
+            if (error is not null) return (null, error);
+            programFd = Interop.OpenPath(path!);
+            try
+            {
+                if (!mounts.Covers(path!, path!)) mounts.AddFileAt(path!, path!);
+            }
+            catch (PolicyException)
+            {
+                // The program's path is taken by another mount: it still runs (from its fd).
+            }
+        }
+
+        var plan = new SandboxPlan
+        {
+            Namespaces = policy.Namespace.CloneNamespaces,
+            OutsideUid = outsideUid,
+            OutsideGid = outsideGid,
+            Hostname = policy.Namespace.Hostname,
+            LoopbackUp = policy.Namespace.Network == NetworkMode.Loopback,
+            Mounts = mounts.ToMountOps(),
+            Rlimits = Limits.ToRlimitOps(),
+            Cwd = Cwd,
+            Argv = [Argv0, .. Args],
+            Environment = env,
+            ProgramFd = programFd,
+            Fds = fds,
+            // SandboxMeHere: exec unfiltered (native installs nothing and sends no listener); the program gets the
+            // filter over Comms and sends the listener back itself.
+            Bpf = meHere ? [] : bpf,
+            ExecNonce = nonce,
+            NotifyListener = !meHere,
+            SandboxBeforeExec = !meHere,
+        };
+        return (new ExecutionPlan(plan, options, meHere ? bpf : null), null);
+    }
+
+    /// <summary>0/1/2, Comms at 1023 when open, and (before exec) the Ipc's mappings at their numbers.</summary>
+    private List<FdMapping> FdMappings(bool meHere, SafeSocketHandle? commsPeer)
+    {
+        var fds = new SortedDictionary<int, SafeHandle>
+        {
+            [0] = Stdin ?? new SafeFileHandle(0, ownsHandle: false),
+            [1] = Stdout ?? new SafeFileHandle(1, ownsHandle: false),
+            [2] = Stderr ?? new SafeFileHandle(2, ownsHandle: false),
+        };
+        if (!meHere)
+        {
+            foreach (var m in Ipc.Mappings)
+            {
+                if (m.RemoteFd < 0)
+                    throw new ArgumentException($"MapFd by name (\"{m.Name}\") needs EnableSandboxBeforeExec = false: names reach the program with SandboxMeHere");
+                fds[m.RemoteFd] = m.Handle;
+            }
+        }
+        if (commsPeer is not null) fds[Comms.DefaultConnectionFd] = commsPeer;
+        return [.. fds.Select(kv => new FdMapping(kv.Key, kv.Value))];
+    }
+
     /// <summary>Finds the program on the host: a path is taken as is (relative to the current directory), a bare
     /// name is searched on the host's PATH. Returns the absolute path, or a SETUP_ERROR result.</summary>
     internal static (string? Path, SandboxResult? Error) Resolve(string program)
     {
         string? found = Find(program);
         if (found is null)
-            return (null, new SandboxResult(SandboxStatus.SetupError, $"{program}: program not found", "PROGRAM_NOT_FOUND"));
+            return (null, new SandboxResult(SandboxStatus.SetupError, $"{program}: program not found", ReasonCode.ProgramNotFound));
         if (Directory.Exists(found) || Interop.Access(found, Interop.X_OK) != 0)
-            return (null, new SandboxResult(SandboxStatus.SetupError, $"{found}: not executable", "PROGRAM_NOT_EXECUTABLE"));
+            return (null, new SandboxResult(SandboxStatus.SetupError, $"{found}: not executable", ReasonCode.ProgramNotExecutable));
         return (found, null);
     }
 
@@ -115,3 +223,9 @@ public sealed class Executor
         return found;
     }
 }
+
+/// <summary>The plan of one sandbox and how its policy was compiled.</summary>
+/// <param name="Plan">What the native side carries out.</param>
+/// <param name="Options">The compile options (the monitor evaluates the policy with the same ones).</param>
+/// <param name="HandshakeBpf">SandboxMeHere mode: the filter to send in the handshake; null before exec.</param>
+internal sealed record ExecutionPlan(SandboxPlan Plan, PolicyCompileOptions Options, byte[]? HandshakeBpf);

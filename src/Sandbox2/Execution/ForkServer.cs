@@ -7,9 +7,12 @@ namespace Sandbox2;
 /// <summary>How the sandbox's init reported the end of the main process (or a failed setup step).</summary>
 internal sealed record NativeExitReport
 {
-    /// <summary>Set when a setup step failed before exec: which step (e.g. "bind /usr -> /usr"), errno and detail.</summary>
-    public string? SetupFailedStep { get; init; }
-    public int SetupErrno { get; init; }
+    /// <summary>Set when a setup step failed before exec (or the sandbox could not be followed): which step, errno, reason code.</summary>
+    public SetupFailure? Failure { get; init; }
+    /// <summary>The failed step in words (e.g. "bind /usr -> /usr"), or null.</summary>
+    public string? SetupFailedStep => Failure?.What;
+    /// <summary>The failed step's errno (0 when none or no failure).</summary>
+    public int SetupErrno => Failure?.Errno ?? 0;
     /// <summary>The main process exited normally with this code.</summary>
     public int? ExitCode { get; init; }
     /// <summary>The main process was killed by this signal.</summary>
@@ -190,8 +193,10 @@ internal sealed class ForkServer : IDisposable
         {
             executorEnd.Dispose();
             foreach (var f in received) f.Dispose();
-            string why = reply.Errno != 0 ? Marshal.GetPInvokeErrorMessage(reply.Errno) : "no pidfd in the reply";
-            throw new ForkServerException($"forkserver could not start the sandbox: {reply.Message}: {why}");
+            var failure = reply.Errno != 0
+                ? SetupFailure.FromNative((SetupStep)reply.Step, reply.Errno, reply.Message)
+                : new SetupFailure("forkserver reply without a pidfd", 0, ReasonCode.FailedSubprocess);
+            throw new ForkServerException(failure);
         }
         var sandbox = new SpawnedSandbox(reply.Pid, received[0], executorEnd);
         if (cancellationToken.IsCancellationRequested)
@@ -341,7 +346,7 @@ internal sealed class SpawnedSandbox : IDisposable
         }
         catch (Exception ex)
         {
-            report = new NativeExitReport { SetupFailedStep = $"reading the sandbox's status channel failed: {ex.Message}", Killed = _killed };
+            report = new NativeExitReport { Failure = new SetupFailure($"reading the sandbox's status channel failed: {ex.Message}", 0, ReasonCode.FailedComms), Killed = _killed };
         }
         await WaitForInitExitAsync().ConfigureAwait(false);
         return report;
@@ -364,8 +369,7 @@ internal sealed class SpawnedSandbox : IDisposable
 
     private async Task<NativeExitReport> ReadRecordsAsync()
     {
-        string? step = null;
-        int errno = 0;
+        SetupFailure? failure = null;
         NativeExitReport? exit = null;
         var peek = new byte[1];
         var buffer = new byte[2048];
@@ -390,11 +394,8 @@ internal sealed class SpawnedSandbox : IDisposable
                 if (n <= 0) break;
                 var msg = buffer.AsSpan(0, (int)n);
                 int type = msg.Length >= 4 ? BinaryPrimitives.ReadInt32LittleEndian(msg) : 0;
-                if (type == ForkServerProtocol.RecordSetupError && msg.Length >= 8 && step is null)
-                {
-                    errno = BinaryPrimitives.ReadInt32LittleEndian(msg[4..]);
-                    step = ForkServerProtocol.CString(msg[8..]);
-                }
+                if (type == ForkServerProtocol.RecordSetupError && failure is null)
+                    failure = ForkServerProtocol.ParseSetupError(msg);
                 else if (type == ForkServerProtocol.RecordListener && fds.Count > 0)
                 {
                     if (!_listener.TrySetResult(fds[0])) fds[0].Dispose();
@@ -422,14 +423,13 @@ internal sealed class SpawnedSandbox : IDisposable
             _status.Dispose();
             _listener.TrySetResult(null);
         }
-        if (step is not null)
-            return (exit ?? new NativeExitReport()) with { SetupFailedStep = step, SetupErrno = errno, ExitCode = null, Signal = null, Killed = _killed };
+        if (failure is not null)
+            return (exit ?? new NativeExitReport()) with { Failure = failure, ExitCode = null, Signal = null, Killed = _killed };
         if (exit is not null) return exit with { Killed = _killed && exit.Signal == Interop.SignalKill };
         if (_killed) return new NativeExitReport { Signal = Interop.SignalKill, Killed = true };
         return new NativeExitReport
         {
-            SetupFailedStep = "sandbox init ended without a report (killed from outside, or the forkserver died)",
-            SetupErrno = 0,
+            Failure = new SetupFailure("sandbox init ended without a report (killed from outside, or the forkserver died)", 0, ReasonCode.FailedSubprocess),
         };
     }
 }
@@ -438,6 +438,12 @@ internal sealed class SpawnedSandbox : IDisposable
 internal sealed class ForkServerException : Exception
 {
     public ForkServerException(string message) : base(message) { }
+    /// <summary>The forkserver reported a failed step of starting one sandbox (clone3, the id maps, ...).</summary>
+    public ForkServerException(SetupFailure failure)
+        : base($"forkserver could not start the sandbox: {failure.What}{(failure.Errno != 0 ? ": " + Marshal.GetPInvokeErrorMessage(failure.Errno) : "")}")
+        => Failure = failure;
+    /// <summary>The step that failed, when the forkserver reported one.</summary>
+    public SetupFailure? Failure { get; }
     public ForkServerException(string message, Exception inner) : base(message, inner) { }
     public ForkServerException() { }
 }

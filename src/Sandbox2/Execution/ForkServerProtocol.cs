@@ -7,15 +7,15 @@ namespace Sandbox2;
 /// <summary>
 /// The wire protocol between <see cref="ForkServer"/> and native/forkserver.c (the C file documents the same).
 /// All integers are little-endian.
-/// <para>Request (one SEQPACKET datagram): u32 magic 0x53324653, u32 version 1, then records
+/// <para>Request (one SEQPACKET datagram): u32 magic 0x53324653, u32 version 2, then records
 /// <c>{ u32 tag, u32 length, value }</c>; strings are NUL-terminated inside the value.
 /// Tags: 1 CLONE_FLAGS u64; 2 IDS u32 inside uid, inside gid, outside uid, outside gid; 3 HOSTNAME str;
 /// 4 LOOPBACK (empty); 5 MOUNT u32 kind, u32 MOUNT_ATTR_* flags, str target, str source, str options;
 /// 6 RLIMIT u32 resource, u64 soft, u64 hard; 7 CWD str; 8 ARG str (repeated); 9 ENV str (repeated);
 /// 10 FD u32 target (repeated); 11 BPF sock_filter[]; 12 NONCE u64; 13 OPTIONS u32 (bit 0 listener,
 /// bit 1 filter before exec). SCM_RIGHTS: program fd, status channel, then one source per FD record.</para>
-/// <para>Reply: <c>{ i32 errno, i32 init pid, char message[] }</c> + SCM_RIGHTS init pidfd when errno is 0.</para>
-/// <para>Status channel records: 1 SETUP_ERROR <c>{ u32 type, i32 errno, char step[] }</c>;
+/// <para>Reply: <c>{ i32 errno, i32 init pid, u32 step, char detail[] }</c> + SCM_RIGHTS init pidfd when errno is 0.</para>
+/// <para>Status channel records: 1 SETUP_ERROR <c>{ u32 type, i32 errno, u32 step, char detail[] }</c> (step: <see cref="SetupStep"/>);
 /// 2 LISTENER <c>{ u32 type }</c> + SCM_RIGHTS seccomp listener;
 /// 3 EXIT <c>{ u32 type, i32 si_code, i32 si_status, u32 0, i64 utime_us, i64 stime_us, i64 maxrss_kb }</c>.
 /// EOF when init has exited.</para>
@@ -23,7 +23,7 @@ namespace Sandbox2;
 internal static class ForkServerProtocol
 {
     internal const uint Magic = 0x53324653;
-    internal const uint Version = 1;
+    internal const uint Version = 2;
     internal const int MaxFds = 64;
     internal const int MaxStrings = 8192;
     internal const int MaxMounts = 1024;
@@ -161,12 +161,22 @@ internal static class ForkServerProtocol
     }
 
     /// <summary>The forkserver's reply to a request.</summary>
-    internal readonly record struct Reply(int Errno, int Pid, string Message);
+    internal readonly record struct Reply(int Errno, int Pid, uint Step, string Message);
 
     internal static Reply ParseReply(ReadOnlySpan<byte> msg)
     {
-        if (msg.Length < 8) throw new ForkServerException($"forkserver sent a short reply ({msg.Length} bytes)");
-        return new Reply(BinaryPrimitives.ReadInt32LittleEndian(msg), BinaryPrimitives.ReadInt32LittleEndian(msg[4..]), CString(msg[8..]));
+        if (msg.Length < 12) throw new ForkServerException($"forkserver sent a short reply ({msg.Length} bytes)");
+        return new Reply(BinaryPrimitives.ReadInt32LittleEndian(msg), BinaryPrimitives.ReadInt32LittleEndian(msg[4..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(msg[8..]), CString(msg[12..]));
+    }
+
+    /// <summary>Decodes a SETUP_ERROR record <c>{ u32 type, i32 errno, u32 step, char detail[] }</c>.</summary>
+    internal static SetupFailure ParseSetupError(ReadOnlySpan<byte> msg)
+    {
+        if (msg.Length < 12) return new SetupFailure($"malformed setup-error record ({msg.Length} bytes)", 0, ReasonCode.FailedComms);
+        int errno = BinaryPrimitives.ReadInt32LittleEndian(msg[4..]);
+        var step = (SetupStep)BinaryPrimitives.ReadUInt32LittleEndian(msg[8..]);
+        return SetupFailure.FromNative(step, errno, CString(msg[12..]));
     }
 
     internal static string CString(ReadOnlySpan<byte> b)

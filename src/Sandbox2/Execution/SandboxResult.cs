@@ -30,7 +30,7 @@ public sealed record SandboxUsage(TimeSpan WallTime, TimeSpan CpuTime, long MaxR
 /// <summary>What happened to a sandboxee (Sandbox2's <c>Result</c>).</summary>
 public sealed class SandboxResult
 {
-    internal SandboxResult(SandboxStatus status, string reason, string? reasonCode = null)
+    internal SandboxResult(SandboxStatus status, string reason, ReasonCode? reasonCode = null)
     {
         Status = status; Reason = reason; ReasonCode = reasonCode;
     }
@@ -38,10 +38,13 @@ public sealed class SandboxResult
     public SandboxStatus Status { get; }
     /// <summary>One human-readable line.</summary>
     public string Reason { get; }
-    /// <summary>Sandbox2's reason code for SETUP_ERROR/INTERNAL_ERROR (FAILED_NAMESPACES, FAILED_LIMITS, FAILED_CWD,
-    /// FAILED_SUBPROCESS, FAILED_POLICY, FAILED_MONITOR, ...; PROGRAM_NOT_FOUND and PROGRAM_NOT_EXECUTABLE when the
-    /// program itself is the problem), VIOLATION_SYSCALL / VIOLATION_ARCH for violations, else null.</summary>
-    public string? ReasonCode { get; }
+    /// <summary>Sandbox2's reason code for SETUP_ERROR/INTERNAL_ERROR (<see cref="Sandbox2.ReasonCode.FailedNamespaces"/>,
+    /// FailedLimits, FailedCwd, FailedSubprocess, FailedPolicy, FailedMonitor, ...; ProgramNotFound and
+    /// ProgramNotExecutable when the program itself is the problem), ViolationSyscall / ViolationArch for violations,
+    /// else null. <see cref="ReasonCodes.ToContractName"/> spells it as the contract does (FAILED_POLICY).</summary>
+    public ReasonCode? ReasonCode { get; }
+    /// <summary>For a SETUP_ERROR: the kernel feature the failed step depends on (None when it needs nothing special).</summary>
+    internal KernelFeature Feature { get; init; }
     /// <summary>The exit code, when <see cref="Status"/> is <see cref="SandboxStatus.Ok"/>.</summary>
     public int? ExitCode { get; init; }
     /// <summary>The terminating signal, when <see cref="Status"/> is <see cref="SandboxStatus.Signaled"/>.</summary>
@@ -62,8 +65,8 @@ public sealed class SandboxResult
         SandboxStatus.Signaled => string.Create(CultureInfo.InvariantCulture, $"Process terminated with a SIGNAL - Signal: {Signals.Name(Signal ?? 0)}"),
         SandboxStatus.Timeout => "Process TIMEOUT - " + Reason,
         SandboxStatus.ExternalKill => "Process killed by user - " + Reason,
-        SandboxStatus.SetupError => $"SETUP_ERROR - Code: {ReasonCode} - {Reason}",
-        _ => $"INTERNAL_ERROR - Code: {ReasonCode} - {Reason}",
+        SandboxStatus.SetupError => $"SETUP_ERROR - Code: {ReasonCode?.ToContractName()} - {Reason}",
+        _ => $"INTERNAL_ERROR - Code: {ReasonCode?.ToContractName()} - {Reason}",
     };
 }
 

@@ -15,7 +15,7 @@ internal static class CliJson
     }
 
     /// <summary>The contract's field names, in order.</summary>
-    public static readonly string[] Fields = ["status", "reason", "exitCode", "signal", "violation", "stackTrace", "oom", "usage"];
+    public static readonly string[] Fields = ["status", "reasonCode", "reason", "exitCode", "signal", "violation", "stackTrace", "oom", "usage"];
 }
 
 /// <summary>The <c>--result</c> JSON: every contract field, the right types, nulls where absent.</summary>
@@ -74,6 +74,7 @@ public class CliResultJsonTests
         JsonElement json = CliJson.Parse(r.Stderr);
         Assert.Equal(CliJson.Fields, json.EnumerateObject().Select(p => p.Name));
         Assert.Equal("VIOLATION", json.GetProperty("status").GetString());
+        Assert.Equal("VIOLATION_SYSCALL", json.GetProperty("reasonCode").GetString());
         Assert.Equal(JsonValueKind.Null, json.GetProperty("exitCode").ValueKind);
 
         JsonElement v = json.GetProperty("violation");
@@ -109,6 +110,7 @@ public class CliResultJsonTests
         JsonElement json = CliJson.Parse(r.Stderr);
         Assert.Equal(CliJson.Fields, json.EnumerateObject().Select(p => p.Name));
         Assert.Equal("SETUP_ERROR", json.GetProperty("status").GetString());
+        Assert.Equal("PROGRAM_NOT_FOUND", json.GetProperty("reasonCode").GetString());
         Assert.Equal(JsonValueKind.Null, json.GetProperty("exitCode").ValueKind);
         Assert.NotEqual("", json.GetProperty("reason").GetString());
     }

@@ -132,7 +132,7 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
         await using var sandbox = new Sandbox(MeHere(program, ["no-tsync"], env), ForC(program, SyscallAction.Trace).Build());
         var result = await sandbox.RunAsync().WaitAsync(Timeout);
         Assert.True(result.Status == SandboxStatus.SetupError, result.ToString());
-        Assert.Equal("FAILED_SANDBOX_ME_HERE", result.ReasonCode);
+        Assert.Equal(ReasonCode.FailedSandboxMeHere, result.ReasonCode);
         Assert.Matches("EINVAL.*2 threads; thread [0-9]+ \"worker\" could not be synchronised", result.Reason);
     }
 
@@ -259,7 +259,7 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
             var clock = Stopwatch.StartNew();
             var result = await sandbox.RunAsync().WaitAsync(Timeout);
             Assert.True(result.Status == SandboxStatus.SetupError, result.ToString());
-            Assert.Equal("FAILED_SANDBOX_ME_HERE", result.ReasonCode);
+            Assert.Equal(ReasonCode.FailedSandboxMeHere, result.ReasonCode);
             Assert.Contains("closed its Comms channel", result.Reason);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), clock.Elapsed.ToString());
         }
@@ -283,7 +283,7 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
         await using var sandbox = new Sandbox(MeHere(program, ["single"]), policy);
         var result = await sandbox.RunAsync().WaitAsync(Timeout);
         Assert.True(result.Status == SandboxStatus.SetupError, result.ToString());
-        Assert.Equal("FAILED_POLICY", result.ReasonCode);
+        Assert.Equal(ReasonCode.FailedPolicy, result.ReasonCode);
         Assert.Contains("SandboxMeHere needs sendmsg", result.Reason);
     }
 
@@ -357,7 +357,7 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
         await using var sandbox = new Sandbox(MeHere(apphost, ["no-tsync"], DotNetEnv((SandboxClient.NoTsyncTestVariable, "1"))), policy);
         var result = await sandbox.RunAsync().WaitAsync(Timeout);
         Assert.True(result.Status == SandboxStatus.SetupError, result.ToString());
-        Assert.Equal("FAILED_SANDBOX_ME_HERE", result.ReasonCode);
+        Assert.Equal(ReasonCode.FailedSandboxMeHere, result.ReasonCode);
         Assert.Matches("EINVAL.*threads; thread [0-9]+ \".*\".* could not be synchronised", result.Reason);
     }
 

@@ -40,7 +40,7 @@ public class ExecutorTests
     public async Task BadExecutorSettingsAreSetupErrorsNamingTheProblem()
     {
         var env = await Sandboxes.Async(new Executor(Args, [], new Dictionary<string, string> { ["A=B"] = "x" }), Sandboxes.Policy(Args).Build());
-        Assert.True(env.Result.Status == SandboxStatus.SetupError && env.Result.ReasonCode == "FAILED_CONFIG", env.ToString());
+        Assert.True(env.Result.Status == SandboxStatus.SetupError && env.Result.ReasonCode == ReasonCode.FailedConfig, env.ToString());
         Assert.Contains("A=B", env.Result.Reason, StringComparison.Ordinal);
 
         var relative = await Sandboxes.Async(new Executor(Args) { Cwd = "tmp" }, Sandboxes.Policy(Args).Build());
@@ -48,7 +48,7 @@ public class ExecutorTests
         Assert.Contains("tmp is not absolute", relative.Result.Reason, StringComparison.Ordinal);
 
         var missing = await Sandboxes.Async(new Executor(Args) { Cwd = "/no/such/dir" }, Sandboxes.Policy(Args).Build());
-        Assert.True(missing.Result.Status == SandboxStatus.SetupError && missing.Result.ReasonCode == "FAILED_CWD", missing.ToString());
+        Assert.True(missing.Result.Status == SandboxStatus.SetupError && missing.Result.ReasonCode == ReasonCode.FailedCwd, missing.ToString());
         Assert.Contains("/no/such/dir", missing.Result.Reason, StringComparison.Ordinal);
         Assert.Equal("", missing.Stdout);
     }

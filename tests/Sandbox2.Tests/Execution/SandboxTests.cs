@@ -220,15 +220,15 @@ public partial class SandboxTests
     {
         var missing = await new Sandbox(new Executor("/no/such/program"), new PolicyBuilder().Build()).RunAsync();
         Assert.Equal(SandboxStatus.SetupError, missing.Status);
-        Assert.Equal("PROGRAM_NOT_FOUND", missing.ReasonCode);
+        Assert.Equal(ReasonCode.ProgramNotFound, missing.ReasonCode);
         var missingOnPath = await new Sandbox(new Executor("no-such-program-on-path"), new PolicyBuilder().Build()).RunAsync();
-        Assert.Equal("PROGRAM_NOT_FOUND", missingOnPath.ReasonCode);
+        Assert.Equal(ReasonCode.ProgramNotFound, missingOnPath.ReasonCode);
         string file = Path.GetTempFileName();
         try
         {
             var notExec = await new Sandbox(new Executor(file), new PolicyBuilder().Build()).RunAsync();
             Assert.Equal(SandboxStatus.SetupError, notExec.Status);
-            Assert.Equal("PROGRAM_NOT_EXECUTABLE", notExec.ReasonCode);
+            Assert.Equal(ReasonCode.ProgramNotExecutable, notExec.ReasonCode);
             Assert.Contains(file, notExec.Reason, StringComparison.Ordinal);
         }
         finally
@@ -246,7 +246,7 @@ public partial class SandboxTests
         var executor = new Executor(Probe(true), ["exit", "0"]);
         var r = await new Sandbox(executor, policy.Build()).RunAsync();
         Assert.Equal(SandboxStatus.SetupError, r.Status);
-        Assert.Equal("FAILED_NAMESPACES", r.ReasonCode);
+        Assert.Equal(ReasonCode.FailedNamespaces, r.ReasonCode);
         Assert.Contains(dir, r.Reason, StringComparison.Ordinal);
         Assert.Contains("No such file or directory", r.Reason, StringComparison.Ordinal);
     }
@@ -257,7 +257,8 @@ public partial class SandboxTests
         var executor = new Executor(Probe(), ["exit", "0"]);
         var r = await new Sandbox(executor, BuiltinPolicies.CreateDefault().Build()).RunAsync();
         Assert.Equal(SandboxStatus.SetupError, r.Status);
-        Assert.Contains("AddLibrariesForBinary", r.Reason, StringComparison.Ordinal);
+        Assert.Contains("is its ELF interpreter mounted", r.Reason, StringComparison.Ordinal);
+        Assert.Equal(ReasonCode.FailedSubprocess, r.ReasonCode);
     }
 
     [Fact]

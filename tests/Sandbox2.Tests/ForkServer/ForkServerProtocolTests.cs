@@ -7,7 +7,7 @@ namespace Sandbox2.Tests.ForkServerLayer;
 /// <summary>The native side rejects malformed requests precisely and keeps serving.</summary>
 public class ForkServerProtocolTests
 {
-    private static byte[] Header() => [0x53, 0x46, 0x32, 0x53, 1, 0, 0, 0];
+    private static byte[] Header() => [0x53, 0x46, 0x32, 0x53, (byte)ForkServerProtocol.Version, 0, 0, 0];
 
     private static byte[] Record(uint tag, params byte[] value)
     {

@@ -1,0 +1,98 @@
+using System.Runtime.InteropServices;
+
+namespace Sandbox2;
+
+/// <summary>
+/// Why a sandbox ended, as decided by whoever saw it first: the monitor (a violation), the wall-time timer, a kill
+/// request, a failed handshake. Adding a way for a sandbox to end is one factory here and one
+/// <see cref="SandboxOutcome.TrySet"/> call where it is detected.
+/// </summary>
+/// <param name="Status">The result's status.</param>
+/// <param name="Code">The result's reason code.</param>
+/// <param name="Reason">The result's one-line reason.</param>
+/// <param name="EndsByKill">The cause ends the sandbox by killing it: it holds only if the kill actually ended it (a
+/// program that exited on its own first keeps its own exit).</param>
+/// <param name="Violation">The violating syscall, for a violation.</param>
+internal sealed record EndCause(SandboxStatus Status, ReasonCode? Code, string Reason, bool EndsByKill, MonitorViolation? Violation = null)
+{
+    public static EndCause ForViolation(MonitorViolation v) => new(SandboxStatus.Violation,
+        v.Type == ViolationType.ArchitectureSwitch ? ReasonCode.ViolationArch : ReasonCode.ViolationSyscall, Sandbox2.Violation.From(v).Description,
+        EndsByKill: false, v);
+
+    public static EndCause Timeout(TimeSpan after) => new(SandboxStatus.Timeout, null,
+        FormattableString.Invariant($"wall-time limit exceeded after {after.TotalSeconds:0.###} s"), EndsByKill: true);
+
+    public static EndCause ExternalKill(string reason = "killed on request") => new(SandboxStatus.ExternalKill, null, reason, EndsByKill: true);
+
+    public static EndCause SetupError(ReasonCode code, string reason) => new(SandboxStatus.SetupError, code, reason, EndsByKill: false);
+}
+
+/// <summary>
+/// The one write-once outcome of a sandbox (Sandbox2's <c>MonitorBase::result_</c>, set once by
+/// <c>SetExitStatusCode</c>): it owns the cause, the violation, the stack trace and the native exit report, and turns
+/// them into the <see cref="SandboxResult"/>. The first cause set wins; later ones are ignored by construction.
+/// </summary>
+internal sealed class SandboxOutcome
+{
+    private EndCause? _cause;
+    private IReadOnlyList<string>? _stackTrace;
+
+    /// <summary>The cause that won, if any was set.</summary>
+    public EndCause? Cause => Volatile.Read(ref _cause);
+
+    /// <summary>Sets the cause unless one is already set. Returns true when this call decided the outcome.</summary>
+    public bool TrySet(EndCause cause) => Interlocked.CompareExchange(ref _cause, cause, null) is null;
+
+    /// <summary>The stack trace collected for a kill or timeout (a violation carries its own).</summary>
+    public void SetStackTrace(IReadOnlyList<string> trace) => Interlocked.CompareExchange(ref _stackTrace, trace, null);
+
+    /// <summary>The result of a sandbox that never started (planning or the forkserver failed).</summary>
+    public SandboxResult Finish(TimeSpan wall) => Finish(null, attached: false, wall);
+
+    /// <summary>The result, from the cause (if one was set) and init's exit report.</summary>
+    /// <param name="report">init's report; null when the sandbox never started.</param>
+    /// <param name="attached">The monitor was attached (so a SIGSYS is not a silent seccomp kill).</param>
+    /// <param name="wall">Wall time from start to end.</param>
+    public SandboxResult Finish(NativeExitReport? report, bool attached, TimeSpan wall)
+    {
+        var usage = report is null ? new SandboxUsage(wall, TimeSpan.Zero, 0) : new SandboxUsage(wall, report.UserTime + report.SystemTime, report.MaxRssKb);
+        if (report?.Failure is { } failure) return FromFailure(failure, usage);
+        var cause = Cause;
+        if (cause is not null && (!cause.EndsByKill || report is null || report.Killed))
+        {
+            return new SandboxResult(cause.Status, cause.Reason, cause.Code)
+            {
+                Violation = cause.Violation is { } v ? Violation.From(v) : null,
+                StackTrace = cause.Violation is { } withTrace ? withTrace.StackTrace : Volatile.Read(ref _stackTrace),
+                Usage = usage,
+            };
+        }
+        if (report is null)
+            return new SandboxResult(SandboxStatus.InternalError, "the sandbox ended without an exit status", ReasonCode.FailedWait) { Usage = usage };
+        if (report.ExitCode is { } code)
+            return new SandboxResult(SandboxStatus.Ok, FormattableString.Invariant($"exited with code {code}")) { ExitCode = code, Usage = usage };
+        if (report.Signal is { } sig)
+        {
+            if (sig == 31 && !attached) // SIGSYS from SECCOMP_RET_KILL_PROCESS: no monitor saw the syscall
+                return new SandboxResult(SandboxStatus.Violation, "killed by the seccomp policy (SIGSYS); the syscall was not reported", ReasonCode.ViolationSyscall) { Usage = usage };
+            return new SandboxResult(SandboxStatus.Signaled, FormattableString.Invariant($"killed by signal {sig} ({Signals.Name(sig)})")) { Signal = sig, Usage = usage };
+        }
+        return new SandboxResult(SandboxStatus.InternalError, "the sandbox ended without an exit status", ReasonCode.FailedWait) { Usage = usage };
+    }
+
+    /// <summary>A SETUP_ERROR naming the failed step, its errno and what to check.</summary>
+    internal static SandboxResult FromFailure(SetupFailure failure, SandboxUsage? usage = null)
+    {
+        string why = failure.Errno != 0 ? ": " + Marshal.GetPInvokeErrorMessage(failure.Errno) : "";
+        string hint = failure.Step == SetupStep.Exec && failure.Errno == 2 // ENOENT
+            ? " (is its ELF interpreter mounted in the sandbox?)"
+            : failure.Step == SetupStep.Bind && failure.Errno == 13 // EACCES
+            ? FormattableString.Invariant($" (the sandbox's mounts are made as host uid {Executor.OutsideIds().Uid}: it must be able to reach the source)")
+            : "";
+        return new SandboxResult(SandboxStatus.SetupError, $"setup failed: {failure.What}{why}{hint}", failure.Code)
+        {
+            Usage = usage ?? new SandboxUsage(TimeSpan.Zero, TimeSpan.Zero, 0),
+            Feature = failure.Feature,
+        };
+    }
+}

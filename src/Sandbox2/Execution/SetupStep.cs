@@ -1,7 +1,7 @@
 namespace Sandbox2;
 
 /// <summary>
-/// The native setup steps, by the number native/forkserver.c reports (<c>enum step</c>; keep both in sync, a test
+/// The native setup steps, by the number native/ reports (<c>enum step</c> in native/sandbox2.h; keep both in sync, a test
 /// checks every value). Each maps to a <see cref="ReasonCode"/>, the text of the failure and the kernel feature it needs.
 /// </summary>
 internal enum SetupStep

@@ -1,0 +1,130 @@
+/* The mount tree (init, in the new mount namespace). */
+#include "sandbox2.h"
+
+/* ---------- init: mount tree ---------- */
+
+/* Targets are resolved inside the new root (openat2 RESOLVE_IN_ROOT): a symlink or ".." in the tree being built
+ * resolves as the sandboxee would see it and can never lead out of it. Mounts go onto the resolved fd through
+ * the host's procfs (/oldroot/proc/self/fd/N), as runc does. */
+static int newroot_fd = -1;
+static char pb[ROOT_MAX], fdpath[64];
+
+static int in_root(const char *path, uint64_t flags)
+{
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC | flags, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+    return (int)syscall(SYS_openat2, newroot_fd, path, &how, sizeof how);
+}
+
+static const char *fd_path(int fd)
+{
+    snprintf(fdpath, sizeof fdpath, "/oldroot/proc/self/fd/%d", fd);
+    return fdpath;
+}
+
+/* Opens the parent directory of target (inside the new root); *name = the last component. */
+static int parent_of(const char *target, const char **name, enum step what)
+{
+    char parent[ROOT_MAX];
+    const char *slash = strrchr(target, '/');
+    size_t n = (size_t)(slash - target);
+    if (n >= sizeof parent || !slash[1]) fail(EINVAL, what, target, " (bad path)", NULL);
+    memcpy(parent, target, n);
+    parent[n ? n : 1] = 0;
+    if (!n) parent[0] = '/';
+    int fd = in_root(parent, O_DIRECTORY);
+    if (fd < 0) fail(errno, what, target, " (parent directory)", NULL);
+    *name = slash + 1;
+    return fd;
+}
+
+static void mkdir_p(const char *target)
+{
+    char tmp[ROOT_MAX];
+    if (strlen(target) >= sizeof tmp) fail(ENAMETOOLONG, ST_MKDIR, target, NULL, NULL);
+    strcpy(tmp, target);
+    for (char *s = tmp + 1;; s++) {
+        if (*s != '/' && *s != 0) continue;
+        char saved = *s;
+        *s = 0;
+        if (s > tmp + 1 && s[-1] != '/') {
+            const char *name;
+            int dir = parent_of(tmp, &name, ST_MKDIR);
+            if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) fail(errno, ST_MKDIR, tmp, NULL, NULL);
+            close(dir);
+        }
+        if (!(*s = saved)) break;
+    }
+}
+
+static void setattr(int dirfd, const char *path, uint32_t attrs, unsigned flags, enum step what, const char *shown)
+{
+    struct mount_attr a = { .attr_set = attrs };
+    if (attrs && syscall(SYS_mount_setattr, dirfd, path, flags, &a, sizeof a) < 0)
+        fail(errno, what, shown, NULL, NULL);
+}
+
+static void do_mount_op(const struct mount_op *op)
+{
+    const char *t = op->target, *name;
+    int fd = -1, dir = -1;
+    switch (op->kind) {
+    case M_MKDIR: mkdir_p(t); break;
+    case M_FILE:
+        dir = parent_of(t, &name, ST_CREATE_FILE);
+        fd = openat(dir, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
+        if (fd < 0) fail(errno, ST_CREATE_FILE, t, NULL, NULL);
+        break;
+    case M_SYMLINK:
+        dir = parent_of(t, &name, ST_SYMLINK);
+        if (symlinkat(op->source, dir, name) < 0) fail(errno, ST_SYMLINK, t, " -> ", op->source);
+        break;
+    default:
+        if ((fd = in_root(t, 0)) < 0) fail(errno, ST_MOUNT_TARGET, t, NULL, NULL);
+        if (op->kind == M_BIND) {
+            if (strlen(op->source) + 9 >= ROOT_MAX) fail(ENAMETOOLONG, ST_BIND, op->source, NULL, NULL);
+            cat(cat(pb, pb + ROOT_MAX, "/oldroot"), pb + ROOT_MAX, op->source);
+            if (mount(pb, fd_path(fd), NULL, MS_BIND | MS_REC, NULL) < 0) fail(errno, ST_BIND, op->source, " -> ", t);
+            close(fd);
+            if ((fd = in_root(t, 0)) < 0) fail(errno, ST_MOUNT_TARGET, t, NULL, NULL); /* now the new mount */
+            setattr(fd, "", op->attrs, AT_RECURSIVE | AT_EMPTY_PATH, ST_MOUNT_FLAGS, t);
+        } else if (op->kind == M_TMPFS) {
+            if (mount("tmpfs", fd_path(fd), "tmpfs", op->attrs & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), op->options) < 0)
+                fail(errno, ST_TMPFS, t, " options ", op->options);
+        } else if (op->kind == M_PROC) {
+            if (mount("proc", fd_path(fd), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) fail(errno, ST_PROC, t, NULL, NULL);
+        } else {
+            fail(EINVAL, ST_MOUNT_KIND, t, NULL, NULL);
+        }
+    }
+    if (fd >= 0) close(fd);
+    if (dir >= 0) close(dir);
+}
+
+/* bubblewrap's double pivot: scratch tmpfs with the host root at /oldroot, build /newroot, detach, pivot. */
+void build_root(void)
+{
+    mode_t saved_umask = umask(022); /* mount points get exactly the modes asked for */
+    CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), ST_ROOT_PRIVATE, "/");
+    CHECK(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), ST_SCRATCH, "mount tmpfs on /tmp");
+    CHECK(chdir("/tmp"), ST_SCRATCH, "chdir /tmp");
+    CHECK(mkdir("newroot", 0755), ST_SCRATCH, "mkdir newroot");
+    CHECK(mkdir("oldroot", 0755), ST_SCRATCH, "mkdir oldroot");
+    CHECK(syscall(SYS_pivot_root, ".", "oldroot"), ST_PIVOT_SCRATCH, "");
+    CHECK(chdir("/"), ST_SCRATCH, "chdir /");
+    CHECK(mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), ST_ROOT_TMPFS, "/newroot");
+    CHECK(newroot_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC), ST_ROOT_TMPFS, "open /newroot");
+    for (int i = 0; i < P.nmounts; i++) do_mount_op(&P.mounts[i]);
+    close(newroot_fd);
+    CHECK(mount("oldroot", "/oldroot", NULL, MS_REC | MS_PRIVATE, NULL), ST_DETACH_OLDROOT, "make /oldroot private");
+    CHECK(umount2("/oldroot", MNT_DETACH), ST_DETACH_OLDROOT, "umount /oldroot");
+    int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    CHECK(old, ST_PIVOT_ROOT, "open scratch root");
+    CHECK(chdir("/newroot"), ST_PIVOT_ROOT, "chdir /newroot");
+    CHECK(syscall(SYS_pivot_root, ".", "."), ST_PIVOT_ROOT, "pivot_root");
+    CHECK(fchdir(old), ST_PIVOT_ROOT, "fchdir scratch root");
+    CHECK(umount2(".", MNT_DETACH), ST_PIVOT_ROOT, "detach scratch root");
+    CHECK(chdir("/"), ST_PIVOT_ROOT, "chdir /");
+    close(old);
+    setattr(AT_FDCWD, "/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, ST_REMOUNT_RO, "/");
+    umask(saved_umask);
+}

@@ -1,0 +1,84 @@
+/* The plan: decoding one request datagram (records; see forkserver.c for the format). */
+#include "sandbox2.h"
+
+struct plan P;
+struct sock_filter bpf[MAX_BPF];
+uint8_t req[MAX_REQ];
+int recv_fds[MAX_FDS + 2], nrecv_fds;
+int prog_fd = -1, status_fd = -1;
+
+const char *parse(size_t len)
+{
+    memset(&P, 0, sizeof P);
+    uint32_t hdr[2];
+    if (len < 8) return "request too short";
+    memcpy(hdr, req, 8);
+    if (hdr[0] != MAGIC || hdr[1] != VERSION) return "bad magic or version";
+    int fdi = 0;
+    for (size_t off = 8; off < len;) {
+        uint32_t tag, n;
+        if (len - off < 8) return "truncated record header";
+        memcpy(&tag, req + off, 4);
+        memcpy(&n, req + off + 4, 4);
+        off += 8;
+        if (n > len - off) return "truncated record";
+        uint8_t *v = req + off;
+        off += n;
+        int is_str = tag == T_HOSTNAME || tag == T_CWD || tag == T_ARG || tag == T_ENV;
+        if (is_str && (n == 0 || v[n - 1] != 0)) return "string without NUL";
+        switch (tag) {
+        case T_CLONE: if (n != 8) return "bad CLONE_FLAGS"; memcpy(&P.clone_flags, v, 8); break;
+        case T_IDS: {
+            uint32_t ids[4];
+            if (n != 16) return "bad IDS";
+            memcpy(ids, v, 16);
+            P.in_uid = ids[0]; P.in_gid = ids[1]; P.out_uid = ids[2]; P.out_gid = ids[3]; P.have_ids = 1;
+            break;
+        }
+        case T_HOSTNAME: P.hostname = (char *)v; break;
+        case T_LOOPBACK: P.loopback = 1; break;
+        case T_MOUNT: {
+            if (n < 11 || v[n - 1] != 0 || P.nmounts == MAX_MOUNTS) return "bad MOUNT";
+            struct mount_op *m = &P.mounts[P.nmounts++];
+            memcpy(&m->kind, v, 4);
+            memcpy(&m->attrs, v + 4, 4);
+            const char *s = (char *)v + 8, *end = (char *)v + n;
+            m->target = s; s += strlen(s) + 1;
+            if (s >= end) return "bad MOUNT strings";
+            m->source = s; s += strlen(s) + 1;
+            if (s >= end) return "bad MOUNT strings";
+            m->options = *s ? s : NULL;
+            if (m->target[0] != '/') return "MOUNT target not absolute";
+            break;
+        }
+        case T_RLIMIT:
+            if (n != 20 || P.nrlimits == MAX_RLIMITS) return "bad RLIMIT";
+            memcpy(&P.rlimits[P.nrlimits].resource, v, 4);
+            memcpy(&P.rlimits[P.nrlimits].soft, v + 4, 8);
+            memcpy(&P.rlimits[P.nrlimits++].hard, v + 12, 8);
+            break;
+        case T_CWD: P.cwd = (char *)v; break;
+        case T_ARG: if (P.nargv == MAX_ARGS) return "too many ARG"; P.argv[P.nargv++] = (char *)v; break;
+        case T_ENV: if (P.nenvp == MAX_ARGS) return "too many ENV"; P.envp[P.nenvp++] = (char *)v; break;
+        case T_FD:
+            if (n != 4 || P.nfds == MAX_FDS) return "bad FD";
+            memcpy(&P.fd_target[P.nfds++], v, 4);
+            if (P.fd_target[P.nfds - 1] < 0) return "negative FD target";
+            fdi++;
+            break;
+        case T_BPF:
+            if (n % 8 || n / 8 > MAX_BPF) return "bad BPF length";
+            memcpy(bpf, v, n);
+            P.nbpf = (uint16_t)(n / 8);
+            break;
+        case T_NONCE: if (n != 8) return "bad NONCE"; memcpy(&P.nonce, v, 8); break;
+        case T_OPTIONS: if (n != 4) return "bad OPTIONS"; memcpy(&P.options, v, 4); break;
+        default: return "unknown record tag";
+        }
+    }
+    if (nrecv_fds != 2 + fdi) return "fd count does not match FD records";
+    if (P.nargv == 0) return "no argv";
+    P.argv[P.nargv] = NULL;
+    P.envp[P.nenvp] = NULL;
+    return NULL;
+}

@@ -1,0 +1,105 @@
+/* sandbox2 native pre-exec stage: what the parts share (the plan, the wire constants, reporting).
+ * One kernel concern per file, nsjail-style: plan.c (decoding the request), report.c (status channel),
+ * mounts.c (the mount tree), net.c (loopback), init.c (PID 1), sandboxee.c (PID 2 before exec),
+ * forkserver.c (the server loop, clone, user-namespace maps). C# decides, C executes. */
+#ifndef SANDBOX2_H
+#define SANDBOX2_H
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CTL_FD 3
+#define MAGIC 0x53324653u
+#define VERSION 2u
+#define MAX_REQ (4u << 20)
+#define MAX_ARGS ((int)(MAX_REQ / 8)) /* no cap of its own: a string record takes >= 9 bytes of the request */
+#define MAX_MOUNTS 1024
+#define MAX_RLIMITS 32
+#define MAX_FDS 64
+#define MAX_BPF 4096
+#define ROOT_MAX 4096
+
+enum { T_CLONE = 1, T_IDS, T_HOSTNAME, T_LOOPBACK, T_MOUNT, T_RLIMIT, T_CWD, T_ARG, T_ENV, T_FD, T_BPF, T_NONCE, T_OPTIONS };
+enum { M_MKDIR, M_FILE, M_BIND, M_TMPFS, M_PROC, M_SYMLINK };
+enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3 };
+
+/* Setup steps: keep in sync with src/Sandbox2/Execution/SetupStep.cs (SetupStepTests checks every value). */
+enum step {
+    ST_REQUEST = 1, ST_PIPE = 2, ST_CLONE = 3, ST_SETGROUPS = 4, ST_UID_MAP = 5, ST_GID_MAP = 6, ST_RELEASE_INIT = 7,
+    ST_SETRESGID = 10, ST_SETRESUID = 11, ST_INIT_PDEATHSIG = 12, ST_HOSTNAME = 13, ST_LOOPBACK = 14,
+    ST_ROOT_PRIVATE = 20, ST_SCRATCH = 21, ST_PIVOT_SCRATCH = 22, ST_ROOT_TMPFS = 23, ST_MKDIR = 24, ST_CREATE_FILE = 25,
+    ST_SYMLINK = 26, ST_MOUNT_TARGET = 27, ST_BIND = 28, ST_MOUNT_FLAGS = 29, ST_TMPFS = 30, ST_PROC = 31,
+    ST_DETACH_OLDROOT = 32, ST_PIVOT_ROOT = 33, ST_REMOUNT_RO = 34, ST_MOUNT_KIND = 35,
+    ST_FORK = 40, ST_INIT_FDS = 41,
+    ST_PDEATHSIG = 50, ST_SETSID = 51, ST_SIGMASK = 52, ST_DUP = 53, ST_DUP2 = 54, ST_CLOSE_RANGE = 55, ST_RLIMIT = 56,
+    ST_CHDIR = 57, ST_CAPS = 58, ST_NO_NEW_PRIVS = 59, ST_SECCOMP = 60, ST_SECCOMP_LISTENER = 61, ST_SEND_LISTENER = 62,
+    ST_EXEC = 63,
+};
+#define OPT_LISTENER 1u
+#define OPT_FILTER 2u
+
+struct mount_op { uint32_t kind, attrs; const char *target, *source, *options; };
+struct rlimit_op { uint32_t resource; uint64_t soft, hard; };
+
+struct plan {
+    uint64_t clone_flags, nonce;
+    int have_ids;
+    uint32_t in_uid, in_gid, out_uid, out_gid, options;
+    const char *hostname, *cwd;
+    int loopback;
+    struct mount_op mounts[MAX_MOUNTS]; int nmounts;
+    struct rlimit_op rlimits[MAX_RLIMITS]; int nrlimits;
+    char *argv[MAX_ARGS + 1]; int nargv;
+    char *envp[MAX_ARGS + 1]; int nenvp;
+    int fd_target[MAX_FDS]; int nfds;
+    uint16_t nbpf;
+};
+extern struct plan P;
+extern struct sock_filter bpf[MAX_BPF];
+extern uint8_t req[MAX_REQ];
+extern int recv_fds[MAX_FDS + 2], nrecv_fds;
+extern int prog_fd, status_fd;
+extern int self_pidfd;
+
+/* report.c */
+char *cat(char *d, char *end, const char *s);
+long send_msg(int sock, const void *buf, size_t len, int fd_to_pass, uint64_t nonce);
+long send_status(const void *buf, size_t len, int fd_to_pass);
+void __attribute__((noreturn)) fail(int err, enum step step, const char *a, const char *b, const char *c);
+#define CHECK(x, step, detail) do { if ((x) < 0) fail(errno, step, detail, NULL, NULL); } while (0)
+/* plan.c */
+const char *parse(size_t len);
+/* mounts.c */
+void build_root(void);
+/* net.c */
+void loopback_up(void);
+/* sandboxee.c */
+void __attribute__((noreturn)) sandboxee(pid_t init_pid);
+/* init.c */
+void __attribute__((noreturn)) init_main(int sync_fd);
+
+#endif

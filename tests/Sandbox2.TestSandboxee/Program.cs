@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 using Sandbox2;
 using Sandbox2.Client;
 
-// Modes: threads | kill | diverge | no-tsync | mapped | simple | buffer (see SandboxMeHereTests).
+// Modes: threads | kill | diverge | no-tsync | mapped | simple | echo | buffer (see SandboxMeHereTests).
 // The tests' filter makes getppid() fail with errno 1234 (or kills the process).
 string mode = args.Length > 0 ? args[0] : "threads";
 using var client = new SandboxClient();
@@ -71,6 +71,11 @@ try
             }
         case "no-tsync":
             client.SandboxMeHere(); // throws when SANDBOX2_TEST_NO_TSYNC=1 (a .NET process always has several threads)
+            return 0;
+        case "echo":
+            // Receiving over Comms after SandboxMeHere: AllowDotNetRuntime() must cover recvmsg.
+            client.SandboxMeHere();
+            comms.SendString(comms.RecvString().ToUpperInvariant());
             return 0;
         case "simple":
             client.SandboxMeHere();

@@ -65,6 +65,7 @@ internal sealed class ForkServer : IDisposable
     internal static ForkServer AliveOrRestarted(ref ForkServer? slot, Func<ForkServer> start)
     {
         if (slot is { IsAlive: true }) return slot;
+        if (slot is not null) SandboxDiagnostics.ForkServerExited(slot.ProcessId);
         slot?.Dispose();
         slot = start();
         return slot;
@@ -152,6 +153,7 @@ internal sealed class ForkServer : IDisposable
         var timeout = new Timeval { Seconds = 30 };
         _ = Interop.SetSockOpt(ours, Interop.SOL_SOCKET, Interop.SO_RCVTIMEO, &timeout, (uint)sizeof(Timeval));
         _ = Interop.SetSockOpt(ours, Interop.SOL_SOCKET, Interop.SO_SNDTIMEO, &timeout, (uint)sizeof(Timeval));
+        SandboxDiagnostics.ForkServerStarted(pid, location.Value.Path ?? "embedded copy (memfd)");
         return new ForkServer(ours, new SafeFdHandle(pidfd), pid);
     }
 

@@ -55,7 +55,10 @@ public sealed class Sandbox : IAsyncDisposable
     /// <c>comms()</c>); null unless <see cref="Executor.EnableComms"/> or <see cref="Executor.EnableSandboxBeforeExec"/> =
     /// false. In SandboxMeHere mode the handshake uses it first: the program's own messages come after it. Usable after
     /// the sandbox ended (to read what it sent); disposed with the sandbox.</summary>
-    public Comms? Comms => _comms;
+    /// <exception cref="InvalidOperationException">SandboxMeHere mode and <see cref="Ready"/> has not completed: the
+    /// handshake owns the channel until then (a message sent now would break it).</exception>
+    public Comms? Comms => Executor.EnableSandboxBeforeExec || _ready.Task.IsCompleted ? _comms
+        : throw new InvalidOperationException("Sandbox.Comms is used by the SandboxMeHere handshake until the sandbox is Ready: await sandbox.Ready first");
 
     /// <summary>Completes with true once the program runs under its policy with the monitor attached: right after the
     /// start (before exec), or after the SandboxMeHere handshake. Completes with false when the sandbox ended or failed
@@ -153,8 +156,8 @@ public sealed class Sandbox : IAsyncDisposable
             Executor.Ipc.Dispose(); // the sandbox has its copies (or never will)
             _commsPeer?.Dispose();
         }
-        if (_notify is not null)
-            await _notify.EventFinishedAsync(result, CancellationToken.None).ConfigureAwait(false);
+        SandboxDiagnostics.Ended(Executor, _spawned?.InitPid, started: _spawned is not null, result);
+        await SandboxDiagnostics.FinishedAsync(_notify, Executor, result).ConfigureAwait(false); // a throwing hook is logged, the result kept
         return result;
     }
 
@@ -197,6 +200,7 @@ public sealed class Sandbox : IAsyncDisposable
             _commsPeer?.Dispose(); // the sandboxee has it now
         }
 
+        SandboxDiagnostics.Started(Executor, spawned.InitPid, _clock.Elapsed);
         using (spawned)
         {
             lock (_gate)

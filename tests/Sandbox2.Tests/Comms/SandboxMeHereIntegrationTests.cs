@@ -102,8 +102,9 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
         await using var sandbox = new Sandbox(MeHere(program, ["threads"]), ForC(program, SyscallAction.Trace).Build(), notify);
         using var cts = new CancellationTokenSource(Timeout);
         var run = sandbox.RunAsync(cts.Token);
-        Assert.NotNull(sandbox.Comms);
+        Assert.Throws<InvalidOperationException>(() => sandbox.Comms); // the handshake's until Ready
         await AssertReadyAsync(sandbox, run);
+        Assert.NotNull(sandbox.Comms);
         int[] report = await ReadThreadReportAsync(sandbox.Comms, cts.Token);
         var result = await run.WaitAsync(Timeout);
         Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
@@ -307,6 +308,21 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
     }
 
     // ------------------------------------------------------------------ C# client (framework-dependent .NET inside)
+
+    [Fact]
+    public async Task CSharpSandboxeeReceivesOverCommsAfterSandboxMeHereWithAllowDotNetRuntimeAlone()
+    {
+        string apphost = TestPaths.CSharpSandboxee;
+        var policy = ForDotNet(apphost).AllowDotNetRuntime().Build();
+        await using var sandbox = new Sandbox(MeHere(apphost, ["echo"], DotNetEnv()), policy);
+        using var cts = new CancellationTokenSource(Timeout);
+        var run = sandbox.RunAsync(cts.Token);
+        await AssertReadyAsync(sandbox, run);
+        await sandbox.Comms!.SendStringAsync("hello over comms", cts.Token);
+        Assert.Equal("HELLO OVER COMMS", await sandbox.Comms.RecvStringAsync(cts.Token));
+        var result = await run.WaitAsync(Timeout);
+        Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
+    }
 
     [Fact]
     public async Task CSharpSandboxeeEveryThreadIsFilteredAndMonitored()

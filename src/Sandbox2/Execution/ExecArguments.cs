@@ -16,7 +16,9 @@ internal static class ExecArguments
     {
         const long stkLim = 8L << 20, argMax = 128L << 10;
         long limit = stkLim / 4 * 3;
-        if (Interop.GetRlimit(Interop.RLIMIT_STACK, out var stack) == 0 && stack.Current != ulong.MaxValue)
+        const int RLIMIT_STACK = 3;
+        var stack = default(Interop.RLimit);
+        if (Interop.GetRLimit(RLIMIT_STACK, ref stack) == 0 && stack.Current != ulong.MaxValue)
             limit = Math.Min(limit, (long)(stack.Current / 4));
         return Math.Max(limit, argMax);
     }

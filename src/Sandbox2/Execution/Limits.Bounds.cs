@@ -10,9 +10,17 @@ public sealed partial class Limits
     public static TimeSpan MaxWallTime { get; } = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     /// <summary>The largest <see cref="OpenFiles"/> this process can give a sandboxee: its own hard RLIMIT_NOFILE
-    /// (<c>ulimit -Hn</c>). The limit is set inside the sandbox's user namespace, where no capability can raise it.</summary>
-    public static ulong MaxOpenFiles =>
-        Interop.GetRlimit(Interop.RLIMIT_NOFILE, out var limit) == 0 ? limit.Max : ulong.MaxValue;
+    /// (<c>ulimit -Hn</c>; as root raised to <c>fs.nr_open</c> first). The limit is set inside the sandbox's user
+    /// namespace, where no capability can raise it.</summary>
+    public static ulong MaxOpenFiles
+    {
+        get
+        {
+            HostResources.RaiseFileLimit();
+            ulong hard = HostResources.FileLimit().Hard;
+            return hard == 0 ? ulong.MaxValue : hard;
+        }
+    }
 
     /// <summary>Null if <paramref name="openFiles"/> can be set; otherwise why not, in one line.</summary>
     internal static string? CheckOpenFiles(ulong openFiles)

@@ -2,18 +2,19 @@ using System.Runtime.InteropServices;
 
 namespace Sandbox2;
 
-// getrlimit(2): the executor's own limits bound what a sandboxee can be given (it inherits them through the forkserver).
+// getrlimit(2)/setrlimit(2): the executor's own descriptor limit.
 internal static partial class Interop
 {
-    internal const int RLIMIT_STACK = 3, RLIMIT_NOFILE = 7;
-
     [StructLayout(LayoutKind.Sequential)]
-    internal struct Rlimit
+    internal struct RLimit
     {
         public ulong Current;
-        public ulong Max;
+        public ulong Maximum;
     }
 
     [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
-    internal static partial int GetRlimit(int resource, out Rlimit limit);
+    internal static partial int GetRLimit(int resource, ref RLimit limit);
+
+    [LibraryImport("libc", EntryPoint = "setrlimit", SetLastError = true)]
+    internal static partial int SetRLimit(int resource, ref RLimit limit);
 }

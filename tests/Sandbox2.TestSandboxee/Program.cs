@@ -75,7 +75,7 @@ try
         case "echo":
             // Receiving over Comms after SandboxMeHere: AllowDotNetRuntime() must cover recvmsg.
             client.SandboxMeHere();
-            comms.SendString(comms.RecvString().ToUpperInvariant());
+            comms.SendString(comms.ReceiveString().ToUpperInvariant());
             return 0;
         case "simple":
             client.SandboxMeHere();
@@ -92,7 +92,7 @@ try
             }
         case "buffer":
             {
-                using var buffer = Sandbox2.Buffer.CreateFromFd(comms.RecvFd());
+                using var buffer = Sandbox2.SharedBuffer.CreateFromFd(comms.ReceiveFd());
                 buffer.Data.Reverse();
                 comms.SendInt64(buffer.Size);
                 return 0;

@@ -12,7 +12,7 @@ namespace Sandbox2;
 /// </summary>
 /// <remarks>This class is the lifecycle only (run, kill, wait, dispose), like Sandbox2's <c>sandbox2.cc</c>: the
 /// plan comes from <see cref="Executor"/>, the outcome is decided once in a <see cref="SandboxOutcome"/>.</remarks>
-public sealed class Sandbox : IAsyncDisposable
+public sealed partial class Sandbox : IAsyncDisposable
 {
     /// <summary>How long a sandboxee that closed its Comms channel before SandboxMeHere may take to exit on its own.</summary>
     private static readonly TimeSpan HandshakeHangupGrace = TimeSpan.FromSeconds(1);
@@ -158,10 +158,12 @@ public sealed class Sandbox : IAsyncDisposable
         SandboxResult result;
         try
         {
+            AttachOutputPipes();
             result = await RunStagesAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
+            CloseOutputPipeWriters();
             _ready.TrySetResult(false);
             lock (_gate) _wallTimer?.Dispose();
             Executor.Ipc.Dispose(); // the sandbox has its copies (or never will)
@@ -322,5 +324,6 @@ public sealed class Sandbox : IAsyncDisposable
         }
         _comms?.Dispose();
         _commsPeer?.Dispose();
+        DisposeOutputPipes();
     }
 }

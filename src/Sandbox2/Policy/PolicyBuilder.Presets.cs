@@ -33,8 +33,8 @@ public sealed partial class PolicyBuilder
         AllowExit();
         AllowTime();
         AllowSleep();
-        AllowGetIDs();
-        AllowGetPIDs();
+        AllowGetIds();
+        AllowGetPids();
         AllowGetPGIDs();
         AllowGetRlimit();
         AllowGetRandom();
@@ -70,8 +70,8 @@ public sealed partial class PolicyBuilder
         AllowExit();
         AllowTime();
         AllowSleep();
-        AllowGetIDs();
-        AllowGetPIDs();
+        AllowGetIds();
+        AllowGetPids();
         AllowGetRlimit();
         AllowGetRandom();
         AllowHandleSignals();

@@ -38,7 +38,7 @@
 #define MAGIC 0x53324653u
 #define VERSION 2u
 #define MAX_REQ (4u << 20)
-#define MAX_ARGS 8192
+#define MAX_ARGS ((int)(MAX_REQ / 8)) /* no cap of its own: a string record takes >= 9 bytes of the request */
 #define MAX_MOUNTS 1024
 #define MAX_RLIMITS 32
 #define MAX_FDS 64

@@ -61,26 +61,26 @@ public sealed class SandboxClient : IDisposable
             Span<byte> version = stackalloc byte[4];
             BinaryPrimitives.WriteUInt32LittleEndian(version, SandboxMeHereProtocol.Version);
             Comms.SendTlv(CommsTag.Version, version);
-            var reply = Comms.RecvTlv();
+            var reply = Comms.ReceiveTlv();
             if (reply.Tag != CommsTag.Version || reply.Value.Length != 4)
                 Fail($"SandboxMeHere: the executor did not answer with its protocol version (got {CommsTag.Name(reply.Tag)})");
             uint theirs = BinaryPrimitives.ReadUInt32LittleEndian(reply.Value);
             if (theirs != SandboxMeHereProtocol.Version)
                 Fail($"SandboxMeHere: the executor speaks protocol version {theirs}, this client {SandboxMeHereProtocol.Version}");
 
-            uint count = Comms.RecvUint32();
+            uint count = Comms.ReceiveUint32();
             if (count > SandboxMeHereProtocol.MaxMappedFds)
                 Fail($"SandboxMeHere: the executor announced {count} mapped descriptors (at most {SandboxMeHereProtocol.MaxMappedFds})");
             for (uint i = 0; i < count; i++)
             {
-                int target = Comms.RecvInt32();
-                string name = Comms.RecvString();
-                var fd = Comms.RecvFd();
+                int target = Comms.ReceiveInt32();
+                string name = Comms.ReceiveString();
+                var fd = Comms.ReceiveFd();
                 MapFd(fd, target, name);
             }
-            string cwd = Comms.RecvString();
-            bpf = Comms.RecvBytes();
-            mode = Comms.RecvUint32();
+            string cwd = Comms.ReceiveString();
+            bpf = Comms.ReceiveBytes();
+            mode = Comms.ReceiveUint32();
             if (cwd.Length > 0 && Interop.ChDir(cwd) != 0)
                 Fail($"SandboxMeHere: chdir(\"{cwd}\"): {Interop.StrError(Marshal.GetLastPInvokeError())}");
         }

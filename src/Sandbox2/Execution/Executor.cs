@@ -129,6 +129,7 @@ public sealed class Executor
                 env.Add(k + "=" + v);
             }
         }
+        if (ExecArguments.Check([Argv0, .. Args], env) is { } tooLong) return (null, new SandboxResult(SandboxStatus.SetupError, tooLong, ReasonCode.FailedConfig));
         var mounts = policy.Namespace.Mounts.Clone();
         var fds = FdMappings(meHere, commsPeer); // before the program is opened: nothing to close on a bad mapping
         SafeHandle programFd;

@@ -26,7 +26,9 @@ internal static class ForkServerProtocol
     internal const uint Magic = 0x53324653;
     internal const uint Version = 2;
     internal const int MaxFds = 64;
-    internal const int MaxStrings = 8192;
+    /// <summary>No cap of its own: every string record takes at least 9 bytes, so the request size bounds the count
+    /// (the kernel's execve limit, checked first by <see cref="ExecArguments"/>, is lower still).</summary>
+    internal const int MaxStrings = MaxRequestBytes / 8;
     internal const int MaxMounts = 1024;
     internal const int MaxRlimits = 32;
     internal const int MaxRequestBytes = 4 << 20;

@@ -48,8 +48,15 @@ public sealed record SandboxIsolation(IsolationLevel Level, int? LandlockAbi);
 /// <summary>What happened to a sandboxee (Sandbox2's <c>Result</c>).</summary>
 public sealed class SandboxResult
 {
-    internal SandboxResult(SandboxStatus status, string reason, ReasonCode? reasonCode = null)
+    /// <summary>Creates a result, e.g. in a test of code that consumes results
+    /// (<c>new SandboxResult(SandboxStatus.Ok, "exited") { ExitCode = 0 }</c>); the library makes them when a sandbox ends.</summary>
+    /// <param name="status">How the sandbox ended.</param>
+    /// <param name="reason">One human-readable line.</param>
+    /// <param name="reasonCode">Sandbox2's reason code, where one applies.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="reason"/> is null.</exception>
+    public SandboxResult(SandboxStatus status, string reason, ReasonCode? reasonCode = null)
     {
+        ArgumentNullException.ThrowIfNull(reason);
         Status = status; Reason = reason; ReasonCode = reasonCode;
     }
 

@@ -31,8 +31,12 @@
  *    10 FD          u32 target fd (repeated; its source is the next SCM_RIGHTS fd)
  *    11 BPF         sock_filter[] (8 bytes per instruction)
  *    12 NONCE       u64           args[5] of the final execveat / listener sendmsg
- *    13 OPTIONS     u32           bit 0: seccomp listener to executor, bit 1: install filter before exec
- *   SCM_RIGHTS: [0] program (O_PATH), [1] status channel (SEQPACKET), [2..] sources of the FD records.
+ *    13 OPTIONS     u32           bit 0: seccomp listener to executor, bit 1: install filter before exec,
+ *                                 bit 2: init unshares its cgroup namespace first (after a v1 placement)
+ *    14 CGROUP      u32 mode      (repeated) 1: clone3 CLONE_INTO_CGROUP with the fd (a v2 cgroup directory),
+ *                                 2: write init's pid to the fd (a v1 cgroup.procs) before init is released
+ *   SCM_RIGHTS: [0] program (O_PATH), [1] status channel (SEQPACKET), [2..] sources of the FD records, then one fd
+ *   per CGROUP record.
  * Reply = one datagram { i32 errno (0 = ok), i32 init pid, u32 step, char detail[] } + SCM_RIGHTS init pidfd.
  *
  * Setup steps are numbers (enum step below; the same table is SetupStep in SetupStep.cs, which maps each to a
@@ -82,12 +86,18 @@ static void spawn(int sigfd)
     ca.flags = P.clone_flags | CLONE_PIDFD;
     ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
     ca.exit_signal = SIGCHLD;
+    int into = cgroup_clone_fd();
+    if (into >= 0) {
+        ca.flags |= CLONE_INTO_CGROUP;
+        ca.cgroup = (uint64_t)into;
+    }
     long pid = syscall(SYS_clone3, &ca, sizeof ca);
     if (pid < 0) {
         int e = errno;
         close(sync[0]);
         close(sync[1]);
-        return reply(e, 0, ST_CLONE, "", -1);
+        int cg = into >= 0 && (e == EBUSY || e == EOPNOTSUPP || e == EBADF || e == EACCES || e == ENODEV || e == EAGAIN);
+        return reply(e, 0, cg ? ST_CGROUP_CLONE : ST_CLONE, "", -1);
     }
     if (pid == 0) {
         close(CTL_FD);
@@ -96,6 +106,13 @@ static void spawn(int sigfd)
         init_main(sync[0]);
     }
     close(sync[0]);
+    if (cgroup_place(pid) < 0) { /* v1: into every controller's cgroup before init runs a single step */
+        int e = errno;
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        close(sync[1]);
+        close(pidfd);
+        return reply(e, 0, ST_CGROUP_PROCS, "", -1);
+    }
     if (P.have_ids && (P.clone_flags & CLONE_NEWUSER)) {
         char map[64];
         enum step step = ST_SETGROUPS;
@@ -159,7 +176,7 @@ int main(void)
             while (waitpid(-1, NULL, WNOHANG | __WALL) > 0) {}
         }
         if (!pf[0].revents) continue;
-        union { char b[CMSG_SPACE(sizeof(int) * (MAX_FDS + 2))]; struct cmsghdr align; } c;
+        union { char b[CMSG_SPACE(sizeof(int) * (MAX_FDS + 2 + MAX_CGROUPS))]; struct cmsghdr align; } c;
         struct iovec iov = { req, sizeof req };
         struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b, .msg_controllen = sizeof c.b };
         ssize_t n = recvmsg(CTL_FD, &m, MSG_CMSG_CLOEXEC);

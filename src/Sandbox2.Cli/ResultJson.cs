@@ -16,6 +16,7 @@ internal sealed class ResultJson
     public IReadOnlyList<string>? StackTrace { get; init; }
     public bool Oom { get; init; }
     public required UsageJson Usage { get; init; }
+    public IsolationJson Isolation { get; init; } = new();
 
     public static ResultJson From(SandboxResult result) => new()
     {
@@ -40,6 +41,12 @@ internal sealed class ResultJson
             WallTimeMs = Milliseconds(result.Usage.WallTime),
             CpuTimeMs = Milliseconds(result.Usage.CpuTime),
             MaxRssKb = result.Usage.MaxRssKb,
+            MemoryPeakKb = result.Usage.MemoryPeakKb,
+            Processes = result.Usage.Processes,
+        },
+        Isolation = new IsolationJson
+        {
+            Cgroup = result.Isolation.Cgroup switch { CgroupVersion.V2 => "v2", CgroupVersion.V1 => "v1", _ => null },
         },
     };
 
@@ -138,6 +145,14 @@ internal sealed class UsageJson
     public double WallTimeMs { get; init; }
     public double CpuTimeMs { get; init; }
     public long MaxRssKb { get; init; }
+    public long MemoryPeakKb { get; init; }
+    public int Processes { get; init; }
+}
+
+/// <summary>What isolation held: <c>cgroup</c> is "v2", "v1" or null (rlimits only).</summary>
+internal sealed class IsolationJson
+{
+    public string? Cgroup { get; init; }
 }
 
 /// <summary>Source-generated (reflection-free, NativeAOT-safe) serialization of <see cref="ResultJson"/>.</summary>

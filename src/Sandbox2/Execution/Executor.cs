@@ -142,6 +142,15 @@ public sealed class Executor
             }
         }
 
+        _ = Limits.ToRlimitOps(); // a bad limit throws before anything is made
+        // Last, so that nothing above can fail with a cgroup or pipes left behind (the sandbox disposes them).
+        var output = Limits.OutputSize is { } cap ? OutputLimit.Create(cap, fds[1].Source, fds[2].Source) : null;
+        if (output is not null)
+        {
+            fds[1] = new FdMapping(1, output.StdoutPipe);
+            fds[2] = new FdMapping(2, output.StderrPipe);
+        }
+        var cgroup = Cgroup.Create(Limits);
         var plan = new SandboxPlan
         {
             Namespaces = policy.Namespace.CloneNamespaces,
@@ -150,7 +159,7 @@ public sealed class Executor
             Hostname = policy.Namespace.Hostname,
             LoopbackUp = policy.Namespace.Network == NetworkMode.Loopback,
             Mounts = mounts.ToMountOps(),
-            Rlimits = Limits.ToRlimitOps(),
+            Rlimits = Limits.ToRlimitOps(cgroup),
             Cwd = Cwd,
             Argv = [Argv0, .. Args],
             Environment = env,
@@ -162,8 +171,10 @@ public sealed class Executor
             ExecNonce = nonce,
             NotifyListener = !meHere,
             SandboxBeforeExec = !meHere,
+            Cgroups = cgroup?.Placements ?? [],
+            UnshareCgroupNamespace = cgroup?.UnshareNamespaceAfterPlacement ?? false,
         };
-        return (new ExecutionPlan(plan, options, meHere ? bpf : null), null);
+        return (new ExecutionPlan(plan, options, meHere ? bpf : null) { Cgroup = cgroup, Output = output }, null);
     }
 
     /// <summary>0/1/2, Comms at 1023 when open, and (before exec) the Ipc's mappings at their numbers.</summary>
@@ -228,4 +239,10 @@ public sealed class Executor
 /// <param name="Plan">What the native side carries out.</param>
 /// <param name="Options">The compile options (the monitor evaluates the policy with the same ones).</param>
 /// <param name="HandshakeBpf">SandboxMeHere mode: the filter to send in the handshake; null before exec.</param>
-internal sealed record ExecutionPlan(SandboxPlan Plan, PolicyCompileOptions Options, byte[]? HandshakeBpf);
+internal sealed record ExecutionPlan(SandboxPlan Plan, PolicyCompileOptions Options, byte[]? HandshakeBpf)
+{
+    /// <summary>The sandbox's cgroup (owned by the sandbox: removed when it ended), or null: rlimits only.</summary>
+    public Cgroup? Cgroup { get; init; }
+    /// <summary>The stdout/stderr pump of <see cref="Limits.OutputSize"/>, or null.</summary>
+    public OutputLimit? Output { get; init; }
+}

@@ -90,4 +90,9 @@ internal sealed class SandboxPlan
     public bool NotifyListener { get; init; }
     /// <summary>false = SandboxMeHere mode: exec unfiltered (the program installs its policy itself).</summary>
     public bool SandboxBeforeExec { get; init; } = true;
+    /// <summary>Where init goes: the sandbox's cgroup (clone3 CLONE_INTO_CGROUP, or v1 cgroup.procs); empty = none.</summary>
+    public IReadOnlyList<CgroupPlacement> Cgroups { get; init; } = [];
+    /// <summary>init unshares its cgroup namespace once placed (v1, where it is placed after clone; then the clone
+    /// flags carry no CLONE_NEWCGROUP).</summary>
+    public bool UnshareCgroupNamespace { get; init; }
 }

@@ -4,7 +4,7 @@
  *   hog MIB              touch MIB MiB in 16 MiB steps, printing "touched M" after each step; exits 0
  *   busy N MS            N children (0 = the process itself) each burn MS ms of their own CPU time; waits for them
  *   violate MS           burn MS ms of CPU, then call ptrace (forbidden by the default policy)
- *   write MIB            write MIB MiB of a known pattern (byte i = i % 251) to stdout */
+ *   write MIB            write MIB MiB of a known pattern (byte i = 'a' + i % 26) to stdout */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,12 +103,12 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(mode, "write")) {
-        static unsigned char buf[251 * 256];
-        for (size_t i = 0; i < sizeof buf; i++) buf[i] = (unsigned char)(i % 251);
+        static char buf[26 * 2048];
+        for (size_t i = 0; i < sizeof buf; i++) buf[i] = (char)('a' + i % 26);
         size_t total = (size_t)atol(argv[2]) << 20, done = 0;
         while (done < total) {
             size_t n = total - done < sizeof buf ? total - done : sizeof buf;
-            /* keep the pattern continuous across writes: sizeof buf is a multiple of 251 */
+            /* keep the pattern continuous across writes: sizeof buf is a multiple of 26 */
             ssize_t w = write(1, buf, n);
             if (w <= 0) return 1;
             done += (size_t)w;

@@ -9,6 +9,9 @@
 //                   thread pool: the cost of a user-space syscall handler (compare perf-anchors Task 5).
 //   latency N     : N violations (ptrace); notification received -> violation reported (result available),
 //                   and -> process reaped.
+//   api N [MS]    : N sandboxes held at once through the public API (Sandbox.RunAsync; each sleeps MS ms, default
+//                   45000, then one traced getppid): how many started, failed (and why), threads, executor fds and
+//                   RSS per running sandbox. Run it with a lowered RLIMIT_NOFILE (prlimit) to see the limit's path.
 using System.Diagnostics;
 using Sandbox2;
 using Sandbox2.Tests.Monitoring;
@@ -22,6 +25,7 @@ switch (what)
     case "sandboxes": await Sandboxes(n); break;
     case "trace": await TraceRoundTrip(n); break;
     case "sandbox-latency": await Sandboxes(n, violate: true); break;
+    case "api": await ApiSandboxes(n, args.Length > 2 ? int.Parse(args[2]) : 45000); break;
     default: Console.Error.WriteLine("usage: [concurrency N | sandboxes N | latency N]"); return 2;
 }
 return 0;
@@ -201,6 +205,50 @@ static async Task Sandboxes(int n, bool violate = false)
     Console.WriteLine($"RSS: before={before.RssKb} kB at-peak={peak.RssKb} kB after={after.RssKb} kB HWM={after.HwmKb} kB");
     foreach (var a in attachments) a?.Dispose();
     foreach (var x in all) x.S.Dispose();
+}
+
+static async Task ApiSandboxes(int n, int sleepMs)
+{
+    var policy = new PolicyBuilder()
+        .AllowSyscalls("brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "rt_sigprocmask", "prctl",
+            "mmap", "munmap", "mprotect", "readlink", "readlinkat", "uname", "prlimit64", "getrandom", "futex",
+            "clock_nanosleep", "nanosleep", "write", "exit", "exit_group", "ioctl", "newfstatat", "fstat")
+        .TraceSyscall("getppid")
+        .Build();
+    string program = NotifyChild.TestcasePath("mon_notifychild-static");
+    var notify = new AllowAll();
+    Sandbox Make(int ms) => new(new Executor(program, ["sleep", "=", ms.ToString()]) { Limits = new Limits { WallTime = TimeSpan.FromMinutes(10) } }, policy, notify);
+    await using (var warm = Make(1)) Console.WriteLine($"warm-up: {await warm.RunAsync()}");
+    static int Fds() => Directory.GetFiles("/proc/self/fd").Length;
+    var before = Self();
+    int fdsBefore = Fds();
+    Console.WriteLine($"before: threads={before.Threads} rss={before.RssKb} kB fds={fdsBefore} RLIMIT_NOFILE={File.ReadLines("/proc/self/limits").First(l => l.StartsWith("Max open files"))}");
+    var sandboxes = new List<Sandbox>(n);
+    var runs = new List<Task<SandboxResult>>(n);
+    var failures = new List<SandboxResult>();
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < n; i++)
+    {
+        var s = Make(sleepMs);
+        var run = s.RunAsync();
+        // Wait until it runs under its policy (or failed) before the next: "held at once" means all really started.
+        if (!await s.Ready) { failures.Add(await run); await s.DisposeAsync(); continue; }
+        sandboxes.Add(s);
+        runs.Add(run);
+    }
+    var started = sw.Elapsed;
+    var peak = Self();
+    int fdsPeak = Fds();
+    Console.WriteLine($"N={n} requested, {runs.Count} running at once, {failures.Count} failed to start; started in {started.TotalSeconds:F1} s");
+    foreach (var g in failures.GroupBy(f => $"{f.Status} {f.ReasonCode?.ToContractName()}: {f.Reason}").Take(5)) Console.WriteLine($"  {g.Count()} x {g.Key}");
+    if (runs.Count > 0)
+        Console.WriteLine($"executor per running sandbox: fds {(fdsPeak - fdsBefore) / (double)runs.Count:F2}, RSS {(peak.RssKb - before.RssKb) / (double)runs.Count:F1} kB; threads {before.Threads} -> {peak.Threads}");
+    var results = await Task.WhenAll(runs);
+    var after = Self();
+    Console.WriteLine($"all ended after {sw.Elapsed.TotalSeconds:F1} s: {results.Count(r => r.Status == SandboxStatus.Ok && r.ExitCode == 0)}/{results.Length} OK exit 0; traced getppid answered: {notify.Count}");
+    foreach (var g in results.Where(r => r.Status != SandboxStatus.Ok).GroupBy(r => r.ToString()).Take(5)) Console.WriteLine($"  {g.Count()} x {g.Key}");
+    Console.WriteLine($"threads after={after.Threads}; RSS after={after.RssKb} kB HWM={after.HwmKb} kB");
+    foreach (var s in sandboxes) await s.DisposeAsync();
 }
 
 static async Task TraceRoundTrip(int n)

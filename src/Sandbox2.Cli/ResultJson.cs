@@ -70,13 +70,7 @@ internal sealed class ResultJson
         _ => "INTERNAL_ERROR",
     };
 
-    public static string ArchName(SyscallArch arch) => arch switch
-    {
-        SyscallArch.X86_64 => "x86-64",
-        SyscallArch.X86_32 => "x86-32",
-        SyscallArch.X32 => "x32",
-        _ => "unknown",
-    };
+    public static string ArchName(SyscallArch arch) => arch.ToContractName();
 
     private static double Milliseconds(TimeSpan t) => Math.Round(t.TotalMilliseconds, 3);
 

@@ -36,5 +36,5 @@ public static class SandboxMeHereProtocol
     public const int MaxMappedFds = 1024;
     /// <summary>Target number meaning "by name only": the client keeps the received descriptor number.</summary>
     public const int NoTarget = -1;
-    public const int MaxBpfInstructions = 4096;
+    public const int MaxBpfInstructions = Interop.BpfMaxInstructions;
 }

@@ -7,7 +7,8 @@
    spin              burn CPU forever
    alloc MIB         malloc and touch MIB MiB; prints "alloc ok" or "alloc failed"
    write PATH TEXT   write TEXT to PATH; prints "write ok" or "write failed: <errno text>"
-   read PATH         print PATH's contents or "read failed: <errno text>" */
+   read PATH         print PATH's contents or "read failed: <errno text>"
+   stdin             copy standard input to standard output until EOF, exit 0 */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -72,6 +73,12 @@ int main(int argc, char **argv)
         while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
         fclose(f);
         return 0;
+    }
+    if (!strcmp(mode, "stdin")) {
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(0, buf, sizeof buf)) > 0) fwrite(buf, 1, (size_t)n, stdout);
+        return n < 0 ? 1 : 0;
     }
     fprintf(stderr, "ex_probe: bad mode %s\n", mode);
     return 2;

@@ -11,8 +11,6 @@ internal static unsafe partial class Interop
     internal const uint SECCOMP_FILTER_FLAG_TSYNC = 1u << 0;
     internal const uint SECCOMP_FILTER_FLAG_NEW_LISTENER = 1u << 3;
     internal const uint SECCOMP_FILTER_FLAG_TSYNC_ESRCH = 1u << 4;
-    /// <summary>The kernel's BPF_MAXINSNS: the longest classic BPF program seccomp accepts.</summary>
-    internal const int BpfMaxInstructions = 4096;
 
     /// <summary>struct sock_fprog (x86-64, 16 bytes).</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -17,7 +17,7 @@ public readonly record struct BpfInstruction(ushort Code, byte JumpTrue, byte Ju
     public const ushort Tax = 0x00, Txa = 0x80;
 
     /// <summary>The kernel's limit on a classic BPF program (BPF_MAXINSNS).</summary>
-    public const int MaxInstructions = 4096;
+    public const int MaxInstructions = Interop.BpfMaxInstructions;
 
     public ushort Class => (ushort)(Code & 0x07);
 

@@ -90,6 +90,7 @@ internal sealed class ForkServer : IDisposable
     /// <param name="launcher">Optional command prefix (absolute path first), e.g. setpriv to run it unprivileged.</param>
     internal static unsafe ForkServer Start(IReadOnlyList<string>? launcher = null)
     {
+        HostResources.RaiseFileLimit(); // before the spawn: the forkserver inherits it
         string path = ProgramPath;
         if (!File.Exists(path)) throw new ForkServerException($"forkserver program not found at {path} (it is built from native/ by dotnet build)");
         int* pair = stackalloc int[2];
@@ -186,6 +187,14 @@ internal sealed class ForkServer : IDisposable
         {
             sandboxEnd.Dispose();
         }
+        if (reply.Errno == 0 && received.Count == 0 && reply.Pid > 0)
+        {
+            // Started, but its pidfd did not reach us (out of descriptors): stop it by pid (a child of the forkserver
+            // that it has not reaped yet) and fail this sandbox only.
+            _ = Interop.Kill(reply.Pid, Interop.SignalKill);
+            executorEnd.Dispose();
+            throw new ForkServerException(HostResources.Exhausted("receiving the sandbox's pidfd", 24));
+        }
         if (reply.Errno != 0 || received.Count != 1)
         {
             executorEnd.Dispose();
@@ -219,8 +228,11 @@ internal sealed class ForkServer : IDisposable
             if (sent < 0) throw Broken($"sending the plan to the forkserver failed: {Marshal.GetPInvokeErrorMessage((int)-sent)}");
             var buffer = new byte[512];
             long n;
-            do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0);
+            bool fdsLost;
+            do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0, out fdsLost);
             while (n == -4); // EINTR
+            if (fdsLost) foreach (var f in received) f.Dispose(); // partial: SpawnAsync sees none and stops the sandbox
+            if (fdsLost) received.Clear();
             if (n == 0) throw Broken("the forkserver exited (control socket closed)");
             if (n == -11) throw Broken("the forkserver did not answer within 30 s");
             if (n < 0) throw Broken($"reading the forkserver's reply failed: {Marshal.GetPInvokeErrorMessage((int)-n)}");
@@ -242,7 +254,11 @@ internal sealed class ForkServer : IDisposable
     {
         int* pair = stackalloc int[2];
         if (Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_SEQPACKET | Interop.SOCK_CLOEXEC, 0, pair) != 0)
-            throw new ForkServerException($"socketpair for a status channel failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (HostResources.IsExhaustion(errno)) throw new ForkServerException(HostResources.Exhausted("creating the sandbox's status channel", errno));
+            throw new ForkServerException($"socketpair for a status channel failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
         var sandbox = new SafeFdHandle(pair[1]);
         try
         {
@@ -386,9 +402,16 @@ internal sealed class SpawnedSandbox : IDisposable
                     break;
                 }
                 if (ready == 0) break; // EOF: init exited
-                long n = ForkServerProtocol.ReceiveWithFds(_status.SafeHandle, buffer, fds, Interop.MSG_DONTWAIT);
+                long n = ForkServerProtocol.ReceiveWithFds(_status.SafeHandle, buffer, fds, Interop.MSG_DONTWAIT, out bool fdsLost);
                 if (n == -11 || n == -4) continue; // EAGAIN, EINTR
                 if (n <= 0) break;
+                if (fdsLost && failure is null)
+                {
+                    // The seccomp listener did not arrive (out of descriptors): without it no monitor can serve this
+                    // sandbox, so it must not run on.
+                    failure = HostResources.Exhausted("receiving the seccomp listener", 24);
+                    Kill();
+                }
                 var msg = buffer.AsSpan(0, (int)n);
                 int type = msg.Length >= 4 ? BinaryPrimitives.ReadInt32LittleEndian(msg) : 0;
                 if (type == ForkServerProtocol.RecordSetupError && failure is null)

@@ -30,7 +30,6 @@ internal static class ForkServerProtocol
     internal const int MaxStrings = 8192;
     internal const int MaxMounts = 1024;
     internal const int MaxRlimits = 32;
-    internal const int MaxBpfInstructions = 4096;
     internal const int MaxRequestBytes = 4 << 20;
 
     private enum Tag : uint
@@ -80,8 +79,8 @@ internal static class ForkServerProtocol
         if (plan.Mounts.Count > MaxMounts) throw new ArgumentException($"plan has {plan.Mounts.Count} mount operations; at most {MaxMounts}", nameof(plan));
         if (plan.Rlimits.Count > MaxRlimits) throw new ArgumentException($"plan has {plan.Rlimits.Count} rlimits; at most {MaxRlimits}", nameof(plan));
         if (plan.Fds.Count > MaxFds) throw new ArgumentException($"plan maps {plan.Fds.Count} fds; at most {MaxFds}", nameof(plan));
-        if (plan.Bpf.Length % 8 != 0 || plan.Bpf.Length / 8 > MaxBpfInstructions)
-            throw new ArgumentException($"BPF program of {plan.Bpf.Length} bytes is not 1..{MaxBpfInstructions} instructions of 8 bytes", nameof(plan));
+        if (plan.Bpf.Length % 8 != 0 || plan.Bpf.Length / 8 > Interop.BpfMaxInstructions)
+            throw new ArgumentException($"BPF program of {plan.Bpf.Length} bytes is not 1..{Interop.BpfMaxInstructions} instructions of 8 bytes", nameof(plan));
         var seen = new HashSet<int>();
         foreach (var m in plan.Fds)
         {
@@ -206,7 +205,7 @@ internal static class ForkServerProtocol
         {
             if (n > 0)
             {
-                var h = (Client.Interop.CmsgHdr*)control;
+                var h = (Interop.CmsgHdr*)control;
                 h->Length = (nuint)(16 + n * 4);
                 h->Level = Interop.SOL_SOCKET;
                 h->Type = Interop.SCM_RIGHTS;
@@ -219,8 +218,8 @@ internal static class ForkServerProtocol
             }
             fixed (byte* p = data)
             {
-                var iov = new Client.Interop.IoVec { Base = p, Length = (nuint)data.Length };
-                var msg = new Client.Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = n == 0 ? null : control, ControlLength = (nuint)controlLength };
+                var iov = new Interop.IoVec { Base = p, Length = (nuint)data.Length };
+                var msg = new Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = n == 0 ? null : control, ControlLength = (nuint)controlLength };
                 nint r = Interop.SendMsg(socket, &msg, Interop.MSG_NOSIGNAL);
                 return r < 0 ? -Marshal.GetLastPInvokeError() : r;
             }
@@ -233,28 +232,39 @@ internal static class ForkServerProtocol
     }
 
     /// <summary>recvmsg into <paramref name="buffer"/>; received descriptors (CLOEXEC) go to <paramref name="fds"/>.
-    /// Returns the byte count (0 = EOF) or -errno. Truncated messages are an error (-EMSGSIZE).</summary>
-    internal static unsafe long ReceiveWithFds(SafeHandle socket, Span<byte> buffer, List<SafeFdHandle> fds, int flags)
+    /// Returns the byte count (0 = EOF) or -errno. A truncated message is an error (-EMSGSIZE).</summary>
+    internal static long ReceiveWithFds(SafeHandle socket, Span<byte> buffer, List<SafeFdHandle> fds, int flags)
     {
+        long n = ReceiveWithFds(socket, buffer, fds, flags, out bool fdsLost);
+        return fdsLost ? -90 : n; // EMSGSIZE
+    }
+
+    /// <summary>As <see cref="ReceiveWithFds(SafeHandle, Span{byte}, List{SafeFdHandle}, int)"/>, but a message whose
+    /// descriptors did not all arrive (MSG_CTRUNC: the executor is out of descriptors, EMFILE) is returned with
+    /// <paramref name="fdsLost"/> set: the data is there, some descriptors are not.</summary>
+    internal static unsafe long ReceiveWithFds(SafeHandle socket, Span<byte> buffer, List<SafeFdHandle> fds, int flags, out bool fdsLost)
+    {
+        fdsLost = false;
         const int MaxReceivedFds = 8;
         int controlLength = CmsgSpace(MaxReceivedFds * 4);
         byte* control = stackalloc byte[controlLength];
         fixed (byte* p = buffer)
         {
-            var iov = new Client.Interop.IoVec { Base = p, Length = (nuint)buffer.Length };
-            var msg = new Client.Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
+            var iov = new Interop.IoVec { Base = p, Length = (nuint)buffer.Length };
+            var msg = new Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
             nint r = Interop.RecvMsg(socket, &msg, flags | Interop.MSG_CMSG_CLOEXEC);
             if (r < 0) return -Marshal.GetLastPInvokeError();
             if (msg.ControlLength >= 16)
             {
-                var h = (Client.Interop.CmsgHdr*)control;
+                var h = (Interop.CmsgHdr*)control;
                 if (h->Level == Interop.SOL_SOCKET && h->Type == Interop.SCM_RIGHTS)
                 {
                     int count = ((int)h->Length - 16) / 4;
                     for (int i = 0; i < count; i++) fds.Add(new SafeFdHandle(((int*)(control + 16))[i]));
                 }
             }
-            if ((msg.Flags & (Interop.MSG_TRUNC | Interop.MSG_CTRUNC)) != 0) return -90; // EMSGSIZE
+            if ((msg.Flags & Interop.MSG_TRUNC) != 0) return -90; // EMSGSIZE
+            fdsLost = (msg.Flags & Interop.MSG_CTRUNC) != 0;
             return r;
         }
     }

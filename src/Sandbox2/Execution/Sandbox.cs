@@ -31,6 +31,7 @@ public sealed class Sandbox : IAsyncDisposable
     private TimeSpan? _pendingWallTime;
     private Comms? _comms;
     private SafeSocketHandle? _commsPeer;
+    private SetupFailure? _startFailure;
 
     /// <summary>Creates a sandbox for <paramref name="executor"/> under <paramref name="policy"/>.</summary>
     /// <param name="executor">What to run (one executor, one sandbox).</param>
@@ -42,7 +43,17 @@ public sealed class Sandbox : IAsyncDisposable
         Policy = policy ?? throw new ArgumentNullException(nameof(policy));
         _notify = notify;
         _pendingWallTime = executor.Limits.WallTime;
-        if (!executor.EnableSandboxBeforeExec || executor.EnableComms) _comms = Comms.CreateWithPeer(out _commsPeer);
+        if (!executor.EnableSandboxBeforeExec || executor.EnableComms)
+        {
+            try
+            {
+                _comms = Comms.CreateWithPeer(out _commsPeer);
+            }
+            catch (CommsException e)
+            {
+                _startFailure = new SetupFailure($"creating the Comms channel: {e.Message}", 0, ReasonCode.FailedResources); // reported by RunAsync
+            }
+        }
     }
 
     /// <summary>What runs.</summary>
@@ -161,12 +172,21 @@ public sealed class Sandbox : IAsyncDisposable
     private async Task<SandboxResult> RunStagesAsync(CancellationToken cancellationToken)
     {
         ExecutionPlan plan;
+        if (_startFailure is not null) return SandboxOutcome.FromFailure(_startFailure);
         try
         {
             if (!Executor.EnableSandboxBeforeExec && _comms is null) _comms = Comms.CreateWithPeer(out _commsPeer);
             var (created, error) = Executor.CreatePlan(Policy, _commsPeer);
             if (error is not null) return error;
             plan = created!;
+        }
+        catch (ResourceExhaustedException e)
+        {
+            return SandboxOutcome.FromFailure(e.Failure);
+        }
+        catch (CommsException e)
+        {
+            return SandboxOutcome.FromFailure(new SetupFailure($"creating the Comms channel: {e.Message}", 0, ReasonCode.FailedResources));
         }
         catch (Exception e) when (e is PolicyException or ArgumentException or IOException or UnauthorizedAccessException)
         {

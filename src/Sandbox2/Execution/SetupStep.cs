@@ -35,6 +35,10 @@ internal sealed record SetupFailure(string What, int Errno, ReasonCode Code, Ker
     {
         var info = SetupSteps.Describe(step);
         string what = detail.Length == 0 ? info.Text.TrimEnd(' ', ':') : info.Text + detail;
+        // Steps that allocate (processes, descriptors, memory) fail for want of a resource, not a feature.
+        if ((step is SetupStep.Clone or SetupStep.Fork or SetupStep.Pipe or SetupStep.Dup or SetupStep.Dup2 or SetupStep.Tmpfs
+            or SetupStep.RootTmpfs or SetupStep.Scratch or SetupStep.ReleaseInit) && HostResources.IsExhaustion(errno))
+            return new SetupFailure($"{what}: {HostResources.Describe(errno)}", 0, ReasonCode.FailedResources, KernelFeature.None, step);
         return new SetupFailure(what, errno, info.Code, info.Feature, step);
     }
 }

@@ -14,7 +14,12 @@ internal static partial class Interop
     internal static SafeFdHandle OpenPath(string path)
     {
         int fd = Open(path, O_PATH | O_CLOEXEC, 0);
-        if (fd < 0) throw new IOException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (HostResources.IsExhaustion(errno)) throw new ResourceExhaustedException(HostResources.Exhausted($"opening {path}", errno));
+            throw new IOException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
         return new SafeFdHandle(fd);
     }
 }

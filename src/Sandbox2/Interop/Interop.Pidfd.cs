@@ -19,14 +19,4 @@ internal static partial class Interop
     [LibraryImport("libc", EntryPoint = "waitid", SetLastError = true)]
     internal static unsafe partial int WaitIdPidfd(int idType, SafeHandle pidfd, byte* siginfo, int options);
 
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short REvents;
-    }
-
-    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
-    internal static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMs);
 }

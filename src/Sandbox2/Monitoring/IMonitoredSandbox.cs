@@ -44,11 +44,5 @@ internal sealed record MonitorViolation(
         : $"{Syscall.GetDescription()} is not allowed by the policy";
 
     /// <summary>x86-64 / x86-32 / x32 (the result JSON's spelling).</summary>
-    public string ArchLabel => Syscall.Arch switch
-    {
-        SyscallArch.X86_64 => "x86-64",
-        SyscallArch.X86_32 => "x86-32",
-        SyscallArch.X32 => "x32",
-        _ => "unknown",
-    };
+    public string ArchLabel => Syscall.Arch.ToContractName();
 }

@@ -22,13 +22,7 @@ public sealed class Violation
     public string Description { get; }
 
     /// <summary>x86-64 / x86-32 / x32, as in the result JSON.</summary>
-    public string ArchLabel => Arch switch
-    {
-        SyscallArch.X86_64 => "x86-64",
-        SyscallArch.X86_32 => "x86-32",
-        SyscallArch.X32 => "x32",
-        _ => "unknown",
-    };
+    public string ArchLabel => Arch.ToContractName();
 
     internal static Violation From(MonitorViolation v) => new(v.Syscall, v.Type, v.NamespacePid, v.Description);
 

@@ -7,10 +7,30 @@ namespace Sandbox2;
 /// <summary>The ABI a syscall was made with.</summary>
 public enum SyscallArch
 {
+    /// <summary>An AUDIT_ARCH value the sandbox does not know.</summary>
     Unknown = 0,
+    /// <summary>x86-64 (AUDIT_ARCH_X86_64, the native ABI).</summary>
     X86_64,
+    /// <summary>32-bit x86 (<c>int 0x80</c>, AUDIT_ARCH_I386): always a violation.</summary>
     X86_32,
+    /// <summary>The x32 ABI (x86-64 numbers with bit 30 set): always a violation.</summary>
     X32,
+}
+
+/// <summary>The one home of the architecture's spellings.</summary>
+public static class SyscallArchNames
+{
+    /// <summary>Sandbox2's label in descriptions: <c>X86-64</c>, <c>X86-32</c>, <c>X32</c> (<c>UNKNOWN</c>).</summary>
+    public static string ToLabel(this SyscallArch arch) => arch switch
+    {
+        SyscallArch.X86_64 => "X86-64",
+        SyscallArch.X86_32 => "X86-32",
+        SyscallArch.X32 => "X32",
+        _ => "UNKNOWN",
+    };
+
+    /// <summary>The contract's spelling (result JSON, <c>policy test --arch</c>): <c>x86-64</c>, <c>x86-32</c>, <c>x32</c> (<c>unknown</c>).</summary>
+    public static string ToContractName(this SyscallArch arch) => arch == SyscallArch.Unknown ? "unknown" : arch.ToLabel().ToLowerInvariant();
 }
 
 /// <summary>One syscall as seen by seccomp: ABI, number, six arguments, and the pid and instruction pointer
@@ -72,13 +92,7 @@ public sealed class Syscall
         new(Arch == SyscallArch.X32 ? Number | (int)SeccompReturn.X32SyscallBit : Number, RawArch, _args, InstructionPointer);
 
     /// <summary>The ABI's label: <c>X86-64</c>, <c>X86-32</c>, <c>X32</c> or <c>UNKNOWN_ARCH:0x…</c>.</summary>
-    public string ArchName => Arch switch
-    {
-        SyscallArch.X86_64 => "X86-64",
-        SyscallArch.X86_32 => "X86-32",
-        SyscallArch.X32 => "X32",
-        _ => $"UNKNOWN_ARCH:0x{RawArch:x}",
-    };
+    public string ArchName => Arch == SyscallArch.Unknown ? $"UNKNOWN_ARCH:0x{RawArch:x}" : Arch.ToLabel();
 
     /// <summary>Sandbox2's description, e.g. <c>[X86-64] read(0x1, 0x7ffd1234, 0x5)</c>. Known x86-64 syscalls show
     /// their argument count; other ABIs and unknown numbers show all six arguments.</summary>

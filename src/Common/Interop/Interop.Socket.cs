@@ -1,20 +1,31 @@
 using System.Runtime.InteropServices;
 
+// Shared as source (dotnet/runtime's Common/src/Interop pattern): compiled into Sandbox2 and Sandbox2.Client, each
+// into its own Interop class; neither assembly reaches into the other's internals for it.
+#if SANDBOX2_CLIENT
 namespace Sandbox2.Client;
+#else
+namespace Sandbox2;
+#endif
 
 /// <summary>socketpair, sendmsg/recvmsg (ancillary data: SCM_RIGHTS, SCM_CREDENTIALS), poll, socket options.</summary>
 internal static unsafe partial class Interop
 {
     internal const int AF_UNIX = 1;
     internal const int SOCK_STREAM = 1;
+    internal const int SOCK_SEQPACKET = 5;
     internal const int SOCK_CLOEXEC = 0x80000;
     internal const int SOL_SOCKET = 1;
     internal const int SCM_RIGHTS = 1;
     internal const int SCM_CREDENTIALS = 2;
+    internal const int SO_SNDBUF = 7;
     internal const int SO_PASSCRED = 16;
     internal const int SO_PEERCRED = 17;
+    internal const int SO_RCVTIMEO = 20;
+    internal const int SO_SNDTIMEO = 21;
     internal const int MSG_PEEK = 0x2;
     internal const int MSG_CTRUNC = 0x8;
+    internal const int MSG_TRUNC = 0x20;
     internal const int MSG_DONTWAIT = 0x40;
     internal const int MSG_NOSIGNAL = 0x4000;
     internal const int MSG_CMSG_CLOEXEC = 0x40000000;

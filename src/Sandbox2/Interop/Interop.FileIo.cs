@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Sandbox2;
 
-// Small file I/O for kernel interface files (cgroupfs) and pipes: mkdir, rmdir, read, write, fcntl, kill. Raw calls:
+// Small file I/O for kernel interface files (cgroupfs) and pipes: mkdir, rmdir, read, write, fcntl. Raw calls:
 // a cgroup file is read or written with one syscall each, no FileStream, no locks.
 internal static partial class Interop
 {
@@ -30,9 +30,6 @@ internal static partial class Interop
 
     [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
     internal static unsafe partial int Pipe2(int* fds, int flags);
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    internal static partial int Kill(int pid, int signal);
 
     /// <summary>Writes <paramref name="text"/> to the file at <paramref name="path"/> in one write(2). Returns 0 or the errno.</summary>
     internal static unsafe int WriteFile(string path, string text)
@@ -63,19 +60,12 @@ internal static partial class Interop
     }
 }
 
-// getrlimit(2): the executor's own hard limits (a sandbox's rlimit cannot go above them without privilege).
 internal static partial class Interop
 {
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
-    private struct RLimit
-    {
-        public ulong Current;
-        public ulong Max;
-    }
-
-    [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
-    private static partial int GetRlimit(int resource, out RLimit limit);
-
     /// <summary>The hard limit of <paramref name="resource"/> for this process (RLIM_INFINITY when it cannot be read).</summary>
-    internal static ulong GetRlimitHard(int resource) => GetRlimit(resource, out var l) == 0 ? l.Max : ulong.MaxValue;
+    internal static ulong GetRlimitHard(int resource)
+    {
+        var l = default(RLimit);
+        return GetRLimit(resource, ref l) == 0 ? l.Maximum : ulong.MaxValue;
+    }
 }

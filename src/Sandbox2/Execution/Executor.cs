@@ -150,7 +150,7 @@ public sealed class Executor
             fds[1] = new FdMapping(1, output.StdoutPipe);
             fds[2] = new FdMapping(2, output.StderrPipe);
         }
-        var cgroup = Cgroup.Create(Limits);
+        var cgroup = Limits.UseCgroup ? Cgroup.Create(Limits) : null;
         var plan = new SandboxPlan
         {
             Namespaces = policy.Namespace.CloneNamespaces,

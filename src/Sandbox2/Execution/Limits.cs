@@ -19,6 +19,9 @@ public sealed class Limits
     /// sandbox's own user namespace (uid 1000 there): the same bound for a sandbox with namespaces, but per host uid
     /// without them. null = none. Default 1,024 (a fork bomb stops there).</summary>
     public int? Processes { get; set; } = 1024;
+    /// <summary>Put the sandbox in a cgroup of its own where the host allows one (default): whole-sandbox memory,
+    /// process and CPU limits, usage of every process, OOM verdicts. false = rlimits only (<see cref="SandboxIsolation.Cgroup"/> null).</summary>
+    public bool UseCgroup { get; set; } = true;
     /// <summary>Most bytes the program may write to its standard output and error together (when they are the
     /// executor's, i.e. <see cref="Executor.Stdout"/>/<see cref="Executor.Stderr"/> or its own fds): the executor pumps them
     /// through pipes, delivers exactly the first OutputSize bytes, then stops the sandbox (SIGNALED, reason code

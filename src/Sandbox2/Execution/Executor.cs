@@ -112,6 +112,9 @@ public sealed class Executor
         var ns = policy.Namespace;
         bool noNamespaces = ns.Isolation == IsolationLevel.NoNamespaces;
         int landlockAbi = ns.Landlock == LandlockMode.Off ? 0 : Landlock.Abi;
+        // A program given as an open descriptor has no path a Landlock rule could grant execution of: inside the
+        // namespaces the second wall is left out for it unless the policy requires Landlock (then exec is refused).
+        if (ProgramFd is not null && !noNamespaces && ns.Landlock != LandlockMode.Required) landlockAbi = 0;
         if (landlockAbi == 0 && ns.Landlock == LandlockMode.Required)
         {
             int errno = Math.Max(1, -Interop.LandlockAbiVersion());

@@ -9,9 +9,9 @@
 //                   thread pool: the cost of a user-space syscall handler (compare perf-anchors Task 5).
 //   latency N     : N violations (ptrace); notification received -> violation reported (result available),
 //                   and -> process reaped.
-//   api N [MS]    : N sandboxes held at once through the public API (Sandbox.RunAsync; each sleeps MS ms, default
-//                   45000, then one traced getppid): how many started, failed (and why), threads, executor fds and
-//                   RSS per running sandbox. Run it with a lowered RLIMIT_NOFILE (prlimit) to see the limit's path.
+//   api N [MS] [kill] : N sandboxes held at once through the public API (Sandbox.RunAsync; each sleeps MS ms,
+//                   default 45000, then one traced getppid): how many started, failed (and why), threads, executor
+//                   fds and RSS per running sandbox; "kill" ends them all right after the measurement.
 using System.Diagnostics;
 using Sandbox2;
 using Sandbox2.Tests.Monitoring;
@@ -25,7 +25,7 @@ switch (what)
     case "sandboxes": await Sandboxes(n); break;
     case "trace": await TraceRoundTrip(n); break;
     case "sandbox-latency": await Sandboxes(n, violate: true); break;
-    case "api": await ApiSandboxes(n, args.Length > 2 ? int.Parse(args[2]) : 45000); break;
+    case "api": await ApiSandboxes(n, args.Length > 2 ? int.Parse(args[2]) : 45000, args.Length > 3 && args[3] == "kill"); break;
     default: Console.Error.WriteLine("usage: [concurrency N | sandboxes N | latency N]"); return 2;
 }
 return 0;
@@ -207,7 +207,7 @@ static async Task Sandboxes(int n, bool violate = false)
     foreach (var x in all) x.S.Dispose();
 }
 
-static async Task ApiSandboxes(int n, int sleepMs)
+static async Task ApiSandboxes(int n, int sleepMs, bool killAfterStart)
 {
     var policy = new PolicyBuilder()
         .AllowSyscalls("brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "rt_sigprocmask", "prctl",
@@ -217,7 +217,7 @@ static async Task ApiSandboxes(int n, int sleepMs)
         .Build();
     string program = NotifyChild.TestcasePath("mon_notifychild-static");
     var notify = new AllowAll();
-    Sandbox Make(int ms) => new(new Executor(program, ["sleep", "=", ms.ToString()]) { Limits = new Limits { WallTime = TimeSpan.FromMinutes(10) } }, policy, notify);
+    Sandbox Make(int ms) => new(new Executor(program, ["sleep", "=", ms.ToString()]) { Limits = new Limits { WallTime = TimeSpan.FromMinutes(60) } }, policy, notify);
     await using (var warm = Make(1)) Console.WriteLine($"warm-up: {await warm.RunAsync()}");
     static int Fds() => Directory.GetFiles("/proc/self/fd").Length;
     var before = Self();
@@ -243,9 +243,10 @@ static async Task ApiSandboxes(int n, int sleepMs)
     foreach (var g in failures.GroupBy(f => $"{f.Status} {f.ReasonCode?.ToContractName()}: {f.Reason}").Take(5)) Console.WriteLine($"  {g.Count()} x {g.Key}");
     if (runs.Count > 0)
         Console.WriteLine($"executor per running sandbox: fds {(fdsPeak - fdsBefore) / (double)runs.Count:F2}, RSS {(peak.RssKb - before.RssKb) / (double)runs.Count:F1} kB; threads {before.Threads} -> {peak.Threads}");
+    if (killAfterStart) foreach (var s in sandboxes) s.Kill();
     var results = await Task.WhenAll(runs);
     var after = Self();
-    Console.WriteLine($"all ended after {sw.Elapsed.TotalSeconds:F1} s: {results.Count(r => r.Status == SandboxStatus.Ok && r.ExitCode == 0)}/{results.Length} OK exit 0; traced getppid answered: {notify.Count}");
+    Console.WriteLine($"all ended after {sw.Elapsed.TotalSeconds:F1} s: {results.Count(r => r.Status == SandboxStatus.Ok && r.ExitCode == 0)}/{results.Length} OK exit 0, {results.Count(r => r.Status == SandboxStatus.ExternalKill)} killed; traced getppid answered: {notify.Count}");
     foreach (var g in results.Where(r => r.Status != SandboxStatus.Ok).GroupBy(r => r.ToString()).Take(5)) Console.WriteLine($"  {g.Count()} x {g.Key}");
     Console.WriteLine($"threads after={after.Threads}; RSS after={after.RssKb} kB HWM={after.HwmKb} kB");
     foreach (var s in sandboxes) await s.DisposeAsync();

@@ -21,14 +21,12 @@ internal static class ProgramLocator
 
     private static bool IsElf(string path)
     {
+        // Never open() what is not a regular file (a FIFO named as PROGRAM would block here).
+        using var file = RegularFile.TryOpen(path, followLast: true, out _);
+        if (file is null) return false;
         Span<byte> magic = stackalloc byte[4];
-        try
-        {
-            using var file = File.OpenHandle(path);
-            return RandomAccess.Read(file, magic, 0) == 4 && magic.SequenceEqual("\u007fELF"u8);
-        }
+        try { return RandomAccess.Read(file.Handle, magic, 0) == 4 && ElfFile.HasMagic(magic); }
         catch (IOException) { return false; }
-        catch (UnauthorizedAccessException) { return false; }
     }
 
     private static bool IsExecutable(string path)

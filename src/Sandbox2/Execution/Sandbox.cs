@@ -18,7 +18,7 @@ public sealed class Sandbox : IAsyncDisposable
     private static readonly TimeSpan HandshakeHangupGrace = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a stack trace on timeout or kill may take before the kill goes ahead without it.</summary>
-    private static readonly TimeSpan KillStackTraceBudget = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan KillStackTraceBudget = Monitor.StackTraceBudget + TimeSpan.FromMilliseconds(250); // a safety net: the trace keeps its own budget
 
     private readonly Notify? _notify;
     private readonly Lock _gate = new();

@@ -24,9 +24,6 @@ internal static partial class Interop
     [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
     internal static partial int EpollCtl(SafeHandle epfd, int op, SafeHandle fd, ref EpollEvent ev);
 
-    [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
-    internal static partial int EpollCtlRaw(SafeHandle epfd, int op, int fd, ref EpollEvent ev);
-
     [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
     internal static unsafe partial int EpollWait(SafeHandle epfd, EpollEvent* events, int maxEvents, int timeoutMs);
 

@@ -34,8 +34,17 @@ internal sealed class EhFrame
 
     public int Count => _fdes.Length;
 
+    /// <summary>At most this many FDEs are kept (a 16 MiB section of minimal FDEs would hold ~1M).</summary>
+    public const int MaxFdes = 1 << 20;
+
+    /// <summary>Most CFA instructions run for one row (real FDEs: tens).</summary>
+    private const int MaxSteps = 100_000;
+
+    /// <summary>Estimated bytes held.</summary>
+    public long Cost => _data.Length + _fdes.Length * 32L + _cies.Count * 64L;
+
     /// <summary>Parse the section's bytes; <paramref name="address"/> is its sh_addr (pc-relative pointers are relative to it).</summary>
-    public static EhFrame? Parse(byte[] data, ulong address)
+    public static EhFrame? Parse(byte[] data, ulong address, long deadline = long.MaxValue)
     {
         var fdes = new List<(ulong, ulong, int, int, int)>();
         var frame = new EhFrame(data, address, []);
@@ -47,12 +56,15 @@ internal sealed class EhFrame
                 uint length = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(pos));
                 if (length == 0) break; // terminator
                 if (length == 0xffffffff) return null; // 64-bit DWARF: not emitted for x86-64 .eh_frame
+                if (length < 4 || length > (uint)(data.Length - pos - 4)) break; // every record moves forward, within the data
                 int end = pos + 4 + (int)length;
-                if (end > data.Length) break;
+                if ((fdes.Count & 0xfff) == 0) ElfSymbolTable.CheckDeadline(deadline);
+                if (fdes.Count >= MaxFdes) break;
                 int idPos = pos + 4;
                 uint id = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(idPos));
                 if (id != 0)
                 {
+                    if (id > (uint)idPos) { pos = end; continue; }
                     int ciePos = idPos - (int)id;
                     var cie = frame.GetCie(ciePos);
                     if (cie is not null)
@@ -60,7 +72,7 @@ internal sealed class EhFrame
                         int p = idPos + 4;
                         ulong begin = frame.ReadEncoded(ref p, cie.FdeEncoding);
                         ulong range = frame.ReadEncoded(ref p, (byte)(cie.FdeEncoding & 0x0f));
-                        if (cie.HasAugmentationData) { ulong augLen = ReadUleb(data, ref p); p += (int)augLen; }
+                        if (cie.HasAugmentationData) { ulong augLen = ReadUleb(data, ref p); p = augLen > (ulong)(end - p) ? end + 1 : p + (int)augLen; }
                         if (begin != 0 && p <= end) fdes.Add((begin, begin + range, p, end, ciePos));
                     }
                 }
@@ -114,8 +126,11 @@ internal sealed class EhFrame
     private bool Execute(Cie cie, int pos, int end, ulong target, ulong loc, ref State s, State? initial)
     {
         var stack = new Stack<State>();
+        int steps = 0;
+        if (end > _data.Length) return false;
         while (pos < end)
         {
+            if (++steps > MaxSteps || stack.Count > 64) return false;
             byte op = _data[pos++];
             int high = op & 0xc0, low = op & 0x3f;
             ulong advance = 0;
@@ -141,10 +156,12 @@ internal sealed class EhFrame
                     case 0x0c: s.CfaRegister = (int)ReadUleb(_data, ref pos); s.CfaOffset = (long)ReadUleb(_data, ref pos); continue;
                     case 0x0d: s.CfaRegister = (int)ReadUleb(_data, ref pos); continue;
                     case 0x0e: s.CfaOffset = (long)ReadUleb(_data, ref pos); continue;
-                    case 0x0f: { ulong len = ReadUleb(_data, ref pos); pos += (int)len; s.CfaRegister = -1; continue; } // def_cfa_expression
+                    case 0x0f: { ulong len = ReadUleb(_data, ref pos); if (len > (ulong)(end - pos)) return false; pos += (int)len; s.CfaRegister = -1; continue; } // def_cfa_expression
                     case 0x10: case 0x16:
                         {
-                            int r = (int)ReadUleb(_data, ref pos); ulong len = ReadUleb(_data, ref pos); pos += (int)len;
+                            int r = (int)ReadUleb(_data, ref pos); ulong len = ReadUleb(_data, ref pos);
+                            if (len > (ulong)(end - pos)) return false;
+                            pos += (int)len;
                             if (r is RegRbp or RegRa) s.Unsupported = true;
                             continue;
                         }
@@ -183,16 +200,18 @@ internal sealed class EhFrame
 
     private Cie? GetCie(int pos)
     {
-        if (_cies.TryGetValue(pos, out var cached)) return cached;
+        lock (_cies)
+            if (_cies.TryGetValue(pos, out var cached)) return cached;
         Cie? cie = null;
         try
         {
             uint length = BinaryPrimitives.ReadUInt32LittleEndian(_data.AsSpan(pos));
+            if (length < 4 || length > (uint)(_data.Length - pos - 4)) throw new ArgumentOutOfRangeException(nameof(pos));
             int end = pos + 4 + (int)length;
             int p = pos + 8;
             byte version = _data[p++];
             int augStart = p;
-            while (_data[p] != 0) p++;
+            while (_data[p] != 0) { if (++p - augStart > 16) throw new ArgumentOutOfRangeException(nameof(pos)); }
             string aug = System.Text.Encoding.ASCII.GetString(_data, augStart, p - augStart);
             p++;
             if (aug.Contains("eh", StringComparison.Ordinal)) p += 8;
@@ -204,6 +223,7 @@ internal sealed class EhFrame
             if (hasAug)
             {
                 ulong augLen = ReadUleb(_data, ref p);
+                if (augLen > (ulong)(end - p)) throw new ArgumentOutOfRangeException(nameof(pos));
                 int augEnd = p + (int)augLen;
                 for (int i = 1; i < aug.Length && p < augEnd; i++)
                 {
@@ -221,7 +241,7 @@ internal sealed class EhFrame
         }
         catch (IndexOutOfRangeException) { }
         catch (ArgumentOutOfRangeException) { }
-        _cies[pos] = cie;
+        lock (_cies) _cies[pos] = cie; // tables are cached and shared by tracer threads
         return cie;
     }
 
@@ -258,6 +278,7 @@ internal sealed class EhFrame
             b = d[pos++];
             if (shift < 64) result |= (ulong)(b & 0x7f) << shift;
             shift += 7;
+            if (shift > 70) throw new ArgumentOutOfRangeException(nameof(pos)); // at most 10 bytes
         } while ((b & 0x80) != 0);
         return result;
     }
@@ -272,6 +293,7 @@ internal sealed class EhFrame
             b = d[pos++];
             if (shift < 64) result |= (long)(b & 0x7f) << shift;
             shift += 7;
+            if (shift > 70) throw new ArgumentOutOfRangeException(nameof(pos));
         } while ((b & 0x80) != 0);
         if (shift < 64 && (b & 0x40) != 0) result |= -1L << shift;
         return result;

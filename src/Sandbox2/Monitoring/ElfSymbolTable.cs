@@ -1,178 +1,202 @@
-using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
 namespace Sandbox2;
 
 /// <summary>
-/// The function symbols of one ELF64 file (.symtab, else .dynsym) and its PT_LOAD segments, for symbolizing
-/// stack frames: a file offset (from /proc/pid/maps) → virtual address → <c>name+0xoff</c>.
+/// The function symbols of one mapped ELF file (.symtab, else .dynsym), its PT_LOAD segments and its
+/// <c>.eh_frame</c>, for symbolizing and unwinding stack frames: a file offset (from /proc/pid/maps) → virtual
+/// address → <c>name+0xoff</c>. The file is the sandboxee's and hostile: it is read through <see cref="ElfFile"/>
+/// within the caps below (a file past a cap gives no symbols / no CFI, never a large allocation), parsing stops at
+/// the trace's deadline, and tables are cached by file identity within a byte budget.
 /// </summary>
 internal sealed class ElfSymbolTable
 {
-    private const int MaxCached = 64;
-    private static readonly ConcurrentDictionary<string, ElfSymbolTable?> s_cache = new();
+    /// <summary>Caps per file. Real libraries: libc ~3,000 dynamic symbols, libLLVM ~100,000; .eh_frame of libc ~
+    /// 250 KiB. A larger file gives a frame as <c>?? (path+0xoff)</c>.</summary>
+    public const int MaxSymbols = 200_000, MaxStringBytes = 8 << 20, MaxEhFrameBytes = 16 << 20, MaxNameBytes = 512;
 
-    private readonly (ulong Value, ulong Size, string Name)[] _symbols;
-    private readonly (ulong Offset, ulong VAddr, ulong FileSize)[] _loads;
+    /// <summary>What all cached tables may hold together (estimated bytes).</summary>
+    public const long CacheBudgetBytes = 64L << 20;
 
-    private ElfSymbolTable((ulong, ulong, string)[] symbols, (ulong, ulong, ulong)[] loads, EhFrame? ehFrame)
+    private readonly ulong[] _values;
+    private readonly uint[] _sizes;
+    private readonly int[] _nameStart;
+    private readonly byte[] _names;
+    private readonly ElfFile.ProgramHeader[] _loads;
+
+    private ElfSymbolTable(ulong[] values, uint[] sizes, int[] nameStart, byte[] names, ElfFile.ProgramHeader[] loads, EhFrame? ehFrame)
     {
-        _symbols = symbols;
+        _values = values;
+        _sizes = sizes;
+        _nameStart = nameStart;
+        _names = names;
         _loads = loads;
         EhFrame = ehFrame;
     }
 
-    /// <summary>The call-frame information (.eh_frame) for unwinding, if the file has it.</summary>
+    /// <summary>The call-frame information (.eh_frame) for unwinding, if the file has it within the cap.</summary>
     public EhFrame? EhFrame { get; }
 
-    public int Count => _symbols.Length;
+    public int Count => _values.Length;
 
-    /// <summary>Loads (and caches under <paramref name="cacheKey"/>) the table of the first openable path; null if none is an ELF64 file.</summary>
-    public static ElfSymbolTable? Load(string cacheKey, IEnumerable<string> candidatePaths)
-    {
-        if (s_cache.TryGetValue(cacheKey, out var cached)) return cached;
-        ElfSymbolTable? table = null;
-        foreach (var path in candidatePaths)
-        {
-            try
-            {
-                using var fh = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
-                table = Read(fh);
-                break;
-            }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-            catch (InvalidDataException) { break; }
-        }
-        if (s_cache.Count >= MaxCached) s_cache.Clear();
-        s_cache[cacheKey] = table;
-        return table;
-    }
+    /// <summary>Estimated bytes held (for the cache budget).</summary>
+    public long Cost => 64 + _values.Length * 16L + _names.Length + _loads.Length * 48L + (EhFrame?.Cost ?? 0);
 
     /// <summary>The virtual address (in the file's own address space) of file offset <paramref name="fileOffset"/>.</summary>
     public ulong? FileOffsetToVAddr(ulong fileOffset)
     {
-        foreach (var (off, vaddr, size) in _loads)
-            if (fileOffset >= off && fileOffset < off + size) return fileOffset - off + vaddr;
+        foreach (var p in _loads)
+            if (fileOffset >= p.Offset && fileOffset - p.Offset < p.FileSize) return fileOffset - p.Offset + p.VAddr;
         return null;
     }
 
     /// <summary>The function containing <paramref name="vaddr"/>, with the offset into it.</summary>
     public (string Name, ulong Offset)? Lookup(ulong vaddr)
     {
-        int lo = 0, hi = _symbols.Length - 1, found = -1;
+        int lo = 0, hi = _values.Length - 1, found = -1;
         while (lo <= hi)
         {
             int mid = (lo + hi) >>> 1;
-            if (_symbols[mid].Value <= vaddr) { found = mid; lo = mid + 1; }
+            if (_values[mid] <= vaddr) { found = mid; lo = mid + 1; }
             else hi = mid - 1;
         }
         if (found < 0) return null;
-        var (value, size, name) = _symbols[found];
+        ulong value = _values[found], size = _sizes[found];
         // Unsized symbols (hand-written assembly) cover up to the next symbol.
-        if (size != 0 && vaddr >= value + size) return null;
-        return (name, vaddr - value);
+        if (size != 0 && vaddr - value >= size) return null;
+        int start = _nameStart[found];
+        int end = found + 1 < _nameStart.Length ? _nameStart[found + 1] : _names.Length;
+        return (Encoding.UTF8.GetString(_names, start, end - start), vaddr - value);
     }
 
-    internal static ElfSymbolTable Read(SafeFileHandle fh)
+    /// <summary>Identity of a file's contents for the cache: the same (device, inode, size, mtime) is the same file.</summary>
+    internal readonly record struct FileKey(ulong Dev, ulong Ino, long Size, long MTime, long MTimeNsec)
     {
-        Span<byte> eh = stackalloc byte[64];
-        if (RandomAccess.Read(fh, eh, 0) < 64 || !eh[..4].SequenceEqual(Magic)
-            || eh[4] != 2 /* ELFCLASS64 */ || eh[5] != 1 /* little endian */)
-            throw new InvalidDataException("not an ELF64 little-endian file");
-        ulong phoff = U64(eh, 0x20), shoff = U64(eh, 0x28);
-        int phentsize = U16(eh, 0x36), phnum = U16(eh, 0x38), shentsize = U16(eh, 0x3A), shnum = U16(eh, 0x3C), shstrndx = U16(eh, 0x3E);
-        EhFrame? ehFrame = null;
-
-        var loads = new List<(ulong, ulong, ulong)>();
-        if (phnum > 0 && phentsize >= 56 && phnum < 4096)
-        {
-            var ph = new byte[phnum * phentsize];
-            RandomAccess.Read(fh, ph, (long)phoff);
-            for (int i = 0; i < phnum; i++)
-            {
-                var p = ph.AsSpan(i * phentsize);
-                if (BinaryPrimitives.ReadUInt32LittleEndian(p) == 1 /* PT_LOAD */)
-                    loads.Add((U64(p, 8), U64(p, 16), U64(p, 32)));
-            }
-        }
-
-        var symbols = new List<(ulong, ulong, string)>();
-        if (shnum > 0 && shentsize >= 64 && shnum < 65536)
-        {
-            var sh = new byte[shnum * shentsize];
-            RandomAccess.Read(fh, sh, (long)shoff);
-            int symtab = -1, dynsym = -1;
-            for (int i = 0; i < shnum; i++)
-            {
-                uint type = BinaryPrimitives.ReadUInt32LittleEndian(sh.AsSpan(i * shentsize + 4));
-                if (type == 2) symtab = i;
-                else if (type == 11) dynsym = i;
-            }
-            if (shstrndx < shnum)
-            {
-                var namesHdr = sh.AsSpan(shstrndx * shentsize);
-                ulong namesSize = U64(namesHdr, 32);
-                if (namesSize < 1 << 20)
-                {
-                    var names = new byte[namesSize];
-                    RandomAccess.Read(fh, names, (long)U64(namesHdr, 24));
-                    for (int i = 0; i < shnum; i++)
-                    {
-                        var h = sh.AsSpan(i * shentsize);
-                        int nameOff = (int)BinaryPrimitives.ReadUInt32LittleEndian(h);
-                        if (nameOff >= names.Length || !names.AsSpan(nameOff).StartsWith(".eh_frame\0"u8)) continue;
-                        ulong size = U64(h, 32);
-                        if (BinaryPrimitives.ReadUInt32LittleEndian(h[4..]) != 1 /* PROGBITS */ || size > 64 << 20) break;
-                        var data = new byte[size];
-                        RandomAccess.Read(fh, data, (long)U64(h, 24));
-                        ehFrame = EhFrame.Parse(data, U64(h, 16));
-                        break;
-                    }
-                }
-            }
-            int use = symtab >= 0 ? symtab : dynsym;
-            if (use >= 0)
-            {
-                var s = sh.AsSpan(use * shentsize);
-                ulong off = U64(s, 24), size = U64(s, 32);
-                int link = (int)BinaryPrimitives.ReadUInt32LittleEndian(s[40..]);
-                if (link < shnum && size < 256 << 20)
-                {
-                    var strHdr = sh.AsSpan(link * shentsize);
-                    ulong strOff = U64(strHdr, 24), strSize = U64(strHdr, 32);
-                    var syms = new byte[size];
-                    var strs = new byte[Math.Min(strSize, 256UL << 20)];
-                    RandomAccess.Read(fh, syms, (long)off);
-                    RandomAccess.Read(fh, strs, (long)strOff);
-                    for (int i = 0; i + 24 <= syms.Length; i += 24)
-                    {
-                        var e = syms.AsSpan(i, 24);
-                        int kind = e[4] & 0xf;
-                        ushort shndx = BinaryPrimitives.ReadUInt16LittleEndian(e[6..]);
-                        ulong value = U64(e, 8);
-                        if ((kind != 2 /* FUNC */ && kind != 10 /* IFUNC */) || shndx == 0 || value == 0) continue;
-                        uint nameOff = BinaryPrimitives.ReadUInt32LittleEndian(e);
-                        if (nameOff >= strs.Length) continue;
-                        int end = Array.IndexOf(strs, (byte)0, (int)nameOff);
-                        if (end < 0) end = strs.Length;
-                        symbols.Add((value, U64(e, 16), Encoding.UTF8.GetString(strs, (int)nameOff, end - (int)nameOff)));
-                    }
-                }
-            }
-        }
-        // Sort by address; for aliases at one address keep the first sized one.
-        symbols.Sort((a, b) => a.Item1 != b.Item1 ? a.Item1.CompareTo(b.Item1) : b.Item2.CompareTo(a.Item2));
-        var dedup = new List<(ulong, ulong, string)>(symbols.Count);
-        foreach (var s in symbols)
-            if (dedup.Count == 0 || dedup[^1].Item1 != s.Item1) dedup.Add(s);
-        return new ElfSymbolTable([.. dedup], [.. loads], ehFrame);
+        public static FileKey Of(in Interop.Stat st) => new(st.Dev, st.Ino, st.Size, st.MTime, st.MTimeNsec);
     }
 
-    private static ReadOnlySpan<byte> Magic => [0x7f, (byte)'E', (byte)'L', (byte)'F'];
+    private static readonly object s_lock = new();
+    private static readonly Dictionary<FileKey, LinkedListNode<(FileKey Key, ElfSymbolTable? Table, long Cost)>> s_cache = [];
+    private static readonly LinkedList<(FileKey Key, ElfSymbolTable? Table, long Cost)> s_lru = new();
+    private static long s_cachedBytes;
 
-    private static ulong U64(ReadOnlySpan<byte> b, int at) => BinaryPrimitives.ReadUInt64LittleEndian(b[at..]);
-    private static ushort U16(ReadOnlySpan<byte> b, int at) => BinaryPrimitives.ReadUInt16LittleEndian(b[at..]);
+    /// <summary>Bytes held by the cache now (tests, benchmarks).</summary>
+    internal static long CachedBytes { get { lock (s_lock) return s_cachedBytes; } }
+
+    /// <summary>Drops every cached table (tests).</summary>
+    internal static void ClearCache()
+    {
+        lock (s_lock)
+        {
+            s_cache.Clear();
+            s_lru.Clear();
+            s_cachedBytes = 0;
+        }
+    }
+
+    /// <summary>The table of an open regular file, from the cache or parsed (before <paramref name="deadline"/>,
+    /// a <see cref="Environment.TickCount64"/> value); null when the file is not a usable ELF64 x86-64 file.
+    /// Throws <see cref="TimeoutException"/> when the deadline passes while parsing.</summary>
+    public static ElfSymbolTable? Get(SafeFileHandle handle, in Interop.Stat stat, long deadline)
+    {
+        var key = FileKey.Of(stat);
+        lock (s_lock)
+        {
+            if (s_cache.TryGetValue(key, out var node))
+            {
+                s_lru.Remove(node);
+                s_lru.AddFirst(node);
+                return node.Value.Table;
+            }
+        }
+        ElfSymbolTable? table;
+        try { table = Read(handle, stat.Size, deadline); }
+        catch (ElfFormatException) { table = null; }
+        catch (IOException) { table = null; }
+        long cost = table?.Cost ?? 64;
+        lock (s_lock)
+        {
+            if (cost > CacheBudgetBytes || s_cache.ContainsKey(key)) return table;
+            while (s_cachedBytes + cost > CacheBudgetBytes && s_lru.Last is { } oldest)
+            {
+                s_lru.RemoveLast();
+                s_cache.Remove(oldest.Value.Key);
+                s_cachedBytes -= oldest.Value.Cost;
+            }
+            s_cache[key] = s_lru.AddFirst((key, table, cost));
+            s_cachedBytes += cost;
+        }
+        return table;
+    }
+
+    internal static ElfSymbolTable Read(SafeFileHandle handle, long length, long deadline)
+    {
+        var elf = ElfFile.Read(handle, length, "mapped file");
+        if (elf.Machine != ElfFile.MachineX86_64) throw new ElfFormatException("not an x86-64 file");
+        var loads = elf.ProgramHeaders.Where(p => p.Type == ElfFile.PtLoad).ToArray();
+
+        EhFrame? ehFrame = null;
+        if (elf.FindSection(".eh_frame") is { Type: 1 /* PROGBITS */ } eh && eh.Size <= MaxEhFrameBytes)
+        {
+            try { ehFrame = EhFrame.Parse(elf.ReadAt(eh.Offset, eh.Size, MaxEhFrameBytes, ".eh_frame"), eh.Address, deadline); }
+            catch (ElfFormatException) { }
+        }
+        CheckDeadline(deadline);
+
+        var symtab = elf.FindSection(2u /* SHT_SYMTAB */) ?? elf.FindSection(11u /* SHT_DYNSYM */);
+        if (symtab is not { } s || s.EntrySize != 24 || s.Size / 24 > MaxSymbols || s.Link >= elf.Sections.Count)
+            return new ElfSymbolTable([], [], [], [], loads, ehFrame);
+        var strHdr = elf.Sections[(int)s.Link];
+        byte[] syms = elf.ReadAt(s.Offset, s.Size / 24 * 24, MaxSymbols * 24, "symbol table");
+        byte[] strs = elf.ReadAt(strHdr.Offset, strHdr.Size, MaxStringBytes, "symbol names");
+        int total = syms.Length / 24, n = 0;
+        var values = new ulong[total];
+        var index = new int[total];
+        for (int i = 0; i < total; i++)
+        {
+            if ((i & 0xffff) == 0) CheckDeadline(deadline);
+            var e = syms.AsSpan(i * 24, 24);
+            int kind = e[4] & 0xf;
+            ulong value = ElfFile.U64(e, 8);
+            if ((kind != 2 /* FUNC */ && kind != 10 /* IFUNC */) || ElfFile.U16(e, 6) == 0 || value == 0 || ElfFile.U32(e, 0) >= (uint)strs.Length) continue;
+            values[n] = value;
+            index[n++] = i;
+        }
+        Array.Sort(values, index, 0, n); // primitive keys: an introsort without a comparer
+        CheckDeadline(deadline);
+        // One symbol per address: of aliases, the largest.
+        var keptValues = new ulong[n];
+        var keptSizes = new uint[n];
+        var starts = new int[n];
+        var blob = new MemoryStream();
+        int kept = 0;
+        for (int i = 0; i < n;)
+        {
+            int best = i;
+            ulong bestSize = ElfFile.U64(syms, index[i] * 24 + 16);
+            int j = i + 1;
+            for (; j < n && values[j] == values[i]; j++)
+            {
+                ulong size = ElfFile.U64(syms, index[j] * 24 + 16);
+                if (size > bestSize) { best = j; bestSize = size; }
+            }
+            int nameOff = (int)ElfFile.U32(syms, index[best] * 24);
+            var name = strs.AsSpan(nameOff);
+            int len = name.IndexOf((byte)0);
+            len = Math.Min(len < 0 ? name.Length : len, MaxNameBytes);
+            keptValues[kept] = values[i];
+            keptSizes[kept] = (uint)Math.Min(bestSize, uint.MaxValue);
+            starts[kept++] = (int)blob.Length;
+            // Many symbols may share one long name: the copy is capped as the string table is.
+            if (blob.Length + len <= MaxStringBytes) blob.Write(name[..len]);
+            i = j;
+        }
+        return new ElfSymbolTable(keptValues[..kept], keptSizes[..kept], starts[..kept], blob.ToArray(), loads, ehFrame);
+    }
+
+    internal static void CheckDeadline(long deadline)
+    {
+        if (Environment.TickCount64 > deadline) throw new TimeoutException("the time budget ran out while reading symbols");
+    }
 }

@@ -9,8 +9,9 @@ namespace Sandbox2;
 /// The seccomp user-notification monitor: ONE dedicated thread running an epoll loop over every sandbox's
 /// listener fd (plus an eventfd for wake-ups), however many sandboxes run. It turns a notification into a
 /// trace answer (allow / errno / deny) or a precise violation, and kills the sandbox on a violation — it never
-/// lets a violating syscall run. Trace and violation hooks run on the thread pool; ptrace (stack traces) runs
-/// on the loop thread, which is then the tracer.
+/// lets a violating syscall run. Nothing the sandboxee controls runs on the loop thread: trace and violation hooks
+/// run on the thread pool, stack traces on tracer threads of their own (<see cref="StackTrace.CollectAsync"/>) within
+/// a time budget, after which the violation is reported with an "unavailable" trace.
 /// </summary>
 /// <remarks>
 /// If the monitor (or its process) goes away, the kernel fails every pending and future notified syscall with
@@ -71,6 +72,7 @@ internal sealed class Monitor : IDisposable
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(target);
         ObjectDisposedException.ThrowIf(_stopping, this);
+        if (target.StackTraceOnViolation) _ = StackTrace.WarmUp();
         var entry = new ListenerEntry(this, (ulong)Interlocked.Increment(ref _nextToken), listener, target);
         Add(entry, Interop.EPOLLIN);
         return entry;
@@ -97,14 +99,21 @@ internal sealed class Monitor : IDisposable
         return entry.Completion.Task;
     }
 
-    /// <summary>Collect the stack trace of thread <paramref name="tid"/> (seize, interrupt, read registers, detach) on
-    /// the loop thread, e.g. before killing a sandbox on timeout.</summary>
-    public Task<IReadOnlyList<string>> CollectStackTraceAsync(int tid)
-    {
-        var tcs = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Post(() => tcs.TrySetResult(StackTrace.Collect(tid)));
-        return tcs.Task;
-    }
+    /// <summary>Time budget of one stack trace: past it the trace is one "(stack trace unavailable: …)" line and the
+    /// verdict is reported (a violating thread is held meanwhile; a timed-out or killed sandbox is killed after its
+    /// trace). A trace takes a few ms; the first parse of a large library tens of ms, many times that on a machine
+    /// loaded far beyond its cores — hence a budget well above the usual cost.</summary>
+    public static readonly TimeSpan StackTraceBudget = TimeSpan.FromSeconds(2);
+
+    /// <summary>Collect the stack trace of thread <paramref name="tid"/> (seize, interrupt, read registers, detach, then
+    /// unwind and symbolize) on a tracer thread, e.g. before killing a sandbox on timeout. Never runs on or blocks the
+    /// loop thread; completes within <see cref="StackTraceBudget"/>; never throws (a failure is one
+    /// "(stack trace unavailable: …)" line).</summary>
+    public Task<IReadOnlyList<string>> CollectStackTraceAsync(int tid) => StackTrace.CollectAsync(tid, StackTraceBudget);
+
+    /// <summary>Compiles the stack-trace code ahead of the first trace (JIT only; done when a sandbox with stack traces
+    /// registers); completes when done.</summary>
+    public static Task WarmUpStackTraces() => StackTrace.WarmUp();
 
     /// <summary>Run <paramref name="action"/> on the loop thread.</summary>
     public void Post(Action action)
@@ -161,7 +170,7 @@ internal sealed class Monitor : IDisposable
         var events = stackalloc Interop.EpollEvent[MaxEvents];
         while (!_stopping)
         {
-            int n = Interop.EpollWait(_epoll, events, MaxEvents, StackTrace.PendingTracees.Count > 0 ? 5 : -1);
+            int n = Interop.EpollWait(_epoll, events, MaxEvents, -1);
             if (n < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
@@ -188,7 +197,6 @@ internal sealed class Monitor : IDisposable
                 try { work(); }
                 catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: {ex}"); }
             }
-            if (StackTrace.PendingTracees.Count > 0) StackTrace.ReapPendingTracees();
         }
     }
 
@@ -334,37 +342,38 @@ internal sealed class Monitor : IDisposable
             catch (ObjectDisposedException) { }
         }
 
-        /// <summary>On the loop thread: record, (stack trace), hook, kill. The violating thread is never answered.</summary>
+        /// <summary>On the loop thread: record, then (off the loop) stack trace, hook, report, kill. The violating
+        /// thread is never answered.</summary>
         private void Violation(Syscall syscall, ViolationType type, long received)
         {
             if (Interlocked.Exchange(ref _ended, 1) != 0) return;
-            IReadOnlyList<string>? stack = null;
-            if (_target.StackTraceOnViolation)
-            {
-                try { stack = StackTrace.Collect(syscall.Pid); }
-                catch (Exception ex) { stack = [$"(no stack trace: {ex.Message})"]; }
-            }
             var (nsPid, name) = ReadThreadStatus(syscall.Pid);
-            var violation = new MonitorViolation(syscall, type, nsPid, name, stack, received);
             var notify = _target.Notify;
-            if (notify is null)
+            if (!_target.StackTraceOnViolation && notify is null)
             {
-                Report(violation);
+                Report(new MonitorViolation(syscall, type, nsPid, name, null, received));
                 return;
             }
-            ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.self.ViolationHookThenReportAsync(s.notify, s.violation),
-                (self: this, notify, violation), preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.self.StackTraceHookThenReportAsync(s.notify, s.syscall, s.type, s.nsPid, s.name, s.received),
+                (self: this, notify, syscall, type, nsPid, name, received), preferLocal: false);
         }
 
-        private async Task ViolationHookThenReportAsync(Notify notify, MonitorViolation v)
+        private async Task StackTraceHookThenReportAsync(Notify? notify, Syscall syscall, ViolationType type, int nsPid, string? name, long received)
         {
-            try
+            IReadOnlyList<string>? stack = null;
+            if (_target.StackTraceOnViolation)
+                stack = await StackTrace.CollectAsync(syscall.Pid, StackTraceBudget).ConfigureAwait(false); // never throws
+            var v = new MonitorViolation(syscall, type, nsPid, name, stack, received);
+            if (notify is not null)
             {
-                // A hook may inspect the held thread, but it must not keep the sandbox alive for long.
-                await notify.EventSyscallViolationAsync(v.Syscall, v.Type, _target.Cancellation).AsTask()
-                    .WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                try
+                {
+                    // A hook may inspect the held thread, but it must not keep the sandbox alive for long.
+                    await notify.EventSyscallViolationAsync(v.Syscall, v.Type, _target.Cancellation).AsTask()
+                        .WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                }
+                catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: EventSyscallViolation failed: {ex.Message}"); }
             }
-            catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: EventSyscallViolation failed: {ex.Message}"); }
             Report(v);
         }
 

@@ -5,29 +5,153 @@ using Microsoft.Win32.SafeHandles;
 namespace Sandbox2;
 
 /// <summary>
-/// Stack traces of a sandboxee thread (Sandbox2's stack_trace): a brief ptrace seize + interrupt to read its
-/// registers, then a frame-pointer walk over /proc/tid/mem, symbolized with the ELF symbol tables of the mapped
-/// files (read from the host side through /proc/tid/map_files or /proc/tid/root). The first frame of a function
-/// without a frame pointer (a libc syscall wrapper) is recovered by scanning for a return address.
-/// Must be called on one thread for the whole seize…detach (ptrace is per tracer thread): the monitor's loop.
+/// Stack traces of a sandboxee thread (Sandbox2's stack_trace), collected off the monitor's loop thread and within
+/// a time budget. Each trace gets its own short-lived tracer thread (ptrace: every call for a tracee must come from
+/// the thread that seized it, and a thread that exits releases its tracees, so nothing can stay traced):
+/// <list type="number">
+/// <item>capture, while the thread is stopped: PTRACE_SEIZE + PTRACE_INTERRUPT, registers, /proc/tid/maps, a copy of
+/// the top of the stack; then PTRACE_DETACH;</item>
+/// <item>unwind (.eh_frame CFI where the mapped file has it, else the frame-pointer chain) and symbolize, reading
+/// only files the kernel hands out through <c>/proc/TID/map_files/START-END</c> (the mapped file itself: no path
+/// the sandboxee chose is ever walked), each checked to be a regular file with the mapping's device and inode, read
+/// within <see cref="ElfSymbolTable"/>'s caps.</item>
+/// </list>
+/// A trace that does not finish in its budget is reported as one "(stack trace unavailable: …)" line; the caller
+/// never waits longer. As an unprivileged executor the kernel refuses map_files (it needs CAP_SYS_ADMIN or
+/// CAP_CHECKPOINT_RESTORE in the initial user namespace): frames are then unwound by frame pointers and shown as
+/// <c>?? (path+0xoffset)</c>.
 /// </summary>
 internal static class StackTrace
 {
     public const int MaxFrames = 64;
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Seize, interrupt and read thread <paramref name="tid"/>, then detach it. Never throws; failures give one
-    /// "(no stack trace: …)" line.</summary>
+    /// <summary>Most traces in progress at once (a trace stuck in a slow read holds its slot until it ends).</summary>
+    public const int MaxInFlight = 8;
+
+    /// <summary>Most lines of /proc/tid/maps considered, and the most stack bytes copied while the thread is stopped.</summary>
+    public const int MaxMappings = 16384, MaxStackBytes = 256 * 1024;
+
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromMilliseconds(250);
+    private const int EPERM = 1, EACCES = 13;
+    private static int s_inFlight;
+
+    /// <summary>Traces in progress (tests).</summary>
+    internal static int InFlight => Volatile.Read(ref s_inFlight);
+
+    /// <summary>The line that stands for a trace that could not be collected.</summary>
+    internal static string Unavailable(string why) => "(stack trace unavailable: " + why + ")";
+
+    /// <summary>Collects the stack trace of thread <paramref name="tid"/> on a tracer thread of its own. Completes within
+    /// <paramref name="budget"/> (then with one "unavailable" line if the trace is not ready); never throws.</summary>
+    public static async Task<IReadOnlyList<string>> CollectAsync(int tid, TimeSpan budget)
+    {
+        if (Interlocked.Increment(ref s_inFlight) > MaxInFlight)
+        {
+            Interlocked.Decrement(ref s_inFlight);
+            return [Unavailable($"{MaxInFlight} stack traces already in progress")];
+        }
+        long deadline = Environment.TickCount64 + (long)budget.TotalMilliseconds;
+        var done = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Finish(IReadOnlyList<string> lines)
+        {
+            if (done.TrySetResult(lines)) Interlocked.Decrement(ref s_inFlight);
+        }
+        if (!TryStart("sandbox2-tracer", () =>
+            {
+                var capture = Capture(tid, deadline, out string? error);
+                if (capture is null) Finish([Unavailable(error!)]);
+                // Not detached (it is dying): this thread's exit releases it; symbolize on another thread meanwhile.
+                else if (capture.StillTraced && TryStart("sandbox2-symbolizer", () => Finish(Symbolize(capture, deadline)), Finish)) { }
+                else Finish(Symbolize(capture, deadline));
+            }, Finish))
+            return await done.Task.ConfigureAwait(false);
+        try { return await done.Task.WaitAsync(budget).ConfigureAwait(false); }
+        catch (TimeoutException) { return [Unavailable($"not collected within its budget of {budget.TotalMilliseconds:0} ms")]; }
+    }
+
+    /// <summary>Runs <paramref name="body"/> on a new background thread; any exception becomes an "unavailable" line given
+    /// to <paramref name="finish"/>. False (and <paramref name="finish"/> called) if no thread could be started.</summary>
+    private static bool TryStart(string name, Action body, Action<IReadOnlyList<string>> finish)
+    {
+        try
+        {
+            new Thread(() =>
+            {
+                try { body(); }
+                catch (Exception e) { finish([Unavailable(e.Message)]); }
+            })
+            { IsBackground = true, Name = name }.UnsafeStart();
+            return true;
+        }
+        catch (Exception e) when (e is OutOfMemoryException or ThreadStartException)
+        {
+            finish([Unavailable("cannot start a tracer thread: " + e.Message)]);
+            return false;
+        }
+    }
+
+    private static readonly Lazy<Task> s_warmUp = new(() =>
+    {
+        if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled) return Task.CompletedTask; // NativeAOT
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() =>
+        {
+            try
+            {
+                // Compile the symbolizer's code before the first trace needs it (under load, the JIT alone can take
+                // longer than a trace's budget): read this process's own executable and maps.
+                long deadline = Environment.TickCount64 + 60_000;
+                if (RegularFile.TryOpen("/proc/self/exe", followLast: true, out _) is { } exe)
+                {
+                    using (exe)
+                    {
+                        var table = ElfSymbolTable.Read(exe.Handle, exe.Stat.Size, deadline);
+                        _ = table.FileOffsetToVAddr(0x1000) is ulong v ? table.Lookup(v) : null;
+                        _ = table.EhFrame?.Find(table.FileOffsetToVAddr(0x1000) ?? 0);
+                    }
+                }
+                var maps = Mapping.Read(Environment.ProcessId);
+                _ = Symbolize(new Captured(Environment.ProcessId, 0, 0, 0, maps, 0, [], false), deadline);
+            }
+            catch (Exception) { } // best effort
+            finally { done.TrySetResult(); }
+        })
+        { IsBackground = true, Name = "sandbox2-tracer-warmup", Priority = ThreadPriority.BelowNormal }.UnsafeStart();
+        return done.Task;
+    });
+
+    /// <summary>Starts (once per process) compiling the tracer's code in the background; completes when done.</summary>
+    public static Task WarmUp() => s_warmUp.Value;
+
+    /// <summary>Seize, interrupt and read thread <paramref name="tid"/>, detach it, then unwind and symbolize, all on the
+    /// calling thread (tests). Never throws; failures give one "unavailable" line.</summary>
     public static IReadOnlyList<string> Collect(int tid)
     {
+        long deadline = Environment.TickCount64 + 10_000;
+        var capture = Capture(tid, deadline, out string? error);
+        return capture is null ? [Unavailable(error!)] : Symbolize(capture, deadline);
+    }
+
+    /// <summary>What was read while the thread was stopped.</summary>
+    private sealed record Captured(int Tid, ulong Rip, ulong Rsp, ulong Rbp, List<Mapping> Maps, ulong StackBase, byte[] Stack, bool StillTraced);
+
+    private static Captured? Capture(int tid, long deadline, out string? error)
+    {
+        error = null;
         if (Interop.Ptrace(Interop.PTRACE_SEIZE, tid, 0, 0) != 0)
-            return [$"(no stack trace: ptrace(PTRACE_SEIZE, {tid}) failed: {Errno()})"];
-        bool stopped = false;
+        {
+            error = $"ptrace(PTRACE_SEIZE, {tid}) failed: {Errno()}";
+            return null;
+        }
+        bool stopped = false, detached = false;
         try
         {
             if (Interop.Ptrace(Interop.PTRACE_INTERRUPT, tid, 0, 0) != 0)
-                return [$"(no stack trace: PTRACE_INTERRUPT failed: {Errno()})"];
-            long deadline = Environment.TickCount64 + (long)StopTimeout.TotalMilliseconds;
+            {
+                error = $"PTRACE_INTERRUPT failed: {Errno()}";
+                return null;
+            }
+            long stopBy = Math.Min(deadline, Environment.TickCount64 + (long)StopTimeout.TotalMilliseconds);
             var spin = new SpinWait();
             while (true)
             {
@@ -35,38 +159,62 @@ internal static class StackTrace
                 if (r == tid)
                 {
                     if ((status & 0xff) == 0x7f) { stopped = true; break; } // WIFSTOPPED
-                    return ["(no stack trace: the thread exited)"];
+                    error = "the thread exited";
+                    return null;
                 }
-                if (r < 0) return [$"(no stack trace: waitpid failed: {Errno()})"];
-                if (Environment.TickCount64 > deadline) return ["(no stack trace: the thread did not stop)"];
+                if (r < 0) { error = $"waitpid failed: {Errno()}"; return null; }
+                if (Environment.TickCount64 > stopBy) { error = "the thread did not stop"; return null; }
                 spin.SpinOnce(sleep1Threshold: -1);
             }
             if (Interop.PtraceGetRegs(Interop.PTRACE_GETREGS, tid, 0, out var regs) != 0)
-                return [$"(no stack trace: PTRACE_GETREGS failed: {Errno()})"];
-            return Walk(tid, regs.Rip, regs.Rsp, regs.Rbp);
+            {
+                error = $"PTRACE_GETREGS failed: {Errno()}";
+                return null;
+            }
+            List<Mapping> maps;
+            try { maps = Mapping.Read(tid); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { error = "cannot read its memory map: " + e.Message; return null; }
+            byte[] stack = [];
+            if (Mapping.Find(maps, regs.Rsp) is { } sm)
+            {
+                ulong count = Math.Min(sm.End - regs.Rsp, MaxStackBytes);
+                stack = new byte[count];
+                try
+                {
+                    using var mem = File.OpenHandle($"/proc/{tid}/mem", FileMode.Open, FileAccess.Read);
+                    int n = RandomAccess.Read(mem, stack, (long)regs.Rsp);
+                    if (n < stack.Length) Array.Resize(ref stack, Math.Max(n, 0));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { stack = []; }
+            }
+            detached = Interop.Ptrace(Interop.PTRACE_DETACH, tid, 0, 0) == 0;
+            return new Captured(tid, regs.Rip, regs.Rsp, regs.Rbp, maps, regs.Rsp, stack, StillTraced: !detached);
         }
         finally
         {
-            // A thread that did not stop (or died) cannot be detached now. It stays our tracee until it stops or
-            // dies, and a dead tracee must be waited for by its tracer before its parent (init) can reap it.
-            if (!stopped || Interop.Ptrace(Interop.PTRACE_DETACH, tid, 0, 0) != 0) PendingTracees.Add(tid);
+            // A thread that did not stop stays our tracee until it stops or dies; this tracer thread exits soon, and
+            // the kernel releases every tracee of an exiting tracer (exit_ptrace), so nothing stays traced.
+            if (stopped && !detached) Interop.Ptrace(Interop.PTRACE_DETACH, tid, 0, 0);
         }
     }
 
-    /// <summary>Seized threads not yet detached or reaped (loop thread only; see <see cref="ReapPendingTracees"/>).</summary>
-    internal static readonly List<int> PendingTracees = [];
-
-    /// <summary>Detach pending tracees that have stopped, wait for those that died. On the loop thread.</summary>
-    internal static void ReapPendingTracees()
+    private static List<string> Symbolize(Captured c, long deadline)
     {
-        for (int i = PendingTracees.Count - 1; i >= 0; i--)
+        using var files = new MappedFiles(c.Tid, deadline);
+        SafeFileHandle? mem = null;
+        try
         {
-            int tid = PendingTracees[i];
-            int r = Interop.PtraceWaitPid(tid, out int status, Interop.__WALL | Interop.WNOHANG);
-            if (r == 0) continue; // still running (and still ours): it is about to be killed
-            if (r == tid && (status & 0xff) == 0x7f && Interop.Ptrace(Interop.PTRACE_DETACH, tid, 0, 0) != 0) continue;
-            PendingTracees.RemoveAt(i); // detached, exited (now reaped by us, so its parent can reap it), or not ours
+            ElfSymbolTable.CheckDeadline(deadline);
+            try { mem = File.OpenHandle($"/proc/{c.Tid}/mem", FileMode.Open, FileAccess.Read); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            var reader = new MemoryReader(c.StackBase, c.Stack, mem);
+            var lines = Walk(c.Rip, c.Rsp, c.Rbp, c.Maps, reader, files);
+            if (files.Denied is { } why) lines.Add("(no symbols: " + why + ")");
+            return lines;
         }
+        catch (TimeoutException e) { return [Unavailable(e.Message)]; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ElfFormatException) { return [Unavailable(e.Message)]; }
+        finally { mem?.Dispose(); }
     }
 
     /// <summary>The host pid of the sandboxee (PID 2 of the pid namespace whose init is <paramref name="initPid"/>), or null.</summary>
@@ -93,22 +241,19 @@ internal static class StackTrace
         return null;
     }
 
-    /// <summary>Unwind and symbolize from the given registers, reading the thread's memory and maps: .eh_frame CFI
-    /// where the mapped file has it, else the frame-pointer chain (and, for a frameless frame 0, the first return
-    /// address on the stack).</summary>
-    internal static IReadOnlyList<string> Walk(int tid, ulong rip, ulong rsp, ulong rbp)
+    /// <summary>Unwind and symbolize from the given registers: .eh_frame CFI where the mapped file has it, else the
+    /// frame-pointer chain (and, for a frameless frame 0, the first return address on the stack).</summary>
+    private static List<string> Walk(ulong rip, ulong rsp, ulong rbp, List<Mapping> maps, MemoryReader reader, MappedFiles files)
     {
-        var maps = Mapping.Read(tid);
-        using var mem = File.OpenHandle($"/proc/{tid}/mem", FileMode.Open, FileAccess.Read);
-        var reader = new MemoryReader(mem);
         var frames = new List<ulong>();
         ulong pc = rip, sp = rsp, fp = rbp;
         for (int i = 0; i < MaxFrames; i++)
         {
+            ElfSymbolTable.CheckDeadline(files.Deadline);
             frames.Add(pc);
             ulong lookup = i == 0 ? pc : pc - 1;
             ulong cfa, ra, nextFp = fp;
-            if (FindRow(tid, maps, lookup) is { } row)
+            if (FindRow(maps, lookup, files) is { } row)
             {
                 if (row.RaUndefined || row.RaOffset is not long raOffset) break; // the outermost frame (_start)
                 cfa = (row.CfaRegister == 7 ? sp : fp) + (ulong)row.CfaOffset;
@@ -133,9 +278,9 @@ internal static class StackTrace
             fp = nextFp;
         }
 
-        var lines = new List<string>(frames.Count);
+        var lines = new List<string>(frames.Count + 1);
         for (int i = 0; i < frames.Count; i++)
-            lines.Add(Format(i, frames[i], i == 0 ? frames[i] : frames[i] - 1, tid, maps));
+            lines.Add(Format(i, frames[i], i == 0 ? frames[i] : frames[i] - 1, maps, files));
         return lines;
     }
 
@@ -152,18 +297,17 @@ internal static class StackTrace
         return null;
     }
 
-    private static EhFrame.Row? FindRow(int tid, List<Mapping> maps, ulong address)
+    private static EhFrame.Row? FindRow(List<Mapping> maps, ulong address, MappedFiles files)
     {
         var m = Mapping.Find(maps, address);
-        if (m is null || m.Path.Length == 0 || m.Path[0] != '/') return null;
-        var table = ElfSymbolTable.Load(m.Path + "|" + m.DevInode, m.HostPaths(tid));
-        if (table?.EhFrame is not { } eh || table.FileOffsetToVAddr(address - m.Start + m.Offset) is not ulong vaddr) return null;
+        if (m is null || files.TableFor(m) is not { } table) return null;
+        if (table.EhFrame is not { } eh || table.FileOffsetToVAddr(address - m.Start + m.Offset) is not ulong vaddr) return null;
         return eh.Find(vaddr);
     }
 
     /// <summary><c>#i 0x0000000000401136 main+0x16 (/path/binary)</c>; <paramref name="lookup"/> is the address used
     /// for the symbol (a return address minus one, so a call at a function's end names that function).</summary>
-    private static string Format(int index, ulong address, ulong lookup, int tid, List<Mapping> maps)
+    private static string Format(int index, ulong address, ulong lookup, List<Mapping> maps, MappedFiles files)
     {
         string prefix = string.Create(CultureInfo.InvariantCulture, $"#{index} 0x{address:x16}");
         var m = Mapping.Find(maps, lookup);
@@ -172,7 +316,7 @@ internal static class StackTrace
         string where = m.Path.Length > 0 ? m.Path : "?";
         if (m.Path.Length == 0 || m.Path[0] != '/')
             return prefix + " ?? (" + where + ")";
-        var table = ElfSymbolTable.Load(m.Path + "|" + m.DevInode, m.HostPaths(tid));
+        var table = files.TableFor(m);
         if (table?.FileOffsetToVAddr(fileOffset) is ulong vaddr && table.Lookup(vaddr) is var (name, off))
         {
             ulong shown = off + (address - lookup);
@@ -196,11 +340,47 @@ internal static class StackTrace
 
     private static string Errno() => Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
 
-    private readonly struct MemoryReader(SafeFileHandle mem)
+    /// <summary>The symbol tables of one trace's mappings, opened only through /proc/TID/map_files.</summary>
+    private sealed class MappedFiles(int tid, long deadline) : IDisposable
+    {
+        private readonly Dictionary<ulong, ElfSymbolTable?> _byStart = [];
+        public long Deadline { get; } = deadline;
+        /// <summary>Why no file could be opened (map_files refused), if so.</summary>
+        public string? Denied { get; private set; }
+
+        public ElfSymbolTable? TableFor(Mapping m)
+        {
+            if (m.Path.Length == 0 || m.Path[0] != '/' || m.Inode == 0 || Denied is not null) return null;
+            if (_byStart.TryGetValue(m.Start, out var cached)) return cached;
+            ElfSymbolTable? table = null;
+            // A kernel magic link to the mapped file itself (no path walk; a FIFO or device cannot be mapped, and
+            // RegularFile never open()s anything but a regular file anyway).
+            string link = string.Create(CultureInfo.InvariantCulture, $"/proc/{tid}/map_files/{m.Start:x}-{m.End:x}");
+            using (var f = RegularFile.TryOpen(link, followLast: true, out _, out int errno))
+            {
+                if (f is null && errno is EPERM or EACCES)
+                    Denied = "the kernel refuses /proc/PID/map_files to an executor without CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE";
+                else if (f is not null && m.Matches(f.Stat))
+                    table = ElfSymbolTable.Get(f.Handle, f.Stat, Deadline);
+            }
+            _byStart[m.Start] = table;
+            return table;
+        }
+
+        public void Dispose() { }
+    }
+
+    /// <summary>Reads the captured stack copy, and other memory through /proc/tid/mem.</summary>
+    private readonly struct MemoryReader(ulong stackBase, byte[] stack, SafeFileHandle? mem)
     {
         public bool TryRead(ulong address, Span<byte> buffer)
         {
-            if (address > long.MaxValue) return false;
+            if (address >= stackBase && address - stackBase <= (ulong)stack.Length && (ulong)stack.Length - (address - stackBase) >= (ulong)buffer.Length)
+            {
+                stack.AsSpan((int)(address - stackBase), buffer.Length).CopyTo(buffer);
+                return true;
+            }
+            if (mem is null || address > long.MaxValue) return false;
             try { return RandomAccess.Read(mem, buffer, (long)address) == buffer.Length; }
             catch (IOException) { return false; }
             catch (UnauthorizedAccessException) { return false; }
@@ -217,24 +397,30 @@ internal static class StackTrace
     }
 
     /// <summary>One line of /proc/tid/maps.</summary>
-    internal sealed record Mapping(ulong Start, ulong End, bool Executable, ulong Offset, string DevInode, string Path)
+    internal sealed record Mapping(ulong Start, ulong End, bool Executable, ulong Offset, uint Major, uint Minor, ulong Inode, string Path)
     {
+        /// <summary>At most <see cref="MaxMappings"/> lines.</summary>
         public static List<Mapping> Read(int tid)
         {
             var list = new List<Mapping>();
             foreach (var line in File.ReadLines($"/proc/{tid}/maps"))
             {
-                // start-end perms offset dev inode [path]
+                if (list.Count >= MaxMappings) break;
+                // start-end perms offset major:minor inode [path]
                 var parts = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
                 if (parts.Length < 5) continue;
                 int dash = parts[0].IndexOf('-', StringComparison.Ordinal);
-                if (dash < 0) continue;
-                list.Add(new Mapping(
-                    ulong.Parse(parts[0].AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                    ulong.Parse(parts[0].AsSpan(dash + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                    parts[1].Length > 2 && parts[1][2] == 'x',
-                    ulong.Parse(parts[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                    parts[3] + ":" + parts[4],
+                int colon = parts[3].IndexOf(':', StringComparison.Ordinal);
+                if (dash < 0 || colon < 0
+                    || !ulong.TryParse(parts[0].AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong start)
+                    || !ulong.TryParse(parts[0].AsSpan(dash + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong end)
+                    || !ulong.TryParse(parts[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong offset)
+                    || !uint.TryParse(parts[3].AsSpan(0, colon), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out uint major)
+                    || !uint.TryParse(parts[3].AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out uint minor)
+                    || !ulong.TryParse(parts[4], NumberStyles.None, CultureInfo.InvariantCulture, out ulong inode)
+                    || end <= start)
+                    continue;
+                list.Add(new Mapping(start, end, parts[1].Length > 2 && parts[1][2] == 'x', offset, major, minor, inode,
                     parts.Length > 5 ? parts[5].Trim() : ""));
             }
             return list;
@@ -247,13 +433,12 @@ internal static class StackTrace
             return null;
         }
 
-        /// <summary>Where the executor can open the mapped file: the mapping itself, then the path under the
-        /// sandboxee's root (paths in maps are as the sandboxee sees them), then the path as is.</summary>
-        public IEnumerable<string> HostPaths(int tid)
+        /// <summary>Is <paramref name="st"/> the file this mapping maps (same device and inode)?</summary>
+        public bool Matches(in Interop.Stat st)
         {
-            yield return string.Create(CultureInfo.InvariantCulture, $"/proc/{tid}/map_files/{Start:x}-{End:x}");
-            yield return $"/proc/{tid}/root{Path}";
-            yield return Path;
+            uint major = (uint)(((st.Dev >> 8) & 0xfff) | ((st.Dev >> 32) & 0xfffff000UL));
+            uint minor = (uint)((st.Dev & 0xff) | ((st.Dev >> 12) & 0xffffff00UL));
+            return st.Ino == Inode && major == Major && minor == Minor;
         }
     }
 }

@@ -32,10 +32,20 @@ public sealed partial class PolicyBuilder
     /// <summary>Mount the ELF interpreter and every shared library <paramref name="path"/> needs (read from its ELF
     /// headers, resolved like ld.so, recursively), each read-only at the path ld.so will look for it. Files already
     /// visible through another mount are not mounted twice.</summary>
-    public PolicyBuilder AddLibrariesForBinary(string path, string? ldLibraryPath = null)
+    /// <remarks>The program's headers are untrusted: it may have one PT_INTERP only, and the interpreter and every
+    /// library must be a regular x86-64 ELF shared object in the system library directories (ld.so's and
+    /// /etc/ld.so.conf's), in a directory already bound with <see cref="AddDirectory"/>/<see cref="AddDirectoryAt"/>,
+    /// in <paramref name="ldLibraryPath"/> or in <paramref name="trustedDirectories"/>; a DT_NEEDED path or an
+    /// RPATH/RUNPATH elsewhere is a <see cref="PolicyException"/> naming it.</remarks>
+    /// <param name="path">The program.</param>
+    /// <param name="ldLibraryPath">Colon-separated directories searched as LD_LIBRARY_PATH (trusted).</param>
+    /// <param name="trustedDirectories">Further directories the program's libraries may come from (an explicit
+    /// opt-in, e.g. for a private RPATH directory).</param>
+    public PolicyBuilder AddLibrariesForBinary(string path, string? ldLibraryPath = null, IEnumerable<string>? trustedDirectories = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        foreach (var lib in ElfDependencies.ResolveLibraries(path, ldLibraryPath))
+        var bound = _mounts.Entries.Where(e => e.Kind == Mounts.EntryKind.Directory && e.Outside is not null).Select(e => e.Outside!);
+        foreach (var lib in ElfDependencies.ResolveLibraries(path, ldLibraryPath, [.. bound, .. trustedDirectories ?? []]))
             if (!_mounts.Covers(lib, lib)) _mounts.AddFileAt(lib, lib);
         return this;
     }

@@ -67,10 +67,16 @@ public class ElfDependenciesTests
 
             var elf = ElfDependencies.Read(prog);
             Assert.Equal(["$ORIGIN/../lib"], elf.RunPath);
-            var libs = ElfDependencies.ResolveLibraries(prog);
+            // A private library directory is outside the trusted ones: refused, naming the entry, unless trusted explicitly.
+            var e = Assert.Throws<PolicyException>(() => ElfDependencies.ResolveLibraries(prog));
+            Assert.Contains("DT_RUNPATH entry '$ORIGIN/../lib'", e.Message, StringComparison.Ordinal);
+            var libs = ElfDependencies.ResolveLibraries(prog, trustedDirectories: [Path.Combine(dir, "lib")]);
             Assert.Contains(Path.Combine(dir, "lib", "libexanswer.so"), libs);
 
-            var o = await Sandboxes.Async(prog);
+            // A directory the user binds is trusted: the library comes through that bind.
+            var policy = BuiltinPolicies.CreateDefault().AddDirectory(Path.Combine(dir, "lib")).AddLibrariesForBinary(prog)
+                .AddProc().AddMinimalDev().AddTmpfs("/tmp", 16 << 20).Build();
+            var o = await Sandboxes.Async(new Executor(prog, []), policy);
             Assert.True(o.Result.Status == SandboxStatus.Ok && o.Result.ExitCode == 0, o.ToString());
             Assert.Equal("answer 42\n", o.Stdout);
         }

@@ -20,6 +20,7 @@ public class SandboxApiMonitorTests
     [Fact]
     public async Task Violation_IsReportedWithSyscallPidAndStackTrace()
     {
+        await Monitor.WarmUpStackTraces().WaitAsync(Timeout);
         await using var sandbox = new Sandbox(Exec(["stack", "="]), SandboxMonitorTests.BasePolicy().Build());
         var result = await sandbox.RunAsync().WaitAsync(Timeout);
         Assert.Equal(SandboxStatus.Violation, result.Status);
@@ -37,8 +38,12 @@ public class SandboxApiMonitorTests
     public async Task Timeout_WithStackTraces_ShowsWhereTheSandboxeeWas()
     {
         var policy = SandboxMonitorTests.BasePolicy().CollectStacktracesOnTimeout(true).Build();
-        await using var sandbox = new Sandbox(Exec(["sleep", "=", "20000"], wall: TimeSpan.FromMilliseconds(1000)), policy);
-        var result = await sandbox.RunAsync().WaitAsync(Timeout);
+        await using var sandbox = new Sandbox(Exec(["sleep", "=", "20000"]), policy);
+        var run = sandbox.RunAsync();
+        // The state the test needs: the sandboxee is in main's nanosleep. Only then does the wall-time limit run out.
+        await UntilSleeping(sandbox);
+        sandbox.SetWallTimeLimit(TimeSpan.FromMilliseconds(1));
+        var result = await run.WaitAsync(Timeout);
         Assert.Equal(SandboxStatus.Timeout, result.Status);
         Assert.NotNull(result.StackTrace);
         Assert.True(result.StackTrace[0].Contains("nanosleep", StringComparison.Ordinal), string.Join('\n', result.StackTrace));
@@ -68,13 +73,21 @@ public class SandboxApiMonitorTests
         Assert.Contains(result.StackTrace, f => f.Contains(" main+", StringComparison.Ordinal));
     }
 
-    /// <summary>Until the sandboxee (PID 2) sleeps in nanosleep, so a kill finds it running.</summary>
+    /// <summary>Until the sandboxee (PID 2) sleeps in nanosleep (called from main), so a kill or timeout finds it there,
+    /// and the tracer's code is compiled (the JIT alone can outlast a trace's budget on an overloaded machine).
+    /// Polls the state; the deadline is only a safety net.</summary>
     private static async Task UntilSleeping(Sandbox sandbox)
     {
-        for (int i = 0; i < 1000; i++)
+        await Monitor.WarmUpStackTraces().WaitAsync(Timeout);
+        var deadline = DateTime.UtcNow + Timeout;
+        while (DateTime.UtcNow < deadline)
         {
-            if (sandbox.InitPid is int init && StackTrace.FindSandboxee(init) is int pid
-                && File.ReadAllText($"/proc/{pid}/wchan").Contains("nanosleep", StringComparison.Ordinal)) return;
+            try
+            {
+                if (sandbox.InitPid is int init && StackTrace.FindSandboxee(init) is int pid
+                    && File.ReadAllText($"/proc/{pid}/wchan").Contains("nanosleep", StringComparison.Ordinal)) return;
+            }
+            catch (IOException) { } // between exec and the first look, the pid may come and go
             await Task.Delay(10);
         }
         throw new TimeoutException("the sandboxee did not start sleeping");
@@ -114,9 +127,7 @@ public class SandboxApiMonitorTests
         SandboxResult result;
         await using (var sandbox = new Sandbox(Exec(["trace", "="], stdout), policy, hooks))
         {
-            var run = sandbox.RunAsync();
-            await Task.Delay(50); // the plan holds its own copy of the pipe once spawned
-            result = await run.WaitAsync(Timeout);
+            result = await sandbox.RunAsync().WaitAsync(Timeout); // our write end is closed only after the run
         }
         write.Dispose();
         string output = await FsPlans.ReadAll(readEnd).WaitAsync(Timeout);

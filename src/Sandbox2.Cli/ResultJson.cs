@@ -46,7 +46,10 @@ internal sealed class ResultJson
         },
         Isolation = new IsolationJson
         {
+            Level = result.Isolation.Level == IsolationLevel.NoNamespaces ? "no-namespaces" : "namespaces",
+            Seccomp = result.Isolation.Seccomp,
             Cgroup = result.Isolation.Cgroup switch { CgroupVersion.V2 => "v2", CgroupVersion.V1 => "v1", _ => null },
+            Landlock = result.Isolation.LandlockAbi,
         },
     };
 
@@ -134,6 +137,7 @@ internal sealed class ViolationJson
     public required string Description { get; init; }
 }
 
+
 internal sealed class UsageJson
 {
     public double WallTimeMs { get; init; }
@@ -143,10 +147,14 @@ internal sealed class UsageJson
     public int Processes { get; init; }
 }
 
-/// <summary>What isolation held: <c>cgroup</c> is "v2", "v1" or null (rlimits only).</summary>
+/// <summary>What isolation held (CONTRACT.md's <c>isolation</c> object): <c>level</c> "namespaces" | "no-namespaces",
+/// <c>seccomp</c>, <c>cgroup</c> "v2" | "v1" | null (rlimits only), <c>landlock</c> the enforced ABI or null.</summary>
 internal sealed class IsolationJson
 {
+    public string Level { get; init; } = "namespaces";
+    public bool Seccomp { get; init; } = true;
     public string? Cgroup { get; init; }
+    public int? Landlock { get; init; }
 }
 
 /// <summary>Source-generated (reflection-free, NativeAOT-safe) serialization of <see cref="ResultJson"/>.</summary>

@@ -6,7 +6,7 @@ namespace Sandbox2;
 // a cgroup file is read or written with one syscall each, no FileStream, no locks.
 internal static partial class Interop
 {
-    internal const int O_WRONLY = 1, O_RDWR = 2, O_DIRECTORY = 0x10000;
+    internal const int O_WRONLY = 1, O_RDWR = 2, O_DIRECTORY = 0x10000; // O_NONBLOCK: Interop.Stat.cs
     internal const int EINTR = 4, EAGAIN = 11, EBUSY = 16, EEXIST = 17, ENOENT = 2, ESRCH = 3, EPERM = 1, EACCES = 13, EROFS = 30;
     internal const int F_GETFL = 3, F_SETFL = 4;
 

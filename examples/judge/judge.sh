@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A judge in two sandboxes: compile SOURCE.c with gcc in one, run the binary on INPUT in another under judge limits,
 # and print the verdict from the result JSON (status, reasonCode, oom) and the usage.
-#   usage: examples/judge/judge.sh SOURCE.c INPUT EXPECTED [SANDBOX2]
+#   usage: examples/judge/judge.sh SOURCE.c INPUT EXPECTED [SANDBOX2]     (JUDGE_WALL=SEC: the wall limit, default 2)
 # Verdicts: AC / WA (exit 0, output compared), CE (gcc failed), TLE (TIMEOUT: WALL_TIME or CPU_LIMIT), MLE (oom),
 # OLE (OUTPUT_LIMIT), RE (other SIGNALED or non-zero exit), SV (VIOLATION), IE (setup or internal error).
 set -euo pipefail
@@ -40,7 +40,7 @@ fi
 
 # 2. Run: judge limits (1 s CPU of all processes, 2 s wall, 64 MiB for the whole sandbox, 1 task, 1 MiB of output).
 set +e
-"$sandbox2" run --time-limit 2 --cpu-limit 1 --memory-limit 64M --process-limit 1 --output-limit 1M \
+"$sandbox2" run --time-limit "${JUDGE_WALL:-2}" --cpu-limit 1 --memory-limit 64M --process-limit 1 --output-limit 1M \
     --result "$work/run.json" -- "$work/sol" <"$input" >"$work/out" 2>/dev/null
 set -e
 line=$(verdict "$work/run.json")

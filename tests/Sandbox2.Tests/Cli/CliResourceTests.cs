@@ -272,6 +272,21 @@ public class CliResourceTests
         Assert.DoesNotContain(Directory.GetDirectories("/sys/fs/cgroup/unified", "sandbox2-*"), d => !IsOtherExecutors(d));
     }
 
+    /// <summary>A container whose cgroup tree is read-only: every cgroup mount remounted read-only in a private mount
+    /// namespace. No cgroup, isolation.cgroup null, and the rlimit fallback still contains a fork bomb.</summary>
+    [SkippableFact]
+    public async Task ReadOnlyCgroupTreeFallsBackToRlimits()
+    {
+        Skip.If(Environment.UserName != "root", "remounting needs root");
+        string[] readOnly = ["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+            "for m in $(awk '$3 ~ /^cgroup/ {print $2}' /proc/mounts); do mount -o remount,bind,ro \"$m\" \"$m\" || exit 99; done; exec \"$0\" \"$@\""];
+        string marker = Marker();
+        var r = await RunWithAsync(readOnly, ["--process-limit", "16", "--", Probe, "fork", marker], marker);
+        Assert.True(r.Outcome.ExitCode == 0 && r.Status == "OK", r.ToString());
+        Assert.Null(r.Cgroup);
+        Assert.True(Made(r) is > 0 and < 16, r.ToString());
+    }
+
     /// <summary>A sandbox cgroup of another executor that is still running (other test runs share the host).</summary>
     private static bool IsOtherExecutors(string dir)
     {

@@ -20,7 +20,8 @@ public class JudgeExampleTests
                 ("mle", "expected.txt", "MLE"), ("ole", "expected.txt", "OLE"), ("ce", "expected.txt", "CE"),
             })
             {
-                string line = await JudgeAsync(dir, $"solutions/{solution}.c", expected);
+                // A generous wall limit except for the TLE case: a loaded machine must not turn MLE or OLE into TLE.
+                string line = await JudgeAsync(dir, $"solutions/{solution}.c", expected, wall: verdict == "TLE" ? "2" : "60");
                 Assert.True(line.StartsWith(verdict + " ", StringComparison.Ordinal), $"{solution} vs {expected}: {line}");
                 if (verdict == "MLE") Assert.Contains("reasonCode=OOM", line, StringComparison.Ordinal);
                 if (verdict == "OLE") Assert.Contains("reasonCode=OUTPUT_LIMIT", line, StringComparison.Ordinal);
@@ -33,9 +34,10 @@ public class JudgeExampleTests
         }
     }
 
-    private static async Task<string> JudgeAsync(string dir, string solution, string expected)
+    private static async Task<string> JudgeAsync(string dir, string solution, string expected, string wall)
     {
         var start = new ProcessStartInfo("/bin/bash") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.Environment["JUDGE_WALL"] = wall;
         foreach (var a in new[] { "judge.sh", solution, "input.txt", expected, CliRunner.ToolPath }) start.ArgumentList.Add(a);
         using var p = Process.Start(start)!;
         var stdout = p.StandardOutput.ReadToEndAsync();

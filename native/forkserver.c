@@ -32,6 +32,9 @@
  *    11 BPF         sock_filter[] (8 bytes per instruction)
  *    12 NONCE       u64           args[5] of the final execveat / listener sendmsg
  *    13 OPTIONS     u32           bit 0: seccomp listener to executor, bit 1: install filter before exec
+ *    14 LANDLOCK    u64 handled fs rights, u64 handled net rights, u64 scopes   (apply a Landlock ruleset in PID 2)
+ *    15 LANDLOCK_PATH u64 allowed rights, str path   (repeated: one path-beneath rule)
+ *   Without CLONE_NEWUSER the IDS are taken by init itself (no-namespaces isolation: setresgid/setresuid).
  *   SCM_RIGHTS: [0] program (O_PATH), [1] status channel (SEQPACKET), [2..] sources of the FD records.
  * Reply = one datagram { i32 errno (0 = ok), i32 init pid, u32 step, char detail[] } + SCM_RIGHTS init pidfd.
  *
@@ -44,6 +47,8 @@
  *   3 EXIT        { u32 type, i32 si_code, i32 si_status, u32 0, i64 utime_us, i64 stime_us,
  *                   i64 maxrss_kb }   PID 2 ended (CLD_EXITED/KILLED/DUMPED), rusage of all processes
  * EOF = init exited.
+ *
+ * With the first argument --probe NAME it is instead one of sandbox2 doctor's checks (probe.c), run in its own process.
  *
  * After clone only raw syscalls and async-signal-safe calls are used (no malloc, no stdio).
  */
@@ -77,17 +82,12 @@ static void spawn(int sigfd)
     char msg[160];
     if (pipe2(sync, O_CLOEXEC) < 0) return reply(errno, 0, ST_PIPE, "", -1);
     int pidfd = -1;
-    struct clone_args ca;
-    memset(&ca, 0, sizeof ca);
-    ca.flags = P.clone_flags | CLONE_PIDFD;
-    ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-    ca.exit_signal = SIGCHLD;
-    long pid = syscall(SYS_clone3, &ca, sizeof ca);
+    long pid = clone_pidfd(P.clone_flags, &pidfd);
     if (pid < 0) {
         int e = errno;
         close(sync[0]);
         close(sync[1]);
-        return reply(e, 0, ST_CLONE, "", -1);
+        return reply(e, 0, ST_CLONE, clone_call, -1);
     }
     if (pid == 0) {
         close(CTL_FD);
@@ -96,7 +96,7 @@ static void spawn(int sigfd)
         init_main(sync[0]);
     }
     close(sync[0]);
-    if (P.have_ids && (P.clone_flags & CLONE_NEWUSER)) {
+    if (P.have_ids && (P.clone_flags & CLONE_NEWUSER)) { /* without a user namespace, init changes its ids itself */
         char map[64];
         enum step step = ST_SETGROUPS;
         int r = write_file((int)pid, "setgroups", "deny");
@@ -130,8 +130,9 @@ static void spawn(int sigfd)
     close(pidfd);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "--probe")) return probe_main(argv[2]); /* sandbox2 doctor */
     for (int s = 1; s < 65; s++) signal(s, SIG_DFL);
     sigset_t chld;
     sigemptyset(&chld);
@@ -141,7 +142,7 @@ int main(void)
         fprintf(stderr, "sandbox2-forkserver: no control socket at fd 3 (started by the Sandbox2 library only)\n");
         return 2;
     }
-    syscall(SYS_close_range, CTL_FD + 1, ~0u, 0);
+    if (close_from(CTL_FD + 1) < 0) return 2;
     if (chdir("/") < 0) return 2; /* do not pin the executor's working directory */
     if (geteuid() == 0) setgroups(0, NULL); /* sandboxes never carry root's supplementary groups */
     int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);

@@ -5,6 +5,50 @@
 
 int self_pidfd = -1; /* the forkserver's own pidfd: readable once it has exited */
 
+/* Without a pid namespace (no-namespaces isolation) init is a subreaper, not PID 1: when PID 2 has ended it kills its
+ * own children, again after every reap (a killed child's children are reparented to init before it is reaped), and
+ * PID 2's process group. */
+static void kill_children(pid_t me, pid_t pid2)
+{
+    char path[64], buf[4096];
+    kill(-pid2, SIGKILL);
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", me, me);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { /* no CONFIG_PROC_CHILDREN: find them by their parent in /proc/N/stat */
+        int dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0) return;
+        long n;
+        while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0)
+            for (long off = 0; off < n;) {
+                struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *d = (void *)(buf + off);
+                off += d->reclen;
+                char *end, stat[512];
+                long pid = strtol(d->name, &end, 10);
+                if (pid <= 0 || *end) continue;
+                snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+                int sf = open(path, O_RDONLY | O_CLOEXEC);
+                if (sf < 0) continue;
+                ssize_t k = read(sf, stat, sizeof stat - 1);
+                close(sf);
+                if (k <= 0) continue;
+                stat[k] = 0;
+                char *paren = strrchr(stat, ')'); /* "pid (comm) state ppid ..." */
+                if (paren && strtol(paren + 4, NULL, 10) == me) kill((pid_t)pid, SIGKILL);
+            }
+        close(dir);
+        return;
+    }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return;
+    buf[n] = 0;
+    for (char *s = buf, *end; *s; s = end) {
+        long pid = strtol(s, &end, 10);
+        if (end == s) break;
+        if (pid > 0) kill((pid_t)pid, SIGKILL);
+    }
+}
+
 void __attribute__((noreturn)) init_main(int sync_fd)
 {
     char go = 0;
@@ -24,6 +68,8 @@ void __attribute__((noreturn)) init_main(int sync_fd)
     if (P.loopback && (P.clone_flags & CLONE_NEWNET)) loopback_up();
     if (P.clone_flags & CLONE_NEWNS) build_root();
     pid_t me = (pid_t)syscall(SYS_getpid);
+    int own_pidns = (P.clone_flags & CLONE_NEWPID) != 0;
+    if (!own_pidns) CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), ST_SUBREAPER, "");
     long pid2 = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     CHECK(pid2, ST_FORK, "");
     if (pid2 == 0) sandboxee(me);
@@ -32,10 +78,12 @@ void __attribute__((noreturn)) init_main(int sync_fd)
         CHECK(dup3(status_fd, 0, O_CLOEXEC), ST_INIT_FDS, "status fd");
         status_fd = 0;
     }
-    syscall(SYS_close_range, 1, ~0u, 0);
+    close_fds(1, ~0u, FD_BOUND);
 
     struct { uint32_t type; int32_t code, status; uint32_t pad; int64_t utime, stime, maxrss; } r = { S_EXIT, 0, 0, 0, 0, 0, 0 };
+    int ended = 0;
     for (;;) {
+        if (ended && !own_pidns) kill_children(me, (pid_t)pid2);
         siginfo_t si;
         memset(&si, 0, sizeof si);
         if (syscall(SYS_waitid, P_ALL, 0, &si, WEXITED | __WALL, NULL) < 0) {
@@ -45,7 +93,8 @@ void __attribute__((noreturn)) init_main(int sync_fd)
         if (si.si_pid == pid2) {
             r.code = si.si_code;
             r.status = si.si_status;
-            if (P.clone_flags & CLONE_NEWPID) kill(-1, SIGKILL);
+            ended = 1;
+            if (own_pidns) kill(-1, SIGKILL);
         }
     }
     struct rusage ru;

@@ -9,11 +9,7 @@
 static int newroot_fd = -1;
 static char pb[ROOT_MAX], fdpath[64];
 
-static int in_root(const char *path, uint64_t flags)
-{
-    struct open_how how = { .flags = O_PATH | O_CLOEXEC | flags, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-    return (int)syscall(SYS_openat2, newroot_fd, path, &how, sizeof how);
-}
+static int in_root(const char *path, uint64_t flags) { return open_in_root(newroot_fd, path, flags); }
 
 static const char *fd_path(int fd)
 {
@@ -56,11 +52,9 @@ static void mkdir_p(const char *target)
     }
 }
 
-static void setattr(int dirfd, const char *path, uint32_t attrs, unsigned flags, enum step what, const char *shown)
+static void setattr(int fd, uint32_t attrs, int recursive, enum step what, const char *shown)
 {
-    struct mount_attr a = { .attr_set = attrs };
-    if (attrs && syscall(SYS_mount_setattr, dirfd, path, flags, &a, sizeof a) < 0)
-        fail(errno, what, shown, NULL, NULL);
+    if (set_mount_attrs(fd, attrs, recursive) < 0) fail(errno, what, shown, NULL, NULL);
 }
 
 static void do_mount_op(const struct mount_op *op)
@@ -86,7 +80,7 @@ static void do_mount_op(const struct mount_op *op)
             if (mount(pb, fd_path(fd), NULL, MS_BIND | MS_REC, NULL) < 0) fail(errno, ST_BIND, op->source, " -> ", t);
             close(fd);
             if ((fd = in_root(t, 0)) < 0) fail(errno, ST_MOUNT_TARGET, t, NULL, NULL); /* now the new mount */
-            setattr(fd, "", op->attrs, AT_RECURSIVE | AT_EMPTY_PATH, ST_MOUNT_FLAGS, t);
+            setattr(fd, op->attrs, 1, ST_MOUNT_FLAGS, t);
         } else if (op->kind == M_TMPFS) {
             if (mount("tmpfs", fd_path(fd), "tmpfs", op->attrs & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), op->options) < 0)
                 fail(errno, ST_TMPFS, t, " options ", op->options);
@@ -125,6 +119,6 @@ void build_root(void)
     CHECK(umount2(".", MNT_DETACH), ST_PIVOT_ROOT, "detach scratch root");
     CHECK(chdir("/"), ST_PIVOT_ROOT, "chdir /");
     close(old);
-    setattr(AT_FDCWD, "/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, ST_REMOUNT_RO, "/");
+    setattr(AT_FDCWD, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, ST_REMOUNT_RO, "/");
     umask(saved_umask);
 }

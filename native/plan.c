@@ -24,6 +24,7 @@ const char *parse(size_t len)
         if (n > len - off) return "truncated record";
         uint8_t *v = req + off;
         off += n;
+        if (tag == T_LANDLOCK_PATH && (n < 10 || v[n - 1] != 0)) return "bad LANDLOCK_PATH";
         int is_str = tag == T_HOSTNAME || tag == T_CWD || tag == T_ARG || tag == T_ENV;
         if (is_str && (n == 0 || v[n - 1] != 0)) return "string without NUL";
         switch (tag) {
@@ -73,6 +74,18 @@ const char *parse(size_t len)
             break;
         case T_NONCE: if (n != 8) return "bad NONCE"; memcpy(&P.nonce, v, 8); break;
         case T_OPTIONS: if (n != 4) return "bad OPTIONS"; memcpy(&P.options, v, 4); break;
+        case T_LANDLOCK:
+            if (n != 24) return "bad LANDLOCK";
+            memcpy(&P.ll_fs, v, 8);
+            memcpy(&P.ll_net, v + 8, 8);
+            memcpy(&P.ll_scoped, v + 16, 8);
+            P.landlock = 1;
+            break;
+        case T_LANDLOCK_PATH:
+            if (P.nll_paths == MAX_MOUNTS + 1) return "too many LANDLOCK_PATH";
+            memcpy(&P.ll_paths[P.nll_paths].access, v, 8);
+            P.ll_paths[P.nll_paths++].path = (char *)v + 8;
+            break;
         default: return "unknown record tag";
         }
     }

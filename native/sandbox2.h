@@ -1,6 +1,8 @@
 /* sandbox2 native pre-exec stage: what the parts share (the plan, the wire constants, reporting).
  * One kernel concern per file, nsjail-style: plan.c (decoding the request), report.c (status channel),
  * mounts.c (the mount tree), net.c (loopback), init.c (PID 1), sandboxee.c (PID 2 before exec),
+ * landlock.c (the Landlock ruleset), compat.c (fallbacks for calls older kernels or containers lack),
+ * probe.c (`--probe NAME`: sandbox2 doctor's checks, each in its own process),
  * forkserver.c (the server loop, clone, user-namespace maps). C# decides, C executes. */
 #ifndef SANDBOX2_H
 #define SANDBOX2_H
@@ -36,14 +38,15 @@
 #define MAGIC 0x53324653u
 #define VERSION 2u
 #define MAX_REQ (4u << 20)
-#define MAX_ARGS 8192
+#define MAX_ARGS ((int)(MAX_REQ / 8)) /* no cap of its own: a string record takes >= 9 bytes of the request */
 #define MAX_MOUNTS 1024
 #define MAX_RLIMITS 32
 #define MAX_FDS 64
 #define MAX_BPF 4096
 #define ROOT_MAX 4096
 
-enum { T_CLONE = 1, T_IDS, T_HOSTNAME, T_LOOPBACK, T_MOUNT, T_RLIMIT, T_CWD, T_ARG, T_ENV, T_FD, T_BPF, T_NONCE, T_OPTIONS };
+enum { T_CLONE = 1, T_IDS, T_HOSTNAME, T_LOOPBACK, T_MOUNT, T_RLIMIT, T_CWD, T_ARG, T_ENV, T_FD, T_BPF, T_NONCE, T_OPTIONS,
+       T_LANDLOCK, T_LANDLOCK_PATH };
 enum { M_MKDIR, M_FILE, M_BIND, M_TMPFS, M_PROC, M_SYMLINK };
 enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3 };
 
@@ -54,16 +57,17 @@ enum step {
     ST_ROOT_PRIVATE = 20, ST_SCRATCH = 21, ST_PIVOT_SCRATCH = 22, ST_ROOT_TMPFS = 23, ST_MKDIR = 24, ST_CREATE_FILE = 25,
     ST_SYMLINK = 26, ST_MOUNT_TARGET = 27, ST_BIND = 28, ST_MOUNT_FLAGS = 29, ST_TMPFS = 30, ST_PROC = 31,
     ST_DETACH_OLDROOT = 32, ST_PIVOT_ROOT = 33, ST_REMOUNT_RO = 34, ST_MOUNT_KIND = 35,
-    ST_FORK = 40, ST_INIT_FDS = 41,
+    ST_FORK = 40, ST_INIT_FDS = 41, ST_SUBREAPER = 42,
     ST_PDEATHSIG = 50, ST_SETSID = 51, ST_SIGMASK = 52, ST_DUP = 53, ST_DUP2 = 54, ST_CLOSE_RANGE = 55, ST_RLIMIT = 56,
     ST_CHDIR = 57, ST_CAPS = 58, ST_NO_NEW_PRIVS = 59, ST_SECCOMP = 60, ST_SECCOMP_LISTENER = 61, ST_SEND_LISTENER = 62,
-    ST_EXEC = 63,
+    ST_EXEC = 63, ST_LANDLOCK = 64, ST_LANDLOCK_RULE = 65, ST_LANDLOCK_RESTRICT = 66,
 };
 #define OPT_LISTENER 1u
 #define OPT_FILTER 2u
 
 struct mount_op { uint32_t kind, attrs; const char *target, *source, *options; };
 struct rlimit_op { uint32_t resource; uint64_t soft, hard; };
+struct landlock_path { uint64_t access; const char *path; };
 
 struct plan {
     uint64_t clone_flags, nonce;
@@ -77,6 +81,9 @@ struct plan {
     char *envp[MAX_ARGS + 1]; int nenvp;
     int fd_target[MAX_FDS]; int nfds;
     uint16_t nbpf;
+    int landlock; /* a T_LANDLOCK record was sent: apply the ruleset in PID 2 */
+    uint64_t ll_fs, ll_net, ll_scoped;
+    struct landlock_path ll_paths[MAX_MOUNTS + 1]; int nll_paths; /* one per mount, and the root */
 };
 extern struct plan P;
 extern struct sock_filter bpf[MAX_BPF];
@@ -99,6 +106,19 @@ void build_root(void);
 void loopback_up(void);
 /* sandboxee.c */
 void __attribute__((noreturn)) sandboxee(pid_t init_pid);
+/* landlock.c */
+void apply_landlock(void);
+/* compat.c: each newer call, with the fallback used where it returns ENOSYS (an old kernel, a container's seccomp
+ * profile); the fallbacks are as safe as the calls they replace (see compat.c). */
+extern const char *clone_call; /* "clone3", or "clone" where clone3 returned ENOSYS */
+long clone_pidfd(uint64_t flags, int *pidfd);
+int close_from(unsigned lo);
+#define FD_BOUND 4096 /* above every descriptor the forkserver can hold (it starts with 0-3 only) */
+int close_fds(unsigned lo, unsigned hi, unsigned highest_known);
+int open_in_root(int rootfd, const char *path, uint64_t flags);
+int set_mount_attrs(int fd, uint32_t attrs, int recursive);
+/* probe.c */
+int probe_main(const char *name);
 /* init.c */
 void __attribute__((noreturn)) init_main(int sync_fd);
 

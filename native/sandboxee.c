@@ -25,19 +25,23 @@ static void fd_layout(void)
     keep[n++] = status_fd;
     keep[n++] = prog_fd;
     qsort(keep, (size_t)n, sizeof keep[0], cmp_int);
+    unsigned bound = (unsigned)(high + MAX_FDS + 2) > FD_BOUND ? (unsigned)(high + MAX_FDS + 2) : FD_BOUND; /* see compat.c */
     unsigned lo = 0;
     for (int i = 0; i < n; i++) {
-        if ((unsigned)keep[i] > lo) CHECK(syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0), ST_CLOSE_RANGE, "");
+        if ((unsigned)keep[i] > lo) CHECK(close_fds(lo, (unsigned)keep[i] - 1, bound), ST_CLOSE_RANGE, "");
         lo = (unsigned)keep[i] + 1;
     }
-    CHECK(syscall(SYS_close_range, lo, ~0u, 0), ST_CLOSE_RANGE, "");
+    CHECK(close_fds(lo, ~0u, bound), ST_CLOSE_RANGE, "");
 }
 
 static void drop_caps(void)
 {
-    for (int c = 0; c <= 63; c++) /* capabilities are numbered densely: EINVAL = past the kernel's last one */
+    /* Capabilities are numbered densely: EINVAL = past the kernel's last one. EPERM = no CAP_SETPCAP, which happens only
+     * without a user namespace (no-namespaces isolation, unprivileged): then the bounding set cannot grant anything anyway,
+     * since no_new_privs (below) stops exec from gaining capabilities, and the permitted set is cleared by capset. */
+    for (int c = 0; c <= 63; c++)
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
-            if (errno == EINVAL) break;
+            if (errno == EINVAL || (errno == EPERM && !(P.clone_flags & CLONE_NEWUSER))) break;
             fail(errno, ST_CAPS, "bounding set", NULL, NULL);
         }
     CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), ST_CAPS, "ambient set");
@@ -65,6 +69,7 @@ void __attribute__((noreturn)) sandboxee(pid_t init_pid)
     if (P.cwd && chdir(P.cwd) < 0) fail(errno, ST_CHDIR, P.cwd, NULL, NULL);
     drop_caps();
     CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ST_NO_NEW_PRIVS, "");
+    if (P.landlock) apply_landlock();
     if ((P.options & OPT_FILTER) && P.nbpf) {
         struct sock_fprog prog = { P.nbpf, bpf };
         unsigned flags = (P.options & OPT_LISTENER) ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;

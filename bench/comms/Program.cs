@@ -10,10 +10,10 @@ Report("sync Int32 ping-pong", RoundTrips, () =>
     using (a)
     using (b)
     {
-        var echo = new Thread(() => { for (int i = 0; i < RoundTrips; i++) b.SendInt32(b.RecvInt32()); });
+        var echo = new Thread(() => { for (int i = 0; i < RoundTrips; i++) b.SendInt32(b.ReceiveInt32()); });
         echo.Start();
         var sw = Stopwatch.StartNew();
-        for (int i = 0; i < RoundTrips; i++) { a.SendInt32(i); _ = a.RecvInt32(); }
+        for (int i = 0; i < RoundTrips; i++) { a.SendInt32(i); _ = a.ReceiveInt32(); }
         sw.Stop();
         echo.Join();
         return sw.Elapsed;
@@ -26,9 +26,9 @@ Report("async Int32 ping-pong", RoundTrips, () =>
     using (a)
     using (b)
     {
-        var echo = Task.Run(async () => { for (int i = 0; i < RoundTrips; i++) await b.SendInt32Async(await b.RecvInt32Async()); });
+        var echo = Task.Run(async () => { for (int i = 0; i < RoundTrips; i++) await b.SendInt32Async(await b.ReceiveInt32Async()); });
         var sw = Stopwatch.StartNew();
-        Task.Run(async () => { for (int i = 0; i < RoundTrips; i++) { await a.SendInt32Async(i); _ = await a.RecvInt32Async(); } }).Wait();
+        Task.Run(async () => { for (int i = 0; i < RoundTrips; i++) { await a.SendInt32Async(i); _ = await a.ReceiveInt32Async(); } }).Wait();
         sw.Stop();
         echo.Wait();
         return sw.Elapsed;
@@ -40,11 +40,11 @@ Report("async Fd round trip (SCM_RIGHTS)", 5000, () =>
     var (a, b) = Comms.CreatePair();
     using (a)
     using (b)
-    using (var buffer = Sandbox2.Buffer.CreateWithSize(4096))
+    using (var buffer = Sandbox2.SharedBuffer.CreateWithSize(4096))
     {
-        var echo = Task.Run(async () => { for (int i = 0; i < 5000; i++) { using var fd = await b.RecvFdAsync(); await b.SendFdAsync(fd); } });
+        var echo = Task.Run(async () => { for (int i = 0; i < 5000; i++) { using var fd = await b.ReceiveFdAsync(); await b.SendFdAsync(fd); } });
         var sw = Stopwatch.StartNew();
-        Task.Run(async () => { for (int i = 0; i < 5000; i++) { await a.SendFdAsync(buffer.Fd); (await a.RecvFdAsync()).Dispose(); } }).Wait();
+        Task.Run(async () => { for (int i = 0; i < 5000; i++) { await a.SendFdAsync(buffer.Fd); (await a.ReceiveFdAsync()).Dispose(); } }).Wait();
         sw.Stop();
         echo.Wait();
         return sw.Elapsed;
@@ -58,7 +58,7 @@ Report("async Fd round trip (SCM_RIGHTS)", 5000, () =>
     using (b)
     {
         var data = new byte[Size];
-        var reader = Task.Run(() => { for (int i = 0; i < Messages; i++) _ = b.RecvBytes(); });
+        var reader = Task.Run(() => { for (int i = 0; i < Messages; i++) _ = b.ReceiveBytes(); });
         var sw = Stopwatch.StartNew();
         Task.Run(async () => { for (int i = 0; i < Messages; i++) await a.SendBytesAsync(data); }).Wait();
         reader.Wait();

@@ -217,7 +217,7 @@ static async Task ApiSandboxes(int n, int sleepMs, bool killAfterStart)
         .Build();
     string program = NotifyChild.TestcasePath("mon_notifychild-static");
     var notify = new AllowAll();
-    Sandbox Make(int ms) => new(new Executor(program, ["sleep", "=", ms.ToString()]) { Limits = new Limits { WallTime = TimeSpan.FromMinutes(10) } }, policy, notify);
+    Sandbox Make(int ms) => new(new Executor(program, ["sleep", "=", ms.ToString()]) { Limits = new Limits { WallTime = TimeSpan.FromMinutes(60) } }, policy, notify);
     await using (var warm = Make(1)) Console.WriteLine($"warm-up: {await warm.RunAsync()}");
     static int Fds() => Directory.GetFiles("/proc/self/fd").Length;
     var before = Self();

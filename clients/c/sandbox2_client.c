@@ -440,8 +440,9 @@ void sandbox2_sandbox_me_here(sandbox2_comms *c) {
     if (others > 0) {
       char name[64];
       thread_name(first, name, sizeof name);
-      fail(c, "SandboxMeHere refused: seccomp(SECCOMP_FILTER_FLAG_TSYNC) failed with EINVAL (kernel without TSYNC?) and the process has %d threads; "
-              "thread %d \"%s\"%s could not be synchronised, and filtering only the calling thread would leave the others unsandboxed",
+      fail(c, "SandboxMeHere refused: this kernel has no seccomp TSYNC (seccomp(SECCOMP_FILTER_FLAG_TSYNC) failed with EINVAL; "
+              "TSYNC is in Linux 3.17 and later, with a listener TSYNC_ESRCH in Linux 5.7 and later) and the process has %d threads; "
+              "thread %d \"%s\"%s could not be synchronised, and filtering only the calling thread would leave the others unsandboxed; see 'sandbox2 doctor'",
            others + 1, first, name, others > 1 ? " (and others)" : "");
     }
     r = do_seccomp(flags & ~sync, &prog);

@@ -14,8 +14,8 @@ internal static class Program
         {
             RootCommand root = CreateRootCommand();
             // No @response-file expansion: every argument is taken literally.
-            ParseResult parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-            if (parsed.Errors.Count > 0)
+            ParseResult parsed = root.Parse(ProgramArguments.Separate(root, args), new ParserConfiguration { ResponseFileTokenReplacer = null });
+            if (parsed.Errors.Count > 0 && parsed.Action is not HelpExamples.WithExamples) // --help works without PROGRAM
             {
                 // One line, naming the problem (System.CommandLine would print help and every error).
                 string command = parsed.CommandResult.Command is RootCommand ? "sandbox2" : "sandbox2 " + parsed.CommandResult.Command.Name;
@@ -49,8 +49,9 @@ internal static class Program
         {
             RunCommand.Create(),
             NotBuiltYetCommand("policy", "Check or compile a policy file (not built yet)."),
-            NotBuiltYetCommand("doctor", "Check this kernel and machine for what the sandbox needs (not built yet)."),
+            DoctorCommand.Create(),
         };
+        HelpExamples.Install(root);
         return root;
     }
 

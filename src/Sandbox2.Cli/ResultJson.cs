@@ -16,9 +16,15 @@ internal sealed class ResultJson
     public IReadOnlyList<string>? StackTrace { get; init; }
     public bool Oom { get; init; }
     public required UsageJson Usage { get; init; }
+    public IsolationJson? Isolation { get; init; }
 
     public static ResultJson From(SandboxResult result) => new()
     {
+        Isolation = result.Isolation is { } iso ? new IsolationJson
+        {
+            Level = iso.Level == IsolationLevel.NoNamespaces ? "no-namespaces" : "namespaces",
+            Landlock = iso.LandlockAbi,
+        } : null,
         Status = StatusName(result.Status),
         ReasonCode = result.ReasonCode?.ToContractName(),
         Reason = OneLine(result.Reason),
@@ -125,6 +131,13 @@ internal sealed class ViolationJson
     public required ulong[] Args { get; init; }
     public int Pid { get; init; }
     public required string Description { get; init; }
+}
+
+/// <summary>What isolation held (CONTRACT.md's <c>isolation</c> object).</summary>
+internal sealed class IsolationJson
+{
+    public required string Level { get; init; }
+    public int? Landlock { get; init; }
 }
 
 internal sealed class UsageJson

@@ -39,14 +39,34 @@ internal static class RunCommand
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) && n >= 1)
-                return n;
-            result.AddError($"--open-files-limit: '{text}' is not a whole number of at least 1");
-            return null;
+            if (!ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) || n < 1)
+            {
+                result.AddError($"--open-files-limit: '{text}' is not a whole number of at least 1");
+                return null;
+            }
+            if (n > Limits.MaxOpenFiles)
+            {
+                result.AddError($"--open-files-limit: {n} is more than this host allows: at most {Limits.MaxOpenFiles} (the hard limit, 'ulimit -Hn')");
+                return null;
+            }
+            return n;
         },
     };
     private static readonly Option<string> ProcessLimit = new("--process-limit") { Description = "Most processes/threads at once (not built yet)", HelpName = "N" };
     private static readonly Option<string> OutputLimit = new("--output-limit") { Description = "Most bytes written to stdout and stderr together (not built yet)", HelpName = "SIZE" };
+    private static readonly Option<IsolationLevel> Isolation = new("--isolation")
+    {
+        Description = "namespaces: the full sandbox; no-namespaces: where namespaces cannot be made (a container): the same seccomp policy, Landlock rules, rlimits; weaker, and it says so [default: namespaces]",
+        HelpName = "namespaces|no-namespaces",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (text == "namespaces") return IsolationLevel.Namespaces;
+            if (text == "no-namespaces") return IsolationLevel.NoNamespaces;
+            result.AddError($"--isolation: '{text}' is not one of namespaces, no-namespaces");
+            return IsolationLevel.Namespaces;
+        },
+    };
     private static readonly Option<bool> SandboxAfterStart = new("--sandbox-after-start") { Description = "Start PROGRAM unfiltered; it applies the policy itself through Sandbox2.Client (SandboxMeHere)" };
     private static readonly Option<bool> StackTrace = new("--stack-trace") { Description = "Collect the violating thread's stack trace on a violation" };
     private static readonly Option<string> Result = new("--result") { Description = "Write the result as JSON to FILE ('-' = standard error)", HelpName = "FILE" };
@@ -57,7 +77,7 @@ internal static class RunCommand
         var command = new Command("run", "Run PROGRAM in a fresh sandbox with the built-in default policy.")
         {
             PolicyFile, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
-            MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, SandboxAfterStart, StackTrace,
+            MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, Isolation, SandboxAfterStart, StackTrace,
             Result, Program,
         };
         command.SetAction(RunAsync);
@@ -81,20 +101,26 @@ internal static class RunCommand
         if (network == NetworkMode.Host)
             global::Sandbox2.Cli.Program.Error("warning: --network host gives the sandbox the host's network; this is unsafe");
 
-        using ResultDestination? resultFile = resultSpec is null ? null : ResultDestination.Open(resultSpec);
-        Policy policy;
-        Executor executor;
+        Policy policy = null!;
+        Executor executor = null!;
+        string? setupError = null;
         try
         {
             // The executor finds PROGRAM on the host's PATH (as execvp would); argv[0] stays as typed.
-            executor = CreateExecutor(parsed, command[0], command[1..]);
+            executor = CreateExecutor(parsed, command[0], command[1..], out Shebang? script);
             string? hostPath = File.Exists(executor.ProgramPath) ? executor.ProgramPath : null;
-            policy = BuildPolicy(parsed, hostPath, network);
+            policy = BuildPolicy(parsed, hostPath, network, script);
         }
         catch (SetupException e)
         {
-            global::Sandbox2.Cli.Program.Error(e.Message);
-            resultFile?.Write(ResultJson.SetupError(e.Message));
+            setupError = e.Message;
+        }
+        // Opened only now: a usage error (exit 2, thrown above) leaves no --result file behind.
+        using ResultDestination? resultFile = resultSpec is null ? null : ResultDestination.Open(resultSpec);
+        if (setupError is not null)
+        {
+            global::Sandbox2.Cli.Program.Error(setupError);
+            resultFile?.Write(ResultJson.SetupError(setupError));
             return ExitStatus.SetupError;
         }
 
@@ -132,6 +158,10 @@ internal static class RunCommand
             return ExitStatus.Interrupted;
         }
 
+        if (result.Isolation is { Level: IsolationLevel.NoNamespaces } weaker)
+            global::Sandbox2.Cli.Program.Error("warning: ran with --isolation no-namespaces: weaker than the full sandbox (no user, pid, mount, "
+                + "network, ipc or uts namespace: the program saw the host's processes, /proc and hostname); the filesystem was confined by "
+                + $"Landlock ABI {weaker.LandlockAbi}" + (weaker.LandlockAbi >= 4 ? ", TCP too" : "") + ", the syscalls by the seccomp policy");
         if (result.Status != SandboxStatus.Ok)
             global::Sandbox2.Cli.Program.Error($"{ResultJson.StatusName(result.Status)}: {ResultJson.OneLine(result.Reason)}");
         resultFile?.Write(ResultJson.From(result));
@@ -147,7 +177,7 @@ internal static class RunCommand
         }
     }
 
-    private static Policy BuildPolicy(ParseResult parsed, string? hostPath, NetworkMode network)
+    private static Policy BuildPolicy(ParseResult parsed, string? hostPath, NetworkMode network, Shebang? script = null)
     {
         PolicyBuilder builder = BuiltinPolicies.CreateDefault();
         Apply("--allow", () =>
@@ -157,6 +187,8 @@ internal static class RunCommand
                 string[] names = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
                 if (names.Length == 0)
                     throw new CommandLineException("--allow: no syscall name given");
+                foreach (string never in names.Where(n => n is "ptrace" or "bpf"))
+                    throw new CommandLineException($"--allow {never}: {never} is never allowed in a sandbox");
                 builder.AllowSyscalls(names);
             }
         });
@@ -177,6 +209,8 @@ internal static class RunCommand
             try
             {
                 ProgramLocator.AddProgramMounts(builder, hostPath, covered: binds.Any(b => Shows(b, hostPath)));
+                if (script is not null && !binds.Any(b => Shows(b, script.ScriptPath)))
+                    builder.AddFile(script.ScriptPath); // a #! script: the interpreter is the program, the script its argument
             }
             catch (PolicyException e)
             {
@@ -195,6 +229,8 @@ internal static class RunCommand
         if (parsed.GetValue(Hostname) is { } hostname)
             Apply("--hostname", () => builder.SetHostname(hostname));
         builder.SetNetwork(network);
+        if (parsed.GetValue(Isolation) == IsolationLevel.NoNamespaces)
+            builder.DisableNamespaces();
         builder.CollectStacktracesOnViolation(parsed.GetValue(StackTrace)); // the library's default is on, the CLI's off
 
         Policy? policy = null;
@@ -258,8 +294,9 @@ internal static class RunCommand
         return target.TrimEnd('/') == "/tmp";
     }
 
-    private static Executor CreateExecutor(ParseResult parsed, string path, string[] args)
+    private static Executor CreateExecutor(ParseResult parsed, string path, string[] args, out Shebang? script)
     {
+        script = null;
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string entry in parsed.GetValue(Env) ?? [])
         {
@@ -285,13 +322,20 @@ internal static class RunCommand
             limits.OpenFiles = openFiles;
 
         Executor? executor = null;
+        Shebang? found = null;
         Apply("program", () =>
         {
             executor = new Executor(path, args, environment);
+            if (File.Exists(executor.ProgramPath) && Shebang.Read(executor.ProgramPath) is { } shebang)
+            {
+                found = shebang;
+                executor = new Executor(shebang.Interpreter, shebang.InterpreterArgs(args), environment);
+            }
             executor.Cwd = cwd;
             executor.Limits = limits;
             executor.EnableSandboxBeforeExec = !parsed.GetValue(SandboxAfterStart);
         });
+        script = found;
         return executor!;
     }
 
@@ -327,10 +371,18 @@ internal static class RunCommand
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double seconds)
-                || !double.IsFinite(seconds) || seconds <= 0 || seconds > TimeSpan.MaxValue.TotalSeconds / 2)
+            if (!double.TryParse(text, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out double seconds)
+                || !double.IsFinite(seconds) || seconds <= 0)
             {
                 result.AddError($"{name}: '{text}' is not a positive number of seconds");
+                return null;
+            }
+            double max = wholeSeconds ? TimeSpan.MaxValue.TotalSeconds / 2 : Math.Floor(Limits.MaxWallTime.TotalSeconds);
+            if (seconds > max)
+            {
+                result.AddError(wholeSeconds
+                    ? $"{name}: {text} seconds is more than can be set"
+                    : $"{name}: {text} seconds is longer than the longest wall-clock limit, {max} s (about {Limits.MaxWallTime.TotalDays:0.#} days)");
                 return null;
             }
             if (wholeSeconds && seconds != Math.Floor(seconds))

@@ -20,14 +20,14 @@ public sealed partial class Comms
         SendMessageAsync(tag, value, null, false, cancellationToken);
 
     /// <summary>Receives the next message whatever its tag (descriptors that came with it are closed).</summary>
-    public CommsMessage RecvTlv()
+    public CommsMessage ReceiveTlv()
     {
         var (tag, value, ancillary) = ReceiveMessage();
         ancillary.Dispose();
         return new CommsMessage(tag, value);
     }
 
-    public async ValueTask<CommsMessage> RecvTlvAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<CommsMessage> ReceiveTlvAsync(CancellationToken cancellationToken = default)
     {
         var (tag, value, ancillary) = await ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
         ancillary.Dispose();
@@ -46,15 +46,15 @@ public sealed partial class Comms
     public void SendInt64(long value) => SendFixed(CommsTag.Int64, (ulong)value, 8);
     public void SendUint64(ulong value) => SendFixed(CommsTag.Uint64, value, 8);
 
-    public bool RecvBool() => DecodeBool(ReceiveExpected(CommsTag.Bool, 1));
-    public sbyte RecvInt8() => (sbyte)ReceiveExpected(CommsTag.Int8, 1)[0];
-    public byte RecvUint8() => ReceiveExpected(CommsTag.Uint8, 1)[0];
-    public short RecvInt16() => BinaryPrimitives.ReadInt16LittleEndian(ReceiveExpected(CommsTag.Int16, 2));
-    public ushort RecvUint16() => BinaryPrimitives.ReadUInt16LittleEndian(ReceiveExpected(CommsTag.Uint16, 2));
-    public int RecvInt32() => BinaryPrimitives.ReadInt32LittleEndian(ReceiveExpected(CommsTag.Int32, 4));
-    public uint RecvUint32() => BinaryPrimitives.ReadUInt32LittleEndian(ReceiveExpected(CommsTag.Uint32, 4));
-    public long RecvInt64() => BinaryPrimitives.ReadInt64LittleEndian(ReceiveExpected(CommsTag.Int64, 8));
-    public ulong RecvUint64() => BinaryPrimitives.ReadUInt64LittleEndian(ReceiveExpected(CommsTag.Uint64, 8));
+    public bool ReceiveBool() => DecodeBool(ReceiveExpected(CommsTag.Bool, 1));
+    public sbyte ReceiveInt8() => (sbyte)ReceiveExpected(CommsTag.Int8, 1)[0];
+    public byte ReceiveUint8() => ReceiveExpected(CommsTag.Uint8, 1)[0];
+    public short ReceiveInt16() => BinaryPrimitives.ReadInt16LittleEndian(ReceiveExpected(CommsTag.Int16, 2));
+    public ushort ReceiveUint16() => BinaryPrimitives.ReadUInt16LittleEndian(ReceiveExpected(CommsTag.Uint16, 2));
+    public int ReceiveInt32() => BinaryPrimitives.ReadInt32LittleEndian(ReceiveExpected(CommsTag.Int32, 4));
+    public uint ReceiveUint32() => BinaryPrimitives.ReadUInt32LittleEndian(ReceiveExpected(CommsTag.Uint32, 4));
+    public long ReceiveInt64() => BinaryPrimitives.ReadInt64LittleEndian(ReceiveExpected(CommsTag.Int64, 8));
+    public ulong ReceiveUint64() => BinaryPrimitives.ReadUInt64LittleEndian(ReceiveExpected(CommsTag.Uint64, 8));
 
     public ValueTask SendBoolAsync(bool value, CancellationToken cancellationToken = default) =>
         SendMessageAsync(CommsTag.Bool, new[] { value ? (byte)1 : (byte)0 }, null, false, cancellationToken);
@@ -67,23 +67,23 @@ public sealed partial class Comms
     public ValueTask SendInt64Async(long value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Int64, (ulong)value, 8, cancellationToken);
     public ValueTask SendUint64Async(ulong value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Uint64, value, 8, cancellationToken);
 
-    public async ValueTask<bool> RecvBoolAsync(CancellationToken cancellationToken = default) =>
+    public async ValueTask<bool> ReceiveBoolAsync(CancellationToken cancellationToken = default) =>
         DecodeBool(await ReceiveExpectedAsync(CommsTag.Bool, 1, cancellationToken).ConfigureAwait(false));
-    public async ValueTask<sbyte> RecvInt8Async(CancellationToken cancellationToken = default) =>
+    public async ValueTask<sbyte> ReceiveInt8Async(CancellationToken cancellationToken = default) =>
         (sbyte)(await ReceiveExpectedAsync(CommsTag.Int8, 1, cancellationToken).ConfigureAwait(false))[0];
-    public async ValueTask<byte> RecvUint8Async(CancellationToken cancellationToken = default) =>
+    public async ValueTask<byte> ReceiveUint8Async(CancellationToken cancellationToken = default) =>
         (await ReceiveExpectedAsync(CommsTag.Uint8, 1, cancellationToken).ConfigureAwait(false))[0];
-    public async ValueTask<short> RecvInt16Async(CancellationToken cancellationToken = default) =>
+    public async ValueTask<short> ReceiveInt16Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadInt16LittleEndian(await ReceiveExpectedAsync(CommsTag.Int16, 2, cancellationToken).ConfigureAwait(false));
-    public async ValueTask<ushort> RecvUint16Async(CancellationToken cancellationToken = default) =>
+    public async ValueTask<ushort> ReceiveUint16Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadUInt16LittleEndian(await ReceiveExpectedAsync(CommsTag.Uint16, 2, cancellationToken).ConfigureAwait(false));
-    public async ValueTask<int> RecvInt32Async(CancellationToken cancellationToken = default) =>
+    public async ValueTask<int> ReceiveInt32Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadInt32LittleEndian(await ReceiveExpectedAsync(CommsTag.Int32, 4, cancellationToken).ConfigureAwait(false));
-    public async ValueTask<uint> RecvUint32Async(CancellationToken cancellationToken = default) =>
+    public async ValueTask<uint> ReceiveUint32Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadUInt32LittleEndian(await ReceiveExpectedAsync(CommsTag.Uint32, 4, cancellationToken).ConfigureAwait(false));
-    public async ValueTask<long> RecvInt64Async(CancellationToken cancellationToken = default) =>
+    public async ValueTask<long> ReceiveInt64Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadInt64LittleEndian(await ReceiveExpectedAsync(CommsTag.Int64, 8, cancellationToken).ConfigureAwait(false));
-    public async ValueTask<ulong> RecvUint64Async(CancellationToken cancellationToken = default) =>
+    public async ValueTask<ulong> ReceiveUint64Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadUInt64LittleEndian(await ReceiveExpectedAsync(CommsTag.Uint64, 8, cancellationToken).ConfigureAwait(false));
 
     void SendFixed(uint tag, ulong value, int size)
@@ -121,15 +121,15 @@ public sealed partial class Comms
         SendMessageAsync(CommsTag.Proto2, message.ToByteArray(), null, false, cancellationToken);
 
     /// <summary>Receives a String (UTF-8; invalid UTF-8 is <see cref="CommsError.BadValue"/>).</summary>
-    public string RecvString() => DecodeString(ReceiveExpected(CommsTag.String, -1));
-    public byte[] RecvBytes() => ReceiveExpected(CommsTag.Bytes, -1);
-    public T RecvProtoBuf<T>(MessageParser<T> parser) where T : IMessage<T> => DecodeProto(parser, ReceiveExpected(CommsTag.Proto2, -1));
+    public string ReceiveString() => DecodeString(ReceiveExpected(CommsTag.String, -1));
+    public byte[] ReceiveBytes() => ReceiveExpected(CommsTag.Bytes, -1);
+    public T ReceiveProtoBuf<T>(MessageParser<T> parser) where T : IMessage<T> => DecodeProto(parser, ReceiveExpected(CommsTag.Proto2, -1));
 
-    public async ValueTask<string> RecvStringAsync(CancellationToken cancellationToken = default) =>
+    public async ValueTask<string> ReceiveStringAsync(CancellationToken cancellationToken = default) =>
         DecodeString(await ReceiveExpectedAsync(CommsTag.String, -1, cancellationToken).ConfigureAwait(false));
-    public ValueTask<byte[]> RecvBytesAsync(CancellationToken cancellationToken = default) =>
+    public ValueTask<byte[]> ReceiveBytesAsync(CancellationToken cancellationToken = default) =>
         ReceiveExpectedAsync(CommsTag.Bytes, -1, cancellationToken);
-    public async ValueTask<T> RecvProtoBufAsync<T>(MessageParser<T> parser, CancellationToken cancellationToken = default) where T : IMessage<T> =>
+    public async ValueTask<T> ReceiveProtoBufAsync<T>(MessageParser<T> parser, CancellationToken cancellationToken = default) where T : IMessage<T> =>
         DecodeProto(parser, await ReceiveExpectedAsync(CommsTag.Proto2, -1, cancellationToken).ConfigureAwait(false));
 
     static string DecodeString(byte[] value)
@@ -161,13 +161,13 @@ public sealed partial class Comms
     }
 
     /// <summary>Receives a descriptor (close-on-exec). Extra descriptors in the message are closed.</summary>
-    public SafeFileHandle RecvFd()
+    public SafeFileHandle ReceiveFd()
     {
         var (tag, value, ancillary) = ReceiveMessage();
         return TakeFd(tag, value, ancillary);
     }
 
-    public async ValueTask<SafeFileHandle> RecvFdAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<SafeFileHandle> ReceiveFdAsync(CancellationToken cancellationToken = default)
     {
         var (tag, value, ancillary) = await ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
         return TakeFd(tag, value, ancillary);
@@ -180,14 +180,14 @@ public sealed partial class Comms
         SendMessageAsync(CommsTag.Creds, ReadOnlyMemory<byte>.Empty, null, true, cancellationToken);
 
     /// <summary>Receives the peer's kernel-verified credentials (sets SO_PASSCRED on first use).</summary>
-    public UnixCredentials RecvCreds()
+    public UnixCredentials ReceiveCreds()
     {
         EnablePassCred();
         var (tag, value, ancillary) = ReceiveMessage();
         return TakeCreds(tag, value, ancillary);
     }
 
-    public async ValueTask<UnixCredentials> RecvCredsAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<UnixCredentials> ReceiveCredsAsync(CancellationToken cancellationToken = default)
     {
         EnablePassCred();
         var (tag, value, ancillary) = await ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);

@@ -30,7 +30,7 @@ public sealed partial class Comms : IDisposable
     public const int DefaultConnectionFd = 1023;
     /// <summary>Environment variable that overrides <see cref="DefaultConnectionFd"/>.</summary>
     public const string ConnectionFdVariable = "SANDBOX2_COMMS_FD";
-    /// <summary>Default cap on one message: 256 MiB (use a <see cref="Buffer"/> for more).</summary>
+    /// <summary>Default cap on one message: 256 MiB (use a <see cref="SharedBuffer"/> for more).</summary>
     public const long DefaultMaxMessageSize = 256L << 20;
     internal const int HeaderSize = 12;
     internal const int MaxFdsPerMessage = 16;
@@ -247,7 +247,7 @@ public sealed partial class Comms : IDisposable
         {
             MarkTerminated("a message exceeded the size limit");
             throw new CommsException(CommsError.TooLarge,
-                $"message too large: {CommsTag.Name(tag)} of {length} bytes exceeds the limit of {_maxMessageSize} bytes (use a Buffer for large data)");
+                $"message too large: {CommsTag.Name(tag)} of {length} bytes exceeds the limit of {_maxMessageSize} bytes (use a SharedBuffer for large data)");
         }
         return length == 0 ? [] : new byte[Math.Min(length, InitialValueBuffer)];
     }

@@ -61,26 +61,26 @@ public sealed class SandboxClient : IDisposable
             Span<byte> version = stackalloc byte[4];
             BinaryPrimitives.WriteUInt32LittleEndian(version, SandboxMeHereProtocol.Version);
             Comms.SendTlv(CommsTag.Version, version);
-            var reply = Comms.RecvTlv();
+            var reply = Comms.ReceiveTlv();
             if (reply.Tag != CommsTag.Version || reply.Value.Length != 4)
                 Fail($"SandboxMeHere: the executor did not answer with its protocol version (got {CommsTag.Name(reply.Tag)})");
             uint theirs = BinaryPrimitives.ReadUInt32LittleEndian(reply.Value);
             if (theirs != SandboxMeHereProtocol.Version)
                 Fail($"SandboxMeHere: the executor speaks protocol version {theirs}, this client {SandboxMeHereProtocol.Version}");
 
-            uint count = Comms.RecvUint32();
+            uint count = Comms.ReceiveUint32();
             if (count > SandboxMeHereProtocol.MaxMappedFds)
                 Fail($"SandboxMeHere: the executor announced {count} mapped descriptors (at most {SandboxMeHereProtocol.MaxMappedFds})");
             for (uint i = 0; i < count; i++)
             {
-                int target = Comms.RecvInt32();
-                string name = Comms.RecvString();
-                var fd = Comms.RecvFd();
+                int target = Comms.ReceiveInt32();
+                string name = Comms.ReceiveString();
+                var fd = Comms.ReceiveFd();
                 MapFd(fd, target, name);
             }
-            string cwd = Comms.RecvString();
-            bpf = Comms.RecvBytes();
-            mode = Comms.RecvUint32();
+            string cwd = Comms.ReceiveString();
+            bpf = Comms.ReceiveBytes();
+            mode = Comms.ReceiveUint32();
             if (cwd.Length > 0 && Interop.ChDir(cwd) != 0)
                 Fail($"SandboxMeHere: chdir(\"{cwd}\"): {Interop.StrError(Marshal.GetLastPInvokeError())}");
         }
@@ -185,8 +185,9 @@ public sealed class SandboxClient : IDisposable
             {
                 var (tid, name) = others[0];
                 string more = others.Count > 1 ? $" (and {others.Count - 1} more)" : "";
-                Fail($"SandboxMeHere refused: seccomp(SECCOMP_FILTER_FLAG_TSYNC) failed with EINVAL (kernel without TSYNC?) and the process has {others.Count + 1} threads; " +
-                     $"thread {tid} \"{name}\"{more} could not be synchronised, and filtering only the calling thread would leave the others unsandboxed", tid, name);
+                Fail($"SandboxMeHere refused: this kernel has no seccomp TSYNC (seccomp(SECCOMP_FILTER_FLAG_TSYNC) failed with EINVAL; " +
+                     $"TSYNC is in Linux 3.17 and later, with a listener TSYNC_ESRCH in Linux 5.7 and later) and the process has {others.Count + 1} threads; " +
+                     $"thread {tid} \"{name}\"{more} could not be synchronised, and filtering only the calling thread would leave the others unsandboxed; see 'sandbox2 doctor'", tid, name);
             }
             r = Seccomp(flags & ~sync, bpf, out errno);
         }

@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 using Sandbox2;
 using Sandbox2.Client;
 
-// Modes: threads | kill | diverge | no-tsync | mapped | simple | buffer (see SandboxMeHereTests).
+// Modes: threads | kill | diverge | no-tsync | mapped | simple | echo | buffer (see SandboxMeHereTests).
 // The tests' filter makes getppid() fail with errno 1234 (or kills the process).
 string mode = args.Length > 0 ? args[0] : "threads";
 using var client = new SandboxClient();
@@ -72,6 +72,11 @@ try
         case "no-tsync":
             client.SandboxMeHere(); // throws when SANDBOX2_TEST_NO_TSYNC=1 (a .NET process always has several threads)
             return 0;
+        case "echo":
+            // Receiving over Comms after SandboxMeHere: AllowDotNetRuntime() must cover recvmsg.
+            client.SandboxMeHere();
+            comms.SendString(comms.ReceiveString().ToUpperInvariant());
+            return 0;
         case "simple":
             client.SandboxMeHere();
             comms.SendInt32(Native.Probe());
@@ -87,7 +92,7 @@ try
             }
         case "buffer":
             {
-                using var buffer = Sandbox2.Buffer.CreateFromFd(comms.RecvFd());
+                using var buffer = Sandbox2.SharedBuffer.CreateFromFd(comms.ReceiveFd());
                 buffer.Data.Reverse();
                 comms.SendInt64(buffer.Size);
                 return 0;

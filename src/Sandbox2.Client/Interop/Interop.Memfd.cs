@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Sandbox2.Client;
 
-/// <summary>memfd_create, ftruncate, mmap/munmap for <see cref="Buffer"/>.</summary>
+/// <summary>memfd_create, ftruncate, mmap/munmap for <see cref="SharedBuffer"/>.</summary>
 internal static unsafe partial class Interop
 {
     internal const uint MFD_CLOEXEC = 1;

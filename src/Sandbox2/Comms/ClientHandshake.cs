@@ -43,7 +43,7 @@ internal static class ClientHandshake
         if (bpf.Length == 0 || bpf.Length % 8 != 0 || bpf.Length / 8 > SandboxMeHereProtocol.MaxBpfInstructions)
             throw new ArgumentException($"bad BPF program of {bpf.Length} bytes", nameof(bpf));
 
-        var hello = await comms.RecvTlvAsync(cancellationToken).ConfigureAwait(false);
+        var hello = await comms.ReceiveTlvAsync(cancellationToken).ConfigureAwait(false);
         if (hello.Tag != CommsTag.Version || hello.Value.Length != 4)
             throw new CommsException(CommsError.TagMismatch, $"SandboxMeHere handshake: expected the client's Version message, received {CommsTag.Name(hello.Tag)} ({hello.Value.Length} bytes)");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(hello.Value);
@@ -72,16 +72,16 @@ internal static class ClientHandshake
 
     static async Task<ClientHandshakeResult> ReadOutcomeAsync(Comms comms, bool notifyListener, CancellationToken cancellationToken)
     {
-        if (!await comms.RecvBoolAsync(cancellationToken).ConfigureAwait(false))
+        if (!await comms.ReceiveBoolAsync(cancellationToken).ConfigureAwait(false))
         {
-            string reason = await comms.RecvStringAsync(cancellationToken).ConfigureAwait(false);
+            string reason = await comms.ReceiveStringAsync(cancellationToken).ConfigureAwait(false);
             if (reason.Length > 1000) reason = reason[..1000];
             return new ClientHandshakeResult(false, null, reason.ReplaceLineEndings(" "));
         }
-        SafeFileHandle? listener = notifyListener ? await comms.RecvFdAsync(cancellationToken).ConfigureAwait(false) : null;
+        SafeFileHandle? listener = notifyListener ? await comms.ReceiveFdAsync(cancellationToken).ConfigureAwait(false) : null;
         try
         {
-            uint ready = await comms.RecvUint32Async(cancellationToken).ConfigureAwait(false);
+            uint ready = await comms.ReceiveUint32Async(cancellationToken).ConfigureAwait(false);
             if (ready != SandboxMeHereProtocol.ClientReady)
                 throw new CommsException(CommsError.BadValue, $"SandboxMeHere handshake: expected ClientReady 0x{SandboxMeHereProtocol.ClientReady:X8}, received 0x{ready:X8}");
             return new ClientHandshakeResult(true, listener, null);

@@ -109,6 +109,15 @@ public sealed class Executor
         byte[] bpf = meHere ? policy.Compile(options).ToBytes() : CompiledPolicyCache.Compile(policy, nonce);
 
         var (outsideUid, outsideGid) = OutsideIds();
+        var ns = policy.Namespace;
+        bool noNamespaces = ns.Isolation == IsolationLevel.NoNamespaces;
+        int landlockAbi = ns.Landlock == LandlockMode.Off ? 0 : Landlock.Abi;
+        if (landlockAbi == 0 && ns.Landlock == LandlockMode.Required)
+        {
+            int errno = Math.Max(1, -Interop.LandlockAbiVersion());
+            string why = noNamespaces ? "Landlock, required without namespaces" : "Landlock, required by the policy";
+            return (null, SandboxOutcome.FromFailure(new SetupFailure(why, errno, ReasonCode.FailedPolicy, KernelFeature.Landlock)));
+        }
         var env = new List<string>();
         if (Environment is null) env.Add("PATH=" + DefaultPath);
         else
@@ -120,6 +129,7 @@ public sealed class Executor
                 env.Add(k + "=" + v);
             }
         }
+        if (ExecArguments.Check([Argv0, .. Args], env) is { } tooLong) return (null, new SandboxResult(SandboxStatus.SetupError, tooLong, ReasonCode.FailedConfig));
         var mounts = policy.Namespace.Mounts.Clone();
         var fds = FdMappings(meHere, commsPeer); // before the program is opened: nothing to close on a bad mapping
         SafeHandle programFd;
@@ -142,9 +152,28 @@ public sealed class Executor
             }
         }
 
+        // Without namespaces the /tmp tmpfs is a private directory (removed when the sandbox ends) and the program learns it
+        // from TMPDIR; Landlock gives it exactly the mounts, at their host paths.
+        string? privateTmp = null;
+        if (noNamespaces && mounts.Entries.Any(e => e.Kind == Mounts.EntryKind.Tmpfs))
+        {
+            privateTmp = Directory.CreateTempSubdirectory("sandbox2-tmp-").FullName;
+            if (Interop.GetEUid() == 0 && Interop.Chown(privateTmp, outsideUid, outsideGid) != 0)
+            {
+                Directory.Delete(privateTmp);
+                throw new IOException($"chown {privateTmp} to {outsideUid}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            }
+            if (!env.Any(e => e.StartsWith("TMPDIR=", StringComparison.Ordinal))) env.Add("TMPDIR=" + privateTmp);
+        }
+        var landlock = landlockAbi > 0 ? Landlock.For(mounts, landlockAbi, insidePaths: !noNamespaces, ns.Network, privateTmp) : null;
+
         var plan = new SandboxPlan
         {
             Namespaces = policy.Namespace.CloneNamespaces,
+            // Without a user namespace init itself changes to the outside ids (65534 when the executor is root).
+            InsideUid = noNamespaces ? outsideUid : 1000,
+            InsideGid = noNamespaces ? outsideGid : 1000,
+            Landlock = landlock,
             OutsideUid = outsideUid,
             OutsideGid = outsideGid,
             Hostname = policy.Namespace.Hostname,
@@ -163,7 +192,8 @@ public sealed class Executor
             NotifyListener = !meHere,
             SandboxBeforeExec = !meHere,
         };
-        return (new ExecutionPlan(plan, options, meHere ? bpf : null), null);
+        var isolation = new SandboxIsolation(ns.Isolation, landlock?.Abi);
+        return (new ExecutionPlan(plan, options, meHere ? bpf : null) { Isolation = isolation, PrivateDirectory = privateTmp }, null);
     }
 
     /// <summary>0/1/2, Comms at 1023 when open, and (before exec) the Ipc's mappings at their numbers.</summary>
@@ -228,4 +258,20 @@ public sealed class Executor
 /// <param name="Plan">What the native side carries out.</param>
 /// <param name="Options">The compile options (the monitor evaluates the policy with the same ones).</param>
 /// <param name="HandshakeBpf">SandboxMeHere mode: the filter to send in the handshake; null before exec.</param>
-internal sealed record ExecutionPlan(SandboxPlan Plan, PolicyCompileOptions Options, byte[]? HandshakeBpf);
+internal sealed record ExecutionPlan(SandboxPlan Plan, PolicyCompileOptions Options, byte[]? HandshakeBpf)
+{
+    /// <summary>What the sandbox's isolation will be once it runs.</summary>
+    public SandboxIsolation? Isolation { get; init; }
+
+    /// <summary>No namespaces: the private directory standing for /tmp, removed when the sandbox has ended.</summary>
+    public string? PrivateDirectory { get; init; }
+
+    /// <summary>Removes <see cref="PrivateDirectory"/> (what the sandbox wrote there is hostile: links are removed, never
+    /// followed).</summary>
+    public void RemovePrivateDirectory()
+    {
+        if (PrivateDirectory is null) return;
+        try { Directory.Delete(PrivateDirectory, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+}

@@ -34,7 +34,7 @@ internal sealed record NativeExitReport
 internal sealed class ForkServer : IDisposable
 {
     /// <summary>File name of the native program, shipped next to the library.</summary>
-    public const string ProgramName = "sandbox2-forkserver";
+    public const string ProgramName = GlobalForkServer.ProgramName;
 
     private static readonly Lock s_globalLock = new();
     private static ForkServer? s_global;
@@ -65,6 +65,7 @@ internal sealed class ForkServer : IDisposable
     internal static ForkServer AliveOrRestarted(ref ForkServer? slot, Func<ForkServer> start)
     {
         if (slot is { IsAlive: true }) return slot;
+        if (slot is not null) SandboxDiagnostics.ForkServerExited(slot.ProcessId);
         slot?.Dispose();
         slot = start();
         return slot;
@@ -73,8 +74,9 @@ internal sealed class ForkServer : IDisposable
     /// <summary>Host pid of the forkserver process.</summary>
     public int ProcessId { get; }
 
-    /// <summary>Full path of the native program: next to the library (AppContext.BaseDirectory).</summary>
-    public static string ProgramPath => Path.Combine(AppContext.BaseDirectory, ProgramName);
+    /// <summary>Full path of the native program found on disk (<see cref="ForkServerLocator"/>), or null when only the
+    /// embedded copy is available.</summary>
+    public static string? ProgramPath => ForkServerLocator.Locate().Path;
 
     /// <summary>false once the forkserver process has exited or its socket failed.</summary>
     public bool IsAlive
@@ -88,11 +90,14 @@ internal sealed class ForkServer : IDisposable
 
     /// <summary>Starts a private forkserver (tests; <see cref="Global"/> is the normal entry point).</summary>
     /// <param name="launcher">Optional command prefix (absolute path first), e.g. setpriv to run it unprivileged.</param>
-    internal static unsafe ForkServer Start(IReadOnlyList<string>? launcher = null)
+    /// <param name="location">Where the program is (tests); null searches (<see cref="ForkServerLocator"/>).</param>
+    internal static unsafe ForkServer Start(IReadOnlyList<string>? launcher = null, ForkServerLocator.Location? location = null)
     {
         HostResources.RaiseFileLimit(); // before the spawn: the forkserver inherits it
-        string path = ProgramPath;
-        if (!File.Exists(path)) throw new ForkServerException($"forkserver program not found at {path} (it is built from native/ by dotnet build)");
+        location ??= ForkServerLocator.Locate();
+        if (location.Value.Error is { } notFound) throw new ForkServerException(notFound);
+        using SafeFdHandle? embedded = location.Value.Embedded ? ForkServerLocator.OpenEmbedded() : null;
+        string path = location.Value.Path ?? $"/proc/self/fd/{embedded!.Fd}";
         int* pair = stackalloc int[2];
         if (Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_SEQPACKET | Interop.SOCK_CLOEXEC, 0, pair) != 0)
             throw new ForkServerException($"socketpair for the forkserver failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
@@ -137,7 +142,7 @@ internal sealed class ForkServer : IDisposable
         if (rc != 0)
         {
             ours.Dispose();
-            throw new ForkServerException($"posix_spawn {args[0]} failed: {Marshal.GetPInvokeErrorMessage(rc)}");
+            throw new ForkServerException($"posix_spawn {location.Value.Path ?? "of the embedded forkserver (memfd; see vm.memfd_noexec)"} failed: {Marshal.GetPInvokeErrorMessage(rc)}");
         }
         int pidfd = Interop.PidfdOpen(pid, 0);
         if (pidfd < 0)
@@ -149,6 +154,7 @@ internal sealed class ForkServer : IDisposable
         var timeout = new Timeval { Seconds = 30 };
         _ = Interop.SetSockOpt(ours, Interop.SOL_SOCKET, Interop.SO_RCVTIMEO, &timeout, (uint)sizeof(Timeval));
         _ = Interop.SetSockOpt(ours, Interop.SOL_SOCKET, Interop.SO_SNDTIMEO, &timeout, (uint)sizeof(Timeval));
+        SandboxDiagnostics.ForkServerStarted(pid, location.Value.Path ?? "embedded copy (memfd)");
         return new ForkServer(ours, new SafeFdHandle(pidfd), pid);
     }
 

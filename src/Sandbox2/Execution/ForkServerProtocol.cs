@@ -13,7 +13,8 @@ namespace Sandbox2;
 /// 4 LOOPBACK (empty); 5 MOUNT u32 kind, u32 MOUNT_ATTR_* flags, str target, str source, str options;
 /// 6 RLIMIT u32 resource, u64 soft, u64 hard; 7 CWD str; 8 ARG str (repeated); 9 ENV str (repeated);
 /// 10 FD u32 target (repeated); 11 BPF sock_filter[]; 12 NONCE u64; 13 OPTIONS u32 (bit 0 listener,
-/// bit 1 filter before exec). SCM_RIGHTS: program fd, status channel, then one source per FD record.</para>
+/// bit 1 filter before exec); 14 LANDLOCK u64 handled fs rights, u64 handled net rights, u64 scopes; 15 LANDLOCK_PATH
+/// u64 allowed rights, str path (repeated). Without CLONE_NEWUSER init takes the IDS itself. SCM_RIGHTS: program fd, status channel, then one source per FD record.</para>
 /// <para>Reply: <c>{ i32 errno, i32 init pid, u32 step, char detail[] }</c> + SCM_RIGHTS init pidfd when errno is 0.</para>
 /// <para>Status channel records: 1 SETUP_ERROR <c>{ u32 type, i32 errno, u32 step, char detail[] }</c> (step: <see cref="SetupStep"/>);
 /// 2 LISTENER <c>{ u32 type }</c> + SCM_RIGHTS seccomp listener;
@@ -25,14 +26,16 @@ internal static class ForkServerProtocol
     internal const uint Magic = 0x53324653;
     internal const uint Version = 2;
     internal const int MaxFds = 64;
-    internal const int MaxStrings = 8192;
+    /// <summary>No cap of its own: every string record takes at least 9 bytes, so the request size bounds the count
+    /// (the kernel's execve limit, checked first by <see cref="ExecArguments"/>, is lower still).</summary>
+    internal const int MaxStrings = MaxRequestBytes / 8;
     internal const int MaxMounts = 1024;
     internal const int MaxRlimits = 32;
     internal const int MaxRequestBytes = 4 << 20;
 
     private enum Tag : uint
     {
-        CloneFlags = 1, Ids, Hostname, Loopback, Mount, Rlimit, Cwd, Arg, Env, Fd, Bpf, Nonce, Options,
+        CloneFlags = 1, Ids, Hostname, Loopback, Mount, Rlimit, Cwd, Arg, Env, Fd, Bpf, Nonce, Options, Landlock, LandlockPath,
     }
 
     internal const uint OptionListener = 1, OptionFilter = 2;
@@ -110,6 +113,16 @@ internal static class ForkServerProtocol
         w.Record(Tag.Nonce, 8).U64(plan.ExecNonce);
         uint options = (plan.NotifyListener ? OptionListener : 0) | (plan.SandboxBeforeExec ? OptionFilter : 0);
         w.Record(Tag.Options, 4).U32(options);
+        if (plan.Landlock is { } ll)
+        {
+            if (ll.Rules.Count > MaxMounts + 1) throw new ArgumentException($"plan has {ll.Rules.Count} Landlock rules; at most {MaxMounts + 1}", nameof(plan));
+            w.Record(Tag.Landlock, 24).U64(ll.HandledFs).U64(ll.HandledNet).U64(ll.Scoped);
+            foreach (var r in ll.Rules)
+            {
+                byte[] p = Utf8Z(r.Path, "Landlock path");
+                w.Record(Tag.LandlockPath, 8 + p.Length).U64(r.Access).Bytes(p);
+            }
+        }
         if (w.Length > MaxRequestBytes) throw new ArgumentException($"plan is {w.Length} bytes; at most {MaxRequestBytes}", nameof(plan));
         return w.ToArray();
     }

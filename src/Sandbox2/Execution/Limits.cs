@@ -2,7 +2,7 @@ namespace Sandbox2;
 
 /// <summary>Resource limits of a sandboxee, with Sandbox2's defaults. Applied with setrlimit in the sandboxee
 /// right before exec (hard = soft), except <see cref="WallTime"/>, which the executor enforces.</summary>
-public sealed class Limits
+public sealed partial class Limits
 {
     /// <summary>RLIMIT_AS in bytes; null = unlimited. (A JIT .NET sandboxee needs ~1.3 GiB, NativeAOT ~130 MiB.)</summary>
     public ulong? AddressSpace { get; set; }
@@ -25,6 +25,8 @@ public sealed class Limits
         if (CpuTime is { } cpu && cpu <= TimeSpan.Zero) throw new ArgumentException($"CPU time limit must be positive, not {cpu}");
         if (WallTime is { } wall && wall <= TimeSpan.Zero) throw new ArgumentException($"wall time limit must be positive, not {wall}");
         if (OpenFiles == 0) throw new ArgumentException("open files limit must be at least 1");
+        if (CheckOpenFiles(OpenFiles) is { } tooMany) throw new ArgumentException(tooMany);
+        if (WallTime is { } longWall && longWall > MaxWallTime) throw new ArgumentException(WallTimeTooLong(longWall));
         ulong cpuSeconds = CpuTime is { } c ? (ulong)Math.Ceiling(c.TotalSeconds) : Infinity;
         return
         [

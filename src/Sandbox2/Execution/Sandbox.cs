@@ -12,7 +12,7 @@ namespace Sandbox2;
 /// </summary>
 /// <remarks>This class is the lifecycle only (run, kill, wait, dispose), like Sandbox2's <c>sandbox2.cc</c>: the
 /// plan comes from <see cref="Executor"/>, the outcome is decided once in a <see cref="SandboxOutcome"/>.</remarks>
-public sealed class Sandbox : IAsyncDisposable
+public sealed partial class Sandbox : IAsyncDisposable
 {
     /// <summary>How long a sandboxee that closed its Comms channel before SandboxMeHere may take to exit on its own.</summary>
     private static readonly TimeSpan HandshakeHangupGrace = TimeSpan.FromSeconds(1);
@@ -31,6 +31,7 @@ public sealed class Sandbox : IAsyncDisposable
     private TimeSpan? _pendingWallTime;
     private Comms? _comms;
     private SafeSocketHandle? _commsPeer;
+    private ExecutionPlan? _plan;
     private SetupFailure? _startFailure;
 
     /// <summary>Creates a sandbox for <paramref name="executor"/> under <paramref name="policy"/>.</summary>
@@ -66,7 +67,10 @@ public sealed class Sandbox : IAsyncDisposable
     /// <c>comms()</c>); null unless <see cref="Executor.EnableComms"/> or <see cref="Executor.EnableSandboxBeforeExec"/> =
     /// false. In SandboxMeHere mode the handshake uses it first: the program's own messages come after it. Usable after
     /// the sandbox ended (to read what it sent); disposed with the sandbox.</summary>
-    public Comms? Comms => _comms;
+    /// <exception cref="InvalidOperationException">SandboxMeHere mode and <see cref="Ready"/> has not completed: the
+    /// handshake owns the channel until then (a message sent now would break it).</exception>
+    public Comms? Comms => Executor.EnableSandboxBeforeExec || _ready.Task.IsCompleted ? _comms
+        : throw new InvalidOperationException("Sandbox.Comms is used by the SandboxMeHere handshake until the sandbox is Ready: await sandbox.Ready first");
 
     /// <summary>Completes with true once the program runs under its policy with the monitor attached: right after the
     /// start (before exec), or after the SandboxMeHere handshake. Completes with false when the sandbox ended or failed
@@ -155,17 +159,22 @@ public sealed class Sandbox : IAsyncDisposable
         SandboxResult result;
         try
         {
+            AttachOutputPipes();
             result = await RunStagesAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
+            _plan?.RemovePrivateDirectory();
+            CloseOutputPipeWriters();
             _ready.TrySetResult(false);
             lock (_gate) _wallTimer?.Dispose();
             Executor.Ipc.Dispose(); // the sandbox has its copies (or never will)
             _commsPeer?.Dispose();
         }
-        if (_notify is not null)
-            await _notify.EventFinishedAsync(result, CancellationToken.None).ConfigureAwait(false);
+        // What held: only for a sandbox that ran (a setup error held nothing).
+        if (result.Status != SandboxStatus.SetupError && _plan?.Isolation is { } isolation) result.Isolation = isolation;
+        SandboxDiagnostics.Ended(Executor, _spawned?.InitPid, started: _spawned is not null, result);
+        await SandboxDiagnostics.FinishedAsync(_notify, Executor, result).ConfigureAwait(false); // a throwing hook is logged, the result kept
         return result;
     }
 
@@ -178,7 +187,7 @@ public sealed class Sandbox : IAsyncDisposable
             if (!Executor.EnableSandboxBeforeExec && _comms is null) _comms = Comms.CreateWithPeer(out _commsPeer);
             var (created, error) = Executor.CreatePlan(Policy, _commsPeer);
             if (error is not null) return error;
-            plan = created!;
+            plan = _plan = created!;
         }
         catch (ResourceExhaustedException e)
         {
@@ -217,6 +226,7 @@ public sealed class Sandbox : IAsyncDisposable
             _commsPeer?.Dispose(); // the sandboxee has it now
         }
 
+        SandboxDiagnostics.Started(Executor, spawned.InitPid, _clock.Elapsed);
         using (spawned)
         {
             lock (_gate)
@@ -318,5 +328,6 @@ public sealed class Sandbox : IAsyncDisposable
         }
         _comms?.Dispose();
         _commsPeer?.Dispose();
+        DisposeOutputPipes();
     }
 }

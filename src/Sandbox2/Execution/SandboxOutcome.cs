@@ -84,7 +84,8 @@ internal sealed class SandboxOutcome
     internal static SandboxResult FromFailure(SetupFailure failure, SandboxUsage? usage = null)
     {
         string why = failure.Errno != 0 ? ": " + Marshal.GetPInvokeErrorMessage(failure.Errno) : "";
-        string hint = failure.Step == SetupStep.Exec && failure.Errno == 2 // ENOENT
+        string hint = failure.FeatureMissing ? KernelFeatures.MissingHint(failure.Feature)
+            : failure.Step == SetupStep.Exec && failure.Errno == 2 // ENOENT
             ? " (is its ELF interpreter mounted in the sandbox?)"
             : failure.Step == SetupStep.Bind && failure.Errno == 13 // EACCES
             ? FormattableString.Invariant($" (the sandbox's mounts are made as host uid {Executor.OutsideIds().Uid}: it must be able to reach the source)")
@@ -93,6 +94,7 @@ internal sealed class SandboxOutcome
         {
             Usage = usage ?? new SandboxUsage(TimeSpan.Zero, TimeSpan.Zero, 0),
             Feature = failure.Feature,
+            FeatureMissing = failure.FeatureMissing,
         };
     }
 }

@@ -90,4 +90,7 @@ internal sealed class SandboxPlan
     public bool NotifyListener { get; init; }
     /// <summary>false = SandboxMeHere mode: exec unfiltered (the program installs its policy itself).</summary>
     public bool SandboxBeforeExec { get; init; } = true;
+    /// <summary>A Landlock ruleset applied in the sandboxee after no_new_privs, before the seccomp filter (also in
+    /// SandboxMeHere mode: the whole process inherits it, every thread); null = none.</summary>
+    public LandlockPlan? Landlock { get; init; }
 }

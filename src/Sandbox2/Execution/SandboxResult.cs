@@ -27,11 +27,36 @@ public enum SandboxStatus
 /// <param name="MaxRssKb">Largest resident set of any one process, in KiB.</param>
 public sealed record SandboxUsage(TimeSpan WallTime, TimeSpan CpuTime, long MaxRssKb);
 
+/// <summary>How a sandbox is isolated (<c>--isolation</c>).</summary>
+public enum IsolationLevel
+{
+    /// <summary>The full sandbox: new user, pid, mount, network, ipc, uts and cgroup namespaces, seccomp, Landlock where the
+    /// kernel has it, rlimits.</summary>
+    Namespaces,
+    /// <summary>For places where namespaces cannot be made (an unprivileged container): the same seccomp policy, Landlock
+    /// rules confining the filesystem to what would have been mounted (and TCP to nothing where the ABI has it),
+    /// rlimits, no_new_privs. Weaker: the program shares the host's pid, ipc, uts and (unless Landlock v4+) network
+    /// view, and /proc is the host's.</summary>
+    NoNamespaces,
+}
+
+/// <summary>What isolation held for a sandbox.</summary>
+/// <param name="Level">Namespaces or not.</param>
+/// <param name="LandlockAbi">The Landlock ABI whose rules were enforced, or null when none were.</param>
+public sealed record SandboxIsolation(IsolationLevel Level, int? LandlockAbi);
+
 /// <summary>What happened to a sandboxee (Sandbox2's <c>Result</c>).</summary>
 public sealed class SandboxResult
 {
-    internal SandboxResult(SandboxStatus status, string reason, ReasonCode? reasonCode = null)
+    /// <summary>Creates a result, e.g. in a test of code that consumes results
+    /// (<c>new SandboxResult(SandboxStatus.Ok, "exited") { ExitCode = 0 }</c>); the library makes them when a sandbox ends.</summary>
+    /// <param name="status">How the sandbox ended.</param>
+    /// <param name="reason">One human-readable line.</param>
+    /// <param name="reasonCode">Sandbox2's reason code, where one applies.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="reason"/> is null.</exception>
+    public SandboxResult(SandboxStatus status, string reason, ReasonCode? reasonCode = null)
     {
+        ArgumentNullException.ThrowIfNull(reason);
         Status = status; Reason = reason; ReasonCode = reasonCode;
     }
 
@@ -45,6 +70,12 @@ public sealed class SandboxResult
     public ReasonCode? ReasonCode { get; }
     /// <summary>For a SETUP_ERROR: the kernel feature the failed step depends on (None when it needs nothing special).</summary>
     internal KernelFeature Feature { get; init; }
+    /// <summary>For a SETUP_ERROR: the errno said <see cref="Feature"/> is missing here (the reason then names it and
+    /// points to <c>sandbox2 doctor</c>).</summary>
+    internal bool FeatureMissing { get; init; }
+    /// <summary>What isolation actually held: namespaces or not, and the enforced Landlock ABI (null before the sandbox
+    /// started).</summary>
+    public SandboxIsolation? Isolation { get; internal set; }
     /// <summary>The exit code, when <see cref="Status"/> is <see cref="SandboxStatus.Ok"/>.</summary>
     public int? ExitCode { get; init; }
     /// <summary>The terminating signal, when <see cref="Status"/> is <see cref="SandboxStatus.Signaled"/>.</summary>

@@ -13,11 +13,11 @@ internal enum SetupStep
     RootPrivate = 20, Scratch = 21, PivotScratch = 22, RootTmpfs = 23, MakeDirectory = 24, CreateFile = 25,
     Symlink = 26, MountTarget = 27, Bind = 28, MountFlags = 29, Tmpfs = 30, Proc = 31,
     DetachOldRoot = 32, PivotRoot = 33, RemountReadOnly = 34, MountKind = 35,
-    Fork = 40, InitFds = 41,
+    Fork = 40, InitFds = 41, Subreaper = 42,
     // The sandboxee (PID 2) before exec.
     ParentDeathSignal = 50, SetSid = 51, SignalMask = 52, Dup = 53, Dup2 = 54, CloseRange = 55, Rlimit = 56,
     Chdir = 57, Capabilities = 58, NoNewPrivs = 59, Seccomp = 60, SeccompListener = 61, SendListener = 62,
-    Exec = 63,
+    Exec = 63, Landlock = 64, LandlockRule = 65, LandlockRestrict = 66,
 }
 
 /// <summary>What a setup step is, for reporting.</summary>
@@ -30,6 +30,9 @@ internal readonly record struct SetupStepInfo(string Text, ReasonCode Code, Kern
 /// kernel feature it needs, and the native step when the native side reported it.</summary>
 internal sealed record SetupFailure(string What, int Errno, ReasonCode Code, KernelFeature Feature = KernelFeature.None, SetupStep? Step = null)
 {
+    /// <summary>The errno says the step's kernel feature is missing here (decided from the errno, in C#).</summary>
+    public bool FeatureMissing => KernelFeatures.IsMissing(Feature, Errno, Step);
+
     /// <summary>A failure the native side reported as a step number, errno and detail.</summary>
     public static SetupFailure FromNative(SetupStep step, int errno, string detail)
     {
@@ -50,7 +53,7 @@ internal static class SetupSteps
     {
         SetupStep.Request => new("forkserver rejected the request: ", ReasonCode.FailedSubprocess, KernelFeature.None),
         SetupStep.Pipe => new("pipe2", ReasonCode.FailedSubprocess, KernelFeature.None),
-        SetupStep.Clone => new("clone3 (namespaces)", ReasonCode.FailedNamespaces, KernelFeature.UserNamespaces),
+        SetupStep.Clone => new("create the namespaces with ", ReasonCode.FailedNamespaces, KernelFeature.UserNamespaces),
         SetupStep.SetGroups => new("write setgroups deny ", ReasonCode.FailedNamespaces, KernelFeature.UserNamespaces),
         SetupStep.UidMap => new("write uid_map ", ReasonCode.FailedNamespaces, KernelFeature.UserNamespaces),
         SetupStep.GidMap => new("write gid_map ", ReasonCode.FailedNamespaces, KernelFeature.UserNamespaces),
@@ -78,6 +81,7 @@ internal static class SetupSteps
         SetupStep.MountKind => new("unknown mount kind at ", ReasonCode.FailedNamespaces, KernelFeature.None),
         SetupStep.Fork => new("fork sandboxee", ReasonCode.FailedSubprocess, KernelFeature.None),
         SetupStep.InitFds => new("init descriptors: ", ReasonCode.FailedIpc, KernelFeature.None),
+        SetupStep.Subreaper => new("prctl CHILD_SUBREAPER (init)", ReasonCode.FailedSubprocess, KernelFeature.None),
         SetupStep.ParentDeathSignal => new("prctl PDEATHSIG", ReasonCode.FailedSubprocess, KernelFeature.None),
         SetupStep.SetSid => new("setsid", ReasonCode.FailedSubprocess, KernelFeature.None),
         SetupStep.SignalMask => new("unblock signals", ReasonCode.FailedSubprocess, KernelFeature.None),
@@ -92,6 +96,9 @@ internal static class SetupSteps
         SetupStep.SeccompListener => new("install seccomp filter with a listener", ReasonCode.FailedPolicy, KernelFeature.SeccompUserNotification),
         SetupStep.SendListener => new("send seccomp listener", ReasonCode.FailedMonitor, KernelFeature.None),
         SetupStep.Exec => new("execveat ", ReasonCode.FailedSubprocess, KernelFeature.None),
+        SetupStep.Landlock => new("create the Landlock ruleset", ReasonCode.FailedPolicy, KernelFeature.Landlock),
+        SetupStep.LandlockRule => new("Landlock rule for ", ReasonCode.FailedPolicy, KernelFeature.Landlock),
+        SetupStep.LandlockRestrict => new("enforce the Landlock ruleset", ReasonCode.FailedPolicy, KernelFeature.Landlock),
         _ => new(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"setup step {(int)step} "), ReasonCode.FailedSubprocess, KernelFeature.None),
     };
 }

@@ -175,7 +175,7 @@ internal sealed class Monitor : IDisposable
             {
                 int errno = Marshal.GetLastPInvokeError();
                 if (errno == 4 /* EINTR */) continue;
-                Trace.WriteLine($"sandbox2 monitor: epoll_wait failed: errno {errno}");
+                SandboxDiagnostics.MonitorError($"epoll_wait failed: errno {errno}", null);
                 Thread.Sleep(10);
                 continue;
             }
@@ -190,12 +190,12 @@ internal sealed class Monitor : IDisposable
                 }
                 if (!_entries.TryGetValue(token, out var entry) || entry.Removed != 0) continue;
                 try { entry.OnEvents(events[i].Events); }
-                catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: {ex}"); }
+                catch (Exception ex) { SandboxDiagnostics.MonitorError("an event handler threw", ex); }
             }
             while (_work.TryDequeue(out var work))
             {
                 try { work(); }
-                catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: {ex}"); }
+                catch (Exception ex) { SandboxDiagnostics.MonitorError("an event handler threw", ex); }
             }
         }
     }
@@ -209,7 +209,7 @@ internal sealed class Monitor : IDisposable
         while (_work.TryDequeue(out var work))
         {
             try { work(); }
-            catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: {ex}"); }
+            catch (Exception ex) { SandboxDiagnostics.MonitorError("an event handler threw", ex); }
         }
         foreach (var entry in _entries.Values)
         {
@@ -288,7 +288,7 @@ internal sealed class Monitor : IDisposable
             if (syscall.Arch == SyscallArch.X86_64)
             {
                 try { traced = _target.IsTraced(syscall); }
-                catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: policy evaluation failed: {ex.Message}"); }
+                catch (Exception ex) { SandboxDiagnostics.MonitorError("policy evaluation failed", ex); }
             }
             if (!traced)
             {
@@ -313,7 +313,7 @@ internal sealed class Monitor : IDisposable
             try { action = await notify.EventSyscallTraceAsync(syscall, _target.Cancellation).ConfigureAwait(false); }
             catch (Exception ex)
             {
-                Trace.WriteLine($"sandbox2 monitor: EventSyscallTrace threw, denying: {ex.Message}");
+                SandboxDiagnostics.TraceHandlerFailed(ex, syscall.Name);
                 action = TraceAction.Deny;
             }
             if (Volatile.Read(ref _ended) != 0) return; // being killed: keep the thread held, answer nothing
@@ -372,7 +372,7 @@ internal sealed class Monitor : IDisposable
                     await notify.EventSyscallViolationAsync(v.Syscall, v.Type, _target.Cancellation).AsTask()
                         .WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
                 }
-                catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: EventSyscallViolation failed: {ex.Message}"); }
+                catch (Exception ex) { SandboxDiagnostics.MonitorError("Notify.EventSyscallViolationAsync threw", ex); }
             }
             Report(v);
         }
@@ -380,9 +380,9 @@ internal sealed class Monitor : IDisposable
         private void Report(MonitorViolation violation)
         {
             try { _target.OnViolation(violation); }
-            catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: OnViolation failed: {ex.Message}"); }
+            catch (Exception ex) { SandboxDiagnostics.MonitorError("reporting a violation failed", ex); }
             try { _target.Kill(); }
-            catch (Exception ex) { Trace.WriteLine($"sandbox2 monitor: kill failed: {ex.Message}"); }
+            catch (Exception ex) { SandboxDiagnostics.MonitorError("killing a violating sandbox failed", ex); }
         }
     }
 

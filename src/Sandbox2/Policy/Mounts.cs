@@ -152,6 +152,15 @@ public sealed class Mounts
         return real;
     }
 
+    /// <summary>Whether a bind shows its host path where it is on the host (the inside path leads to the same file), as
+    /// it must without a mount namespace.</summary>
+    internal static bool IsSameHostPath(Entry e)
+    {
+        if (e.Outside == e.Inside) return true;
+        try { return Path.GetFullPath(ResolveLinks(e.Inside)) == e.Outside; }
+        catch (IOException) { return false; }
+    }
+
     /// <summary>realpath(3) in managed code: follows every symlink component.</summary>
     internal static string ResolveLinks(string path)
     {

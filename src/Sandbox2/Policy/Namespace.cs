@@ -18,10 +18,17 @@ public sealed class Namespace
 {
     public Namespace() : this(new Mounts(), "sandbox2", NetworkMode.None) { }
 
-    internal Namespace(Mounts mounts, string hostname, NetworkMode network)
+    internal Namespace(Mounts mounts, string hostname, NetworkMode network, IsolationLevel isolation = IsolationLevel.Namespaces, LandlockMode landlock = LandlockMode.BestEffort)
     {
-        Mounts = mounts; Hostname = hostname; Network = network;
+        Mounts = mounts; Hostname = hostname; Network = network; Isolation = isolation; Landlock = landlock;
     }
+
+    /// <summary>Namespaces (the default) or, after <see cref="PolicyBuilder.DisableNamespaces"/>, none.</summary>
+    public IsolationLevel Isolation { get; }
+
+    /// <summary>Whether Landlock rules derived from <see cref="Mounts"/> are applied (<see cref="LandlockMode.Required"/>
+    /// without namespaces).</summary>
+    public LandlockMode Landlock { get; }
 
     /// <summary>What is mounted into the empty, read-only root.</summary>
     public Mounts Mounts { get; }
@@ -29,5 +36,7 @@ public sealed class Namespace
     public string Hostname { get; }
     public NetworkMode Network { get; }
 
-    internal PlanNamespaces CloneNamespaces => Network == NetworkMode.Host ? PlanNamespaces.All & ~PlanNamespaces.Net : PlanNamespaces.All;
+    internal PlanNamespaces CloneNamespaces =>
+        Isolation == IsolationLevel.NoNamespaces ? PlanNamespaces.None
+        : Network == NetworkMode.Host ? PlanNamespaces.All & ~PlanNamespaces.Net : PlanNamespaces.All;
 }

@@ -37,8 +37,8 @@ public sealed partial class PolicyBuilder
     public PolicyBuilder AllowExit() => AllowNamed(nameof(AllowExit), "exit", "exit_group");
     public PolicyBuilder AllowTime() => AllowNamed(nameof(AllowTime), "time", "gettimeofday", "clock_gettime");
     public PolicyBuilder AllowSleep() => AllowNamed(nameof(AllowSleep), "clock_nanosleep", "nanosleep");
-    public PolicyBuilder AllowGetIDs() => AllowNamed(nameof(AllowGetIDs), "getuid", "geteuid", "getresuid", "getgid", "getegid", "getresgid", "getgroups");
-    public PolicyBuilder AllowGetPIDs() => AllowNamed(nameof(AllowGetPIDs), "getpid", "getppid", "gettid");
+    public PolicyBuilder AllowGetIds() => AllowNamed(nameof(AllowGetIds), "getuid", "geteuid", "getresuid", "getgid", "getegid", "getresgid", "getgroups");
+    public PolicyBuilder AllowGetPids() => AllowNamed(nameof(AllowGetPids), "getpid", "getppid", "gettid");
     public PolicyBuilder AllowGetPGIDs() => AllowNamed(nameof(AllowGetPGIDs), "getpgid", "getpgrp");
     public PolicyBuilder AllowSetRlimit() => AllowNamed(nameof(AllowSetRlimit), "prlimit64", "setrlimit");
     public PolicyBuilder AllowKill() => AllowNamed(nameof(AllowKill), "kill", "tgkill", "tkill");

@@ -7,6 +7,25 @@ public sealed partial class PolicyBuilder
     private readonly Mounts _mounts = new();
     private string _hostname = "sandbox2";
     private NetworkMode _network = NetworkMode.None;
+    private IsolationLevel _isolation = IsolationLevel.Namespaces;
+    private LandlockMode _landlock = LandlockMode.BestEffort;
+
+    /// <summary>Sandbox2's <c>DisableNamespaces()</c>: run without user, pid, mount, network, ipc, uts and cgroup
+    /// namespaces, for places where they cannot be made (an unprivileged Docker or Kubernetes container). The policy's
+    /// seccomp filter, rlimits and no_new_privs stay; the filesystem is confined by Landlock (required: the sandbox fails
+    /// where the kernel lacks it) to exactly the mounts, at their host paths (a bind must be at the same path inside and
+    /// out; a <c>/tmp</c> tmpfs becomes a private directory the executor creates and removes, given as <c>TMPDIR</c>), and
+    /// with network mode none TCP bind/connect are denied (Landlock ABI 4+). Weaker than namespaces: the program sees
+    /// the host's processes, /proc, hostname and (Landlock ABI &lt; 4, UDP) network, and the result says
+    /// <see cref="IsolationLevel.NoNamespaces"/>. CLI: <c>--isolation no-namespaces</c>.</summary>
+    public PolicyBuilder DisableNamespaces() { _isolation = IsolationLevel.NoNamespaces; return this; }
+
+    /// <summary>Fail (SETUP_ERROR naming Landlock) rather than run where the kernel has no Landlock; by default Landlock is
+    /// applied where available as a second wall inside the namespaces.</summary>
+    public PolicyBuilder RequireLandlock() { _landlock = LandlockMode.Required; return this; }
+
+    /// <summary>No Landlock rules (namespaces only; not allowed with <see cref="DisableNamespaces"/>).</summary>
+    public PolicyBuilder DisableLandlock() { _landlock = LandlockMode.Off; return this; }
 
     /// <summary>Bind a host file at the same path (read-only unless <paramref name="writable"/>).</summary>
     public PolicyBuilder AddFile(string path, bool writable = false) { _mounts.AddFile(path, writable); return this; }
@@ -68,5 +87,22 @@ public sealed partial class PolicyBuilder
         return this;
     }
 
-    private Namespace BuildNamespace() => new(_mounts, _hostname, _network);
+    private Namespace BuildNamespace()
+    {
+        if (_isolation == IsolationLevel.NoNamespaces)
+        {
+            if (_landlock == LandlockMode.Off)
+                throw new PolicyException("DisableNamespaces() with DisableLandlock(): without namespaces Landlock is what confines the filesystem");
+            if (_network == NetworkMode.Loopback)
+                throw new PolicyException("network mode loopback needs a network namespace (not available with DisableNamespaces(); use none or host)");
+            foreach (var e in _mounts.Entries)
+            {
+                if (e.Kind is Mounts.EntryKind.File or Mounts.EntryKind.Directory && !Mounts.IsSameHostPath(e))
+                    throw new PolicyException($"{e.Outside} at {e.Inside}: without namespaces a path can only be granted where it is (needs a mount namespace)");
+                if (e.Kind == Mounts.EntryKind.Tmpfs && e.Inside != "/tmp")
+                    throw new PolicyException($"tmpfs at {e.Inside}: without namespaces only /tmp can be given (as a private directory)");
+            }
+        }
+        return new(_mounts, _hostname, _network, _isolation, _isolation == IsolationLevel.NoNamespaces ? LandlockMode.Required : _landlock);
+    }
 }

@@ -33,8 +33,8 @@ public sealed partial class PolicyBuilder
         AllowExit();
         AllowTime();
         AllowSleep();
-        AllowGetIDs();
-        AllowGetPIDs();
+        AllowGetIds();
+        AllowGetPids();
         AllowGetPGIDs();
         AllowGetRlimit();
         AllowGetRandom();
@@ -70,8 +70,8 @@ public sealed partial class PolicyBuilder
         AllowExit();
         AllowTime();
         AllowSleep();
-        AllowGetIDs();
-        AllowGetPIDs();
+        AllowGetIds();
+        AllowGetPids();
         AllowGetRlimit();
         AllowGetRandom();
         AllowHandleSignals();
@@ -86,11 +86,12 @@ public sealed partial class PolicyBuilder
         AllowSetRlimit();      // the runtime raises RLIMIT_NOFILE's soft limit at start-up
         AllowMmap();
         AllowMprotect();
+        // recvmsg: a C# sandboxee receiving over Comms after SandboxMeHere (sendmsg on fd 1023 comes with the handshake).
         AllowNames(nameof(AllowDotNetRuntime), "clone", "madvise", "membarrier", "mlock", "munlock", "memfd_create", "ftruncate",
             "get_mempolicy", "sched_getaffinity", "sched_setaffinity", "sched_yield", "sched_getparam", "sched_getscheduler",
             "sched_setscheduler", "sched_get_priority_max", "sched_get_priority_min", "sysinfo", "prctl", "getsid",
             "tgkill", "tkill", "close", "lseek", "fsync", "fadvise64", "flock", "fstatfs", "statfs", "getcwd", "getrusage",
-            "pwrite64", "pread64", "uname", "set_robust_list", "get_robust_list", "sigaltstack", "rt_sigreturn",
+            "pwrite64", "pread64", "uname", "recvmsg", "set_robust_list", "get_robust_list", "sigaltstack", "rt_sigreturn",
             "rt_sigtimedwait", "rt_sigqueueinfo", "clock_getres", "timerfd_create", "timerfd_settime", "timerfd_gettime",
             "getpriority", "setpriority", "mincore", "msync", "unlink", "fchmod", "gettid");
         // A .NET program started under the filter (sandbox before exec) opens its diagnostics IPC (an AF_UNIX

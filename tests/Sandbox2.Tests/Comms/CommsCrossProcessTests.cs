@@ -26,24 +26,24 @@ public sealed class CommsCrossProcessTests
             {
                 using var cts = new CancellationTokenSource(Timeout);
                 var ct = cts.Token;
-                await comms.SendBoolAsync(true, ct); Assert.True(await comms.RecvBoolAsync(ct));
-                await comms.SendInt8Async(-128, ct); Assert.Equal((sbyte)-128, await comms.RecvInt8Async(ct));
-                await comms.SendUint8Async(255, ct); Assert.Equal((byte)255, await comms.RecvUint8Async(ct));
-                await comms.SendInt16Async(-2, ct); Assert.Equal((short)-2, await comms.RecvInt16Async(ct));
-                await comms.SendUint16Async(65535, ct); Assert.Equal((ushort)65535, await comms.RecvUint16Async(ct));
-                await comms.SendInt32Async(int.MinValue, ct); Assert.Equal(int.MinValue, await comms.RecvInt32Async(ct));
-                await comms.SendUint32Async(uint.MaxValue, ct); Assert.Equal(uint.MaxValue, await comms.RecvUint32Async(ct));
-                await comms.SendInt64Async(long.MinValue, ct); Assert.Equal(long.MinValue, await comms.RecvInt64Async(ct));
-                await comms.SendUint64Async(ulong.MaxValue, ct); Assert.Equal(ulong.MaxValue, await comms.RecvUint64Async(ct));
-                await comms.SendStringAsync("grüße ✓", ct); Assert.Equal("grüße ✓", await comms.RecvStringAsync(ct));
+                await comms.SendBoolAsync(true, ct); Assert.True(await comms.ReceiveBoolAsync(ct));
+                await comms.SendInt8Async(-128, ct); Assert.Equal((sbyte)-128, await comms.ReceiveInt8Async(ct));
+                await comms.SendUint8Async(255, ct); Assert.Equal((byte)255, await comms.ReceiveUint8Async(ct));
+                await comms.SendInt16Async(-2, ct); Assert.Equal((short)-2, await comms.ReceiveInt16Async(ct));
+                await comms.SendUint16Async(65535, ct); Assert.Equal((ushort)65535, await comms.ReceiveUint16Async(ct));
+                await comms.SendInt32Async(int.MinValue, ct); Assert.Equal(int.MinValue, await comms.ReceiveInt32Async(ct));
+                await comms.SendUint32Async(uint.MaxValue, ct); Assert.Equal(uint.MaxValue, await comms.ReceiveUint32Async(ct));
+                await comms.SendInt64Async(long.MinValue, ct); Assert.Equal(long.MinValue, await comms.ReceiveInt64Async(ct));
+                await comms.SendUint64Async(ulong.MaxValue, ct); Assert.Equal(ulong.MaxValue, await comms.ReceiveUint64Async(ct));
+                await comms.SendStringAsync("grüße ✓", ct); Assert.Equal("grüße ✓", await comms.ReceiveStringAsync(ct));
                 var big = new byte[3 << 20];
                 new Random(5).NextBytes(big);
-                await comms.SendBytesAsync(big, ct); Assert.Equal(big, await comms.RecvBytesAsync(ct));
-                await comms.SendBytesAsync(Array.Empty<byte>(), ct); Assert.Empty(await comms.RecvBytesAsync(ct));
+                await comms.SendBytesAsync(big, ct); Assert.Equal(big, await comms.ReceiveBytesAsync(ct));
+                await comms.SendBytesAsync(Array.Empty<byte>(), ct); Assert.Empty(await comms.ReceiveBytesAsync(ct));
                 await comms.SendProtoBufAsync(new Int64Value { Value = 1L << 40 }, ct);
-                Assert.Equal(1L << 40, (await comms.RecvProtoBufAsync(Int64Value.Parser, ct)).Value);
+                Assert.Equal(1L << 40, (await comms.ReceiveProtoBufAsync(Int64Value.Parser, ct)).Value);
                 await comms.SendTlvAsync(0x1234, new byte[] { 1, 2 }, ct);
-                var raw = await comms.RecvTlvAsync(ct);
+                var raw = await comms.ReceiveTlvAsync(ct);
                 Assert.Equal(0x1234u, raw.Tag);
                 Assert.Equal(new byte[] { 1, 2 }, raw.Value);
 
@@ -52,7 +52,7 @@ public sealed class CommsCrossProcessTests
                 {
                     await comms.SendFdAsync(w, ct);
                     w.Dispose();
-                    using (var back = await comms.RecvFdAsync(ct))
+                    using (var back = await comms.ReceiveFdAsync(ct))
                     using (var stream = new FileStream(back, FileAccess.Write, 1))
                         stream.Write("round trip"u8);
                     using var reader = new StreamReader(new FileStream(r, FileAccess.Read, 1));
@@ -75,17 +75,17 @@ public sealed class CommsCrossProcessTests
         {
             using var cts = new CancellationTokenSource(Timeout);
             var ct = cts.Token;
-            await comms.SendBoolAsync(false, ct); Assert.True(await comms.RecvBoolAsync(ct));
-            await comms.SendInt8Async(127, ct); Assert.Equal((sbyte)-128, await comms.RecvInt8Async(ct));
-            await comms.SendUint8Async(9, ct); Assert.Equal((byte)10, await comms.RecvUint8Async(ct));
-            await comms.SendInt16Async(-10, ct); Assert.Equal((short)-9, await comms.RecvInt16Async(ct));
-            await comms.SendUint16Async(65535, ct); Assert.Equal((ushort)0, await comms.RecvUint16Async(ct));
-            await comms.SendInt32Async(41, ct); Assert.Equal(42, await comms.RecvInt32Async(ct));
-            await comms.SendUint32Async(0xFFFFFFFE, ct); Assert.Equal(0xFFFFFFFFu, await comms.RecvUint32Async(ct));
-            await comms.SendInt64Async(-1, ct); Assert.Equal(0L, await comms.RecvInt64Async(ct));
-            await comms.SendUint64Async(1UL << 63, ct); Assert.Equal((1UL << 63) + 1, await comms.RecvUint64Async(ct));
-            await comms.SendStringAsync("hi", ct); Assert.Equal("hi!", await comms.RecvStringAsync(ct));
-            await comms.SendBytesAsync(new byte[] { 1, 2, 3 }, ct); Assert.Equal(new byte[] { 3, 2, 1 }, await comms.RecvBytesAsync(ct));
+            await comms.SendBoolAsync(false, ct); Assert.True(await comms.ReceiveBoolAsync(ct));
+            await comms.SendInt8Async(127, ct); Assert.Equal((sbyte)-128, await comms.ReceiveInt8Async(ct));
+            await comms.SendUint8Async(9, ct); Assert.Equal((byte)10, await comms.ReceiveUint8Async(ct));
+            await comms.SendInt16Async(-10, ct); Assert.Equal((short)-9, await comms.ReceiveInt16Async(ct));
+            await comms.SendUint16Async(65535, ct); Assert.Equal((ushort)0, await comms.ReceiveUint16Async(ct));
+            await comms.SendInt32Async(41, ct); Assert.Equal(42, await comms.ReceiveInt32Async(ct));
+            await comms.SendUint32Async(0xFFFFFFFE, ct); Assert.Equal(0xFFFFFFFFu, await comms.ReceiveUint32Async(ct));
+            await comms.SendInt64Async(-1, ct); Assert.Equal(0L, await comms.ReceiveInt64Async(ct));
+            await comms.SendUint64Async(1UL << 63, ct); Assert.Equal((1UL << 63) + 1, await comms.ReceiveUint64Async(ct));
+            await comms.SendStringAsync("hi", ct); Assert.Equal("hi!", await comms.ReceiveStringAsync(ct));
+            await comms.SendBytesAsync(new byte[] { 1, 2, 3 }, ct); Assert.Equal(new byte[] { 3, 2, 1 }, await comms.ReceiveBytesAsync(ct));
 
             var (r, w) = CommsTests.Pipe();
             using (w)
@@ -94,15 +94,15 @@ public sealed class CommsCrossProcessTests
                 using (var s = new FileStream(w, FileAccess.Write, 1)) s.Write("for C"u8);
                 await comms.SendFdAsync(r, ct);
             }
-            Assert.Equal("for C"u8.ToArray(), await comms.RecvBytesAsync(ct));
-            using (var fromC = await comms.RecvFdAsync(ct))
+            Assert.Equal("for C"u8.ToArray(), await comms.ReceiveBytesAsync(ct));
+            using (var fromC = await comms.ReceiveFdAsync(ct))
             using (var reader = new StreamReader(new FileStream(fromC, FileAccess.Read, 1)))
                 Assert.Equal("from C", await reader.ReadToEndAsync(ct));
 
             await comms.SendInt32Async(5, ct); // the C side asks for a Uint32
-            Assert.Equal("tag-mismatch", await comms.RecvStringAsync(ct));
+            Assert.Equal("tag-mismatch", await comms.ReceiveStringAsync(ct));
             await comms.SendInt32Async(21, ct);
-            Assert.Equal(42, await comms.RecvInt32Async(ct));
+            Assert.Equal(42, await comms.ReceiveInt32Async(ct));
             await comms.SendBytesAsync(new byte[2000], ct); // over the C side's 1024-byte cap
             var exit = await child.WaitAsync(Timeout);
             Assert.True(exit.ExitCode == 42, exit.ToString());
@@ -117,8 +117,8 @@ public sealed class CommsCrossProcessTests
         using (comms)
         {
             await comms.SendInt32Async(1);
-            Assert.Equal(1, await comms.RecvInt32Async());
-            var pending = comms.RecvInt32Async().AsTask();
+            Assert.Equal(1, await comms.ReceiveInt32Async());
+            var pending = comms.ReceiveInt32Async().AsTask();
             child.Kill();
             var e = await Assert.ThrowsAsync<CommsException>(() => pending.WaitAsync(Timeout));
             Assert.Equal(CommsError.Closed, e.Error);
@@ -148,7 +148,7 @@ public sealed class CommsCrossProcessTests
                     var data = new byte[size];
                     new Random(size).NextBytes(data);
                     await comms.SendBytesAsync(data, cts.Token);
-                    Assert.Equal(Crc4(data), await comms.RecvUint32Async(cts.Token));
+                    Assert.Equal(Crc4(data), await comms.ReceiveUint32Async(cts.Token));
                 }
             }
             var exit = await child.WaitAsync(Timeout);
@@ -187,14 +187,14 @@ public sealed class CommsConnectionTests
             {
                 if (csharp)
                 {
-                    using var buffer = Buffer.CreateWithSize(16);
+                    using var buffer = SharedBuffer.CreateWithSize(16);
                     await comms.SendFdAsync(buffer.Fd);
-                    Assert.Equal(16, await comms.RecvInt64Async().AsTask().WaitAsync(Timeout));
+                    Assert.Equal(16, await comms.ReceiveInt64Async().AsTask().WaitAsync(Timeout));
                 }
                 else
                 {
                     await comms.SendStringAsync("at 77");
-                    Assert.Equal("at 77", await comms.RecvStringAsync().AsTask().WaitAsync(Timeout));
+                    Assert.Equal("at 77", await comms.ReceiveStringAsync().AsTask().WaitAsync(Timeout));
                 }
             }
             var exit = await child.WaitAsync(Timeout);

@@ -71,7 +71,7 @@ public sealed class CommsFuzzTests(ITestOutputHelper output)
                 // Drain: the peer is gone, so the channel must end in Closed within a bounded number of reads.
                 for (int i = 0; ; i++)
                 {
-                    try { reader.RecvTlv(); }
+                    try { reader.ReceiveTlv(); }
                     catch (CommsException e) when (e.Error is CommsError.Closed or CommsError.Truncated or CommsError.TooLarge) { break; }
                     if (i > stream.Length) throw new InvalidOperationException("the channel never reported the hang-up");
                 }
@@ -87,22 +87,22 @@ public sealed class CommsFuzzTests(ITestOutputHelper output)
     {
         switch (op)
         {
-            case 0: c.RecvBool(); break;
-            case 1: c.RecvInt8(); break;
-            case 2: c.RecvUint8(); break;
-            case 3: c.RecvInt16(); break;
-            case 4: c.RecvUint16(); break;
-            case 5: c.RecvInt32(); break;
-            case 6: c.RecvUint32(); break;
-            case 7: c.RecvInt64(); break;
-            case 8: c.RecvUint64(); break;
-            case 9: c.RecvString(); break;
-            case 10: c.RecvBytes(); break;
-            case 11: c.RecvProtoBuf(Struct.Parser); break;
-            case 12: c.RecvFd().Dispose(); break;
-            case 13: c.RecvCreds(); break;
-            case 14: c.RecvTlv(); break;
-            case 15: c.RecvProtoBuf(StringValue.Parser); break;
+            case 0: c.ReceiveBool(); break;
+            case 1: c.ReceiveInt8(); break;
+            case 2: c.ReceiveUint8(); break;
+            case 3: c.ReceiveInt16(); break;
+            case 4: c.ReceiveUint16(); break;
+            case 5: c.ReceiveInt32(); break;
+            case 6: c.ReceiveUint32(); break;
+            case 7: c.ReceiveInt64(); break;
+            case 8: c.ReceiveUint64(); break;
+            case 9: c.ReceiveString(); break;
+            case 10: c.ReceiveBytes(); break;
+            case 11: c.ReceiveProtoBuf(Struct.Parser); break;
+            case 12: c.ReceiveFd().Dispose(); break;
+            case 13: c.ReceiveCreds(); break;
+            case 14: c.ReceiveTlv(); break;
+            case 15: c.ReceiveProtoBuf(StringValue.Parser); break;
             default: ReceiveAsync(c, op - 16).WaitAsync(OpTimeout).GetAwaiter().GetResult(); break;
         }
     }
@@ -111,22 +111,22 @@ public sealed class CommsFuzzTests(ITestOutputHelper output)
     {
         switch (op)
         {
-            case 0: await c.RecvBoolAsync(); break;
-            case 1: await c.RecvInt8Async(); break;
-            case 2: await c.RecvUint8Async(); break;
-            case 3: await c.RecvInt16Async(); break;
-            case 4: await c.RecvUint16Async(); break;
-            case 5: await c.RecvInt32Async(); break;
-            case 6: await c.RecvUint32Async(); break;
-            case 7: await c.RecvInt64Async(); break;
-            case 8: await c.RecvUint64Async(); break;
-            case 9: await c.RecvStringAsync(); break;
-            case 10: await c.RecvBytesAsync(); break;
-            case 11: await c.RecvProtoBufAsync(Struct.Parser); break;
-            case 12: (await c.RecvFdAsync()).Dispose(); break;
-            case 13: await c.RecvCredsAsync(); break;
-            case 14: await c.RecvTlvAsync(); break;
-            default: await c.RecvProtoBufAsync(Int64Value.Parser); break;
+            case 0: await c.ReceiveBoolAsync(); break;
+            case 1: await c.ReceiveInt8Async(); break;
+            case 2: await c.ReceiveUint8Async(); break;
+            case 3: await c.ReceiveInt16Async(); break;
+            case 4: await c.ReceiveUint16Async(); break;
+            case 5: await c.ReceiveInt32Async(); break;
+            case 6: await c.ReceiveUint32Async(); break;
+            case 7: await c.ReceiveInt64Async(); break;
+            case 8: await c.ReceiveUint64Async(); break;
+            case 9: await c.ReceiveStringAsync(); break;
+            case 10: await c.ReceiveBytesAsync(); break;
+            case 11: await c.ReceiveProtoBufAsync(Struct.Parser); break;
+            case 12: (await c.ReceiveFdAsync()).Dispose(); break;
+            case 13: await c.ReceiveCredsAsync(); break;
+            case 14: await c.ReceiveTlvAsync(); break;
+            default: await c.ReceiveProtoBufAsync(Int64Value.Parser); break;
         }
     }
 
@@ -189,7 +189,7 @@ public sealed class CommsFuzzTests(ITestOutputHelper output)
                 foreach (var input in inputs)
                 {
                     await comms.SendBytesAsync(input, cts.Token);
-                    values += await comms.RecvInt32Async(cts.Token);
+                    values += await comms.ReceiveInt32Async(cts.Token);
                     ran++;
                 }
             }
@@ -207,7 +207,7 @@ public sealed class CommsFuzzTests(ITestOutputHelper output)
         {
             using (writer) CommsTests.RawWrite(writer, [.. Header(CommsTag.Bytes, 200UL << 20), .. new byte[10]]);
             long before = GC.GetAllocatedBytesForCurrentThread();
-            var e = Assert.Throws<CommsException>(() => reader.RecvBytes());
+            var e = Assert.Throws<CommsException>(() => reader.ReceiveBytes());
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             Assert.Equal(CommsError.Truncated, e.Error);
             Assert.True(allocated < 4 << 20, $"a 200 MiB header with 10 bytes behind it allocated {allocated} bytes");

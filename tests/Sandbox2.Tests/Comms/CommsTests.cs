@@ -28,15 +28,15 @@ public sealed partial class CommsTests
             a.SendProtoBuf(new StringValue { Value = "proto" });
             a.SendTlv(7, [9, 8, 7]);
 
-            Assert.True(b.RecvBool()); Assert.False(b.RecvBool());
-            Assert.Equal(sbyte.MinValue, b.RecvInt8()); Assert.Equal(byte.MaxValue, b.RecvUint8());
-            Assert.Equal(short.MinValue, b.RecvInt16()); Assert.Equal(ushort.MaxValue, b.RecvUint16());
-            Assert.Equal(int.MinValue, b.RecvInt32()); Assert.Equal(uint.MaxValue, b.RecvUint32());
-            Assert.Equal(long.MinValue, b.RecvInt64()); Assert.Equal(ulong.MaxValue, b.RecvUint64());
-            Assert.Equal("héllo, wörld ✓", b.RecvString()); Assert.Equal("", b.RecvString());
-            Assert.Equal(new byte[] { 1, 2, 3, 0, 255 }, b.RecvBytes()); Assert.Empty(b.RecvBytes());
-            Assert.Equal("proto", b.RecvProtoBuf(StringValue.Parser).Value);
-            var raw = b.RecvTlv();
+            Assert.True(b.ReceiveBool()); Assert.False(b.ReceiveBool());
+            Assert.Equal(sbyte.MinValue, b.ReceiveInt8()); Assert.Equal(byte.MaxValue, b.ReceiveUint8());
+            Assert.Equal(short.MinValue, b.ReceiveInt16()); Assert.Equal(ushort.MaxValue, b.ReceiveUint16());
+            Assert.Equal(int.MinValue, b.ReceiveInt32()); Assert.Equal(uint.MaxValue, b.ReceiveUint32());
+            Assert.Equal(long.MinValue, b.ReceiveInt64()); Assert.Equal(ulong.MaxValue, b.ReceiveUint64());
+            Assert.Equal("héllo, wörld ✓", b.ReceiveString()); Assert.Equal("", b.ReceiveString());
+            Assert.Equal(new byte[] { 1, 2, 3, 0, 255 }, b.ReceiveBytes()); Assert.Empty(b.ReceiveBytes());
+            Assert.Equal("proto", b.ReceiveProtoBuf(StringValue.Parser).Value);
+            var raw = b.ReceiveTlv();
             Assert.Equal(7u, raw.Tag);
             Assert.Equal(new byte[] { 9, 8, 7 }, raw.Value);
         }
@@ -51,20 +51,20 @@ public sealed partial class CommsTests
         {
             var recv = Task.Run(async () =>
             {
-                Assert.True(await b.RecvBoolAsync());
-                Assert.Equal((sbyte)-5, await b.RecvInt8Async());
-                Assert.Equal((byte)200, await b.RecvUint8Async());
-                Assert.Equal((short)-300, await b.RecvInt16Async());
-                Assert.Equal((ushort)60000, await b.RecvUint16Async());
-                Assert.Equal(-70000, await b.RecvInt32Async());
-                Assert.Equal(4000000000u, await b.RecvUint32Async());
-                Assert.Equal(-5000000000L, await b.RecvInt64Async());
-                Assert.Equal(18000000000000000000UL, await b.RecvUint64Async());
-                Assert.Equal("async ✓", await b.RecvStringAsync());
-                Assert.Equal(new byte[] { 4, 5 }, await b.RecvBytesAsync());
-                var s = await b.RecvProtoBufAsync(Struct.Parser);
+                Assert.True(await b.ReceiveBoolAsync());
+                Assert.Equal((sbyte)-5, await b.ReceiveInt8Async());
+                Assert.Equal((byte)200, await b.ReceiveUint8Async());
+                Assert.Equal((short)-300, await b.ReceiveInt16Async());
+                Assert.Equal((ushort)60000, await b.ReceiveUint16Async());
+                Assert.Equal(-70000, await b.ReceiveInt32Async());
+                Assert.Equal(4000000000u, await b.ReceiveUint32Async());
+                Assert.Equal(-5000000000L, await b.ReceiveInt64Async());
+                Assert.Equal(18000000000000000000UL, await b.ReceiveUint64Async());
+                Assert.Equal("async ✓", await b.ReceiveStringAsync());
+                Assert.Equal(new byte[] { 4, 5 }, await b.ReceiveBytesAsync());
+                var s = await b.ReceiveProtoBufAsync(Struct.Parser);
                 Assert.Equal("v", s.Fields["k"].StringValue);
-                Assert.Equal(99u, (await b.RecvTlvAsync()).Tag);
+                Assert.Equal(99u, (await b.ReceiveTlvAsync()).Tag);
             });
             await a.SendBoolAsync(true);
             await a.SendInt8Async(-5);
@@ -95,12 +95,12 @@ public sealed partial class CommsTests
             var data = new byte[8 << 20];
             new Random(1).NextBytes(data);
             var send = a.SendBytesAsync(data).AsTask();
-            var got = await Task.Run(b.RecvBytes).WaitAsync(Timeout);
+            var got = await Task.Run(b.ReceiveBytes).WaitAsync(Timeout);
             await send.WaitAsync(Timeout);
             Assert.Equal(data, got);
 
             var back = Task.Run(() => b.SendBytes(data));
-            Assert.Equal(data, await a.RecvBytesAsync().AsTask().WaitAsync(Timeout));
+            Assert.Equal(data, await a.ReceiveBytesAsync().AsTask().WaitAsync(Timeout));
             await back.WaitAsync(Timeout);
         }
     }
@@ -117,7 +117,7 @@ public sealed partial class CommsTests
             using (w1)
             {
                 a.SendFd(w1);                       // sync send
-                using var received = await b.RecvFdAsync(); // async receive
+                using var received = await b.ReceiveFdAsync(); // async receive
                 Assert.NotEqual(w1.DangerousGetHandle(), received.DangerousGetHandle());
                 Assert.True(IsCloseOnExec(received));
                 Write(received, "through the received fd");
@@ -130,7 +130,7 @@ public sealed partial class CommsTests
             using (w2)
             {
                 await b.SendFdAsync(r2);
-                using var received = a.RecvFd();
+                using var received = a.ReceiveFd();
                 Write(w2, "back");
                 w2.Dispose();
                 Assert.Equal("back", ReadAll(received));
@@ -152,7 +152,7 @@ public sealed partial class CommsTests
             {
                 RawSend(a, CommsTag.Fd, [], w1, w2, w3);
                 w1.Dispose(); w2.Dispose(); w3.Dispose();
-                using var got = b.RecvFd();
+                using var got = b.ReceiveFd();
                 // The extra duplicates of w2 and w3 were closed, so their pipes report EOF now;
                 // the kept one (w1) still holds its pipe open.
                 Assert.True(HasHungUp(r2));
@@ -174,7 +174,7 @@ public sealed partial class CommsTests
             {
                 RawSend(a, CommsTag.Int32, [1, 0, 0, 0], w);
                 w.Dispose();
-                Assert.Equal(1, b.RecvInt32());
+                Assert.Equal(1, b.ReceiveInt32());
                 Assert.True(HasHungUp(r));
             }
         }
@@ -188,26 +188,26 @@ public sealed partial class CommsTests
         using (b)
         {
             a.SendInt8(-1);
-            var e = Assert.Throws<CommsException>(() => b.RecvUint8());
+            var e = Assert.Throws<CommsException>(() => b.ReceiveUint8());
             Assert.Equal(CommsError.TagMismatch, e.Error);
             Assert.Contains("expected a Uint8 message, received Int8", e.Message);
 
             a.SendString("x");
-            Assert.Equal(CommsError.TagMismatch, Assert.Throws<CommsException>(() => b.RecvFd()).Error);
+            Assert.Equal(CommsError.TagMismatch, Assert.Throws<CommsException>(() => b.ReceiveFd()).Error);
 
             a.SendTlv(CommsTag.Int32, [1, 2, 3]);
-            Assert.Equal(CommsError.BadValue, Assert.Throws<CommsException>(() => b.RecvInt32()).Error);
+            Assert.Equal(CommsError.BadValue, Assert.Throws<CommsException>(() => b.ReceiveInt32()).Error);
             a.SendTlv(CommsTag.Bool, [2]);
-            Assert.Equal(CommsError.BadValue, Assert.Throws<CommsException>(() => b.RecvBool()).Error);
+            Assert.Equal(CommsError.BadValue, Assert.Throws<CommsException>(() => b.ReceiveBool()).Error);
             a.SendTlv(CommsTag.String, [0xff, 0xfe]);
-            Assert.Equal(CommsError.BadValue, Assert.Throws<CommsException>(() => b.RecvString()).Error);
+            Assert.Equal(CommsError.BadValue, Assert.Throws<CommsException>(() => b.ReceiveString()).Error);
             a.SendTlv(CommsTag.Proto2, [0xff, 0xff, 0xff]);
-            Assert.Equal(CommsError.BadValue, Assert.Throws<CommsException>(() => b.RecvProtoBuf(StringValue.Parser)).Error);
+            Assert.Equal(CommsError.BadValue, Assert.Throws<CommsException>(() => b.ReceiveProtoBuf(StringValue.Parser)).Error);
             a.SendTlv(CommsTag.Fd, []);
-            Assert.Equal(CommsError.MissingAncillary, Assert.Throws<CommsException>(() => b.RecvFd()).Error);
+            Assert.Equal(CommsError.MissingAncillary, Assert.Throws<CommsException>(() => b.ReceiveFd()).Error);
 
             a.SendInt32(42);
-            Assert.Equal(42, b.RecvInt32());
+            Assert.Equal(42, b.ReceiveInt32());
             Assert.False(b.IsTerminated);
         }
     }
@@ -220,12 +220,12 @@ public sealed partial class CommsTests
         {
             a.SendInt32(1);
             a.Dispose();
-            Assert.Equal(1, b.RecvInt32());
-            var e = Assert.Throws<CommsException>(() => b.RecvInt32());
+            Assert.Equal(1, b.ReceiveInt32());
+            var e = Assert.Throws<CommsException>(() => b.ReceiveInt32());
             Assert.Equal(CommsError.Closed, e.Error);
             Assert.True(b.IsTerminated);
             Assert.Equal(CommsError.Closed, Assert.Throws<CommsException>(() => b.SendInt32(2)).Error);
-            Assert.Equal(CommsError.Closed, (await Assert.ThrowsAsync<CommsException>(async () => await b.RecvInt32Async())).Error);
+            Assert.Equal(CommsError.Closed, (await Assert.ThrowsAsync<CommsException>(async () => await b.ReceiveInt32Async())).Error);
             Assert.Equal(CommsError.Closed, (await Assert.ThrowsAsync<CommsException>(async () => await b.SendInt32Async(2))).Error);
         }
     }
@@ -256,11 +256,11 @@ public sealed partial class CommsTests
                 RawWrite(a, [.. header, .. new byte[10]]);
                 a.Dispose();
                 var e = async
-                    ? await Assert.ThrowsAsync<CommsException>(async () => await b.RecvBytesAsync())
-                    : Assert.Throws<CommsException>(() => b.RecvBytes());
+                    ? await Assert.ThrowsAsync<CommsException>(async () => await b.ReceiveBytesAsync())
+                    : Assert.Throws<CommsException>(() => b.ReceiveBytes());
                 Assert.Equal(CommsError.Truncated, e.Error);
                 Assert.Contains("after 10 of 100 value bytes", e.Message);
-                Assert.Equal(CommsError.Closed, Assert.Throws<CommsException>(() => b.RecvBytes()).Error);
+                Assert.Equal(CommsError.Closed, Assert.Throws<CommsException>(() => b.ReceiveBytes()).Error);
             }
         }
     }
@@ -277,7 +277,7 @@ public sealed partial class CommsTests
             BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(4), 1UL << 40);
             RawWrite(a, header);
             long before = GC.GetAllocatedBytesForCurrentThread();
-            var e = Assert.Throws<CommsException>(() => b.RecvBytes());
+            var e = Assert.Throws<CommsException>(() => b.ReceiveBytes());
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             Assert.Equal(CommsError.TooLarge, e.Error);
             Assert.Contains("exceeds the limit of 268435456 bytes", e.Message);
@@ -297,9 +297,9 @@ public sealed partial class CommsTests
             Assert.Throws<ArgumentOutOfRangeException>(() => b.MaxMessageSize = (long)int.MaxValue + 1);
             Assert.Throws<ArgumentOutOfRangeException>(() => b.MaxMessageSize = -1);
             await a.SendBytesAsync(new byte[1000]);
-            Assert.Equal(1000, (await b.RecvBytesAsync()).Length);
+            Assert.Equal(1000, (await b.ReceiveBytesAsync()).Length);
             await a.SendBytesAsync(new byte[1001]);
-            Assert.Equal(CommsError.TooLarge, (await Assert.ThrowsAsync<CommsException>(async () => await b.RecvBytesAsync())).Error);
+            Assert.Equal(CommsError.TooLarge, (await Assert.ThrowsAsync<CommsException>(async () => await b.ReceiveBytesAsync())).Error);
         }
     }
 
@@ -312,16 +312,16 @@ public sealed partial class CommsTests
         {
             int pid = Environment.ProcessId;
             a.SendCreds();
-            var creds = b.RecvCreds();
+            var creds = b.ReceiveCreds();
             Assert.Equal(pid, creds.Pid);
             Assert.Equal(ClientInterop.GetUid(), creds.Uid);
             Assert.Equal(ClientInterop.GetGid(), creds.Gid);
             await b.SendCredsAsync();
-            Assert.Equal(pid, (await a.RecvCredsAsync()).Pid);
+            Assert.Equal(pid, (await a.ReceiveCredsAsync()).Pid);
             Assert.Equal(pid, a.GetPeerCredentials().Pid);
             // A Creds receive of another type is a mismatch.
             a.SendInt32(5);
-            Assert.Equal(CommsError.TagMismatch, Assert.Throws<CommsException>(() => b.RecvCreds()).Error);
+            Assert.Equal(CommsError.TagMismatch, Assert.Throws<CommsException>(() => b.ReceiveCreds()).Error);
         }
     }
 
@@ -333,10 +333,10 @@ public sealed partial class CommsTests
         using (b)
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await b.RecvInt32Async(cts.Token));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await b.ReceiveInt32Async(cts.Token));
             Assert.False(b.IsTerminated);
             await a.SendInt32Async(7);
-            Assert.Equal(7, await b.RecvInt32Async().AsTask().WaitAsync(Timeout));
+            Assert.Equal(7, await b.ReceiveInt32Async().AsTask().WaitAsync(Timeout));
         }
     }
 
@@ -359,18 +359,18 @@ public sealed partial class CommsTests
         var (a, b) = Comms.CreatePair();
         using (a)
         using (b)
-        using (var buffer = Buffer.CreateWithSize(1 << 20, "test-buffer"))
+        using (var buffer = SharedBuffer.CreateWithSize(1 << 20, "test-buffer"))
         {
             Assert.Equal(1 << 20, buffer.Size);
             Assert.All(buffer.Data[..4096].ToArray(), x => Assert.Equal(0, x));
             buffer.Data[12345] = 42;
             a.SendFd(buffer.Fd);
-            using var other = Buffer.CreateFromFd(b.RecvFd());
+            using var other = SharedBuffer.CreateFromFd(b.ReceiveFd());
             Assert.Equal(buffer.Size, other.Size);
             Assert.Equal(42, other.Data[12345]);
             other.Data[0] = 7;
             Assert.Equal(7, buffer.Data[0]);
-            Assert.Throws<IOException>(() => Buffer.CreateFromFd(new SafeFileHandle(DupFd(buffer.Fd), true), 2 << 20));
+            Assert.Throws<IOException>(() => SharedBuffer.CreateFromFd(new SafeFileHandle(DupFd(buffer.Fd), true), 2 << 20));
         }
     }
 

@@ -23,8 +23,8 @@ public sealed class ExampleTests
                 using var cts = new CancellationTokenSource(Timeout);
                 var result = await ClientHandshake.RunAsync(comms, TestBpf.Deny(TestBpf.Openat, TestBpf.RetKillProcess), [], "", false, cts.Token);
                 Assert.True(result.Sandboxed, result.FailureReason);
-                Assert.Equal(5L, await comms.RecvInt64Async(cts.Token));
-                Assert.Equal(2L, await comms.RecvInt64Async(cts.Token));
+                Assert.Equal(5L, await comms.ReceiveInt64Async(cts.Token));
+                Assert.Equal(2L, await comms.ReceiveInt64Async(cts.Token));
                 var exit = await child.WaitAsync(Timeout);
                 Assert.True(exit.Signal == 31, exit.ToString()); // SIGSYS: the openat after SandboxMeHere
             }

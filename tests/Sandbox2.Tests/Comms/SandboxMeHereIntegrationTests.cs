@@ -81,12 +81,12 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
 
     static async Task<int[]> ReadThreadReportAsync(Comms comms, CancellationToken ct)
     {
-        int tasks = await comms.RecvInt32Async(ct);
-        int filtered = await comms.RecvInt32Async(ct);
+        int tasks = await comms.ReceiveInt32Async(ct);
+        int filtered = await comms.ReceiveInt32Async(ct);
         Assert.True(tasks == filtered, $"{filtered} of {tasks} tasks show Seccomp: 2");
-        int count = await comms.RecvInt32Async(ct);
+        int count = await comms.ReceiveInt32Async(ct);
         var results = new int[count];
-        for (int i = 0; i < count; i++) results[i] = await comms.RecvInt32Async(ct);
+        for (int i = 0; i < count; i++) results[i] = await comms.ReceiveInt32Async(ct);
         return [tasks, .. results];
     }
 
@@ -102,8 +102,9 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
         await using var sandbox = new Sandbox(MeHere(program, ["threads"]), ForC(program, SyscallAction.Trace).Build(), notify);
         using var cts = new CancellationTokenSource(Timeout);
         var run = sandbox.RunAsync(cts.Token);
-        Assert.NotNull(sandbox.Comms);
+        Assert.Throws<InvalidOperationException>(() => sandbox.Comms); // the handshake's until Ready
         await AssertReadyAsync(sandbox, run);
+        Assert.NotNull(sandbox.Comms);
         int[] report = await ReadThreadReportAsync(sandbox.Comms, cts.Token);
         var result = await run.WaitAsync(Timeout);
         Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
@@ -153,10 +154,10 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
         var run = sandbox.RunAsync(cts.Token);
         await AssertReadyAsync(sandbox, run);
         var comms = sandbox.Comms!;
-        Assert.Equal("by name"u8.ToArray(), await comms.RecvBytesAsync(cts.Token));
-        Assert.Equal("by number"u8.ToArray(), await comms.RecvBytesAsync(cts.Token));
-        Assert.Equal(-1, await comms.RecvInt32Async(cts.Token));
-        Assert.Equal("/tmp", await comms.RecvStringAsync(cts.Token));
+        Assert.Equal("by name"u8.ToArray(), await comms.ReceiveBytesAsync(cts.Token));
+        Assert.Equal("by number"u8.ToArray(), await comms.ReceiveBytesAsync(cts.Token));
+        Assert.Equal(-1, await comms.ReceiveInt32Async(cts.Token));
+        Assert.Equal("/tmp", await comms.ReceiveStringAsync(cts.Token));
         var result = await run.WaitAsync(Timeout);
         Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
     }
@@ -180,7 +181,7 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
             foreach (byte[] data in (byte[][])[[1, 2, 3, 4, 5], new byte[100_000], "crc4 over Comms"u8.ToArray()])
             {
                 await comms.SendBytesAsync(data, cts.Token);
-                Assert.Equal(CommsCrossProcessTests.Crc4(data), await comms.RecvUint32Async(cts.Token));
+                Assert.Equal(CommsCrossProcessTests.Crc4(data), await comms.ReceiveUint32Async(cts.Token));
             }
         }
         catch (CommsException e)
@@ -206,7 +207,7 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
         using var cts = new CancellationTokenSource(Timeout);
         var run = sandbox.RunAsync(cts.Token);
         await sandbox.Comms!.SendBytesAsync(new byte[] { 9, 8, 7 }, cts.Token);
-        Assert.Equal(CommsCrossProcessTests.Crc4([9, 8, 7]), await sandbox.Comms.RecvUint32Async(cts.Token));
+        Assert.Equal(CommsCrossProcessTests.Crc4([9, 8, 7]), await sandbox.Comms.ReceiveUint32Async(cts.Token));
         sandbox.Comms.Dispose();
         var result = await run.WaitAsync(Timeout);
         Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
@@ -309,6 +310,21 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
     // ------------------------------------------------------------------ C# client (framework-dependent .NET inside)
 
     [Fact]
+    public async Task CSharpSandboxeeReceivesOverCommsAfterSandboxMeHereWithAllowDotNetRuntimeAlone()
+    {
+        string apphost = TestPaths.CSharpSandboxee;
+        var policy = ForDotNet(apphost).AllowDotNetRuntime().Build();
+        await using var sandbox = new Sandbox(MeHere(apphost, ["echo"], DotNetEnv()), policy);
+        using var cts = new CancellationTokenSource(Timeout);
+        var run = sandbox.RunAsync(cts.Token);
+        await AssertReadyAsync(sandbox, run);
+        await sandbox.Comms!.SendStringAsync("hello over comms", cts.Token);
+        Assert.Equal("HELLO OVER COMMS", await sandbox.Comms.ReceiveStringAsync(cts.Token));
+        var result = await run.WaitAsync(Timeout);
+        Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
+    }
+
+    [Fact]
     public async Task CSharpSandboxeeEveryThreadIsFilteredAndMonitored()
     {
         string apphost = TestPaths.CSharpSandboxee;
@@ -377,8 +393,8 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
             using var cts = new CancellationTokenSource(Timeout);
             var run = sandbox.RunAsync(cts.Token);
             await AssertReadyAsync(sandbox, run);
-            Assert.Equal(5L, await sandbox.Comms!.RecvInt64Async(cts.Token));
-            Assert.Equal(2L, await sandbox.Comms.RecvInt64Async(cts.Token));
+            Assert.Equal(5L, await sandbox.Comms!.ReceiveInt64Async(cts.Token));
+            Assert.Equal(2L, await sandbox.Comms.ReceiveInt64Async(cts.Token));
             var result = await run.WaitAsync(Timeout);
             Assert.True(result.Status == SandboxStatus.Violation, result.ToString());
             Assert.Equal("openat", result.Violation?.SyscallName);

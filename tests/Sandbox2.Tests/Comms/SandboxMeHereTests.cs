@@ -51,12 +51,12 @@ public sealed class SandboxMeHereTests
 
     static async Task<int[]> ReadThreadReportAsync(Comms comms)
     {
-        int tasks = await comms.RecvInt32Async();
-        int filtered = await comms.RecvInt32Async();
+        int tasks = await comms.ReceiveInt32Async();
+        int filtered = await comms.ReceiveInt32Async();
         Assert.True(tasks == filtered, $"{filtered} of {tasks} tasks show Seccomp: 2");
-        int count = await comms.RecvInt32Async();
+        int count = await comms.ReceiveInt32Async();
         var results = new int[count];
-        for (int i = 0; i < count; i++) results[i] = await comms.RecvInt32Async();
+        for (int i = 0; i < count; i++) results[i] = await comms.ReceiveInt32Async();
         return [tasks, .. results];
     }
 
@@ -103,6 +103,7 @@ public sealed class SandboxMeHereTests
         using var run = await StartAsync(C(false), "no-tsync", env: new() { [SandboxClient.NoTsyncTestVariable] = "1" });
         Assert.False(run.Result.Sandboxed);
         Assert.Matches("EINVAL.*2 threads; thread [0-9]+ \"worker\" could not be synchronised", run.Result.FailureReason);
+        Assert.Matches("no seccomp TSYNC .*Linux 3.17.*see 'sandbox2 doctor'", run.Result.FailureReason); // names the feature and the kernel
         var exit = await run.Child.WaitAsync(Timeout);
         Assert.True(exit.Signal == SIGABRT, exit.ToString());
     }
@@ -112,7 +113,7 @@ public sealed class SandboxMeHereTests
     {
         using var run = await StartAsync(C(false), "single", env: new() { [SandboxClient.NoTsyncTestVariable] = "1" });
         Assert.True(run.Result.Sandboxed, run.Result.FailureReason);
-        Assert.Equal(TestBpf.TestErrno, await run.Comms.RecvInt32Async());
+        Assert.Equal(TestBpf.TestErrno, await run.Comms.ReceiveInt32Async());
         Assert.Equal(0, (await run.Child.WaitAsync(Timeout)).ExitCode);
     }
 
@@ -130,11 +131,11 @@ public sealed class SandboxMeHereTests
         ipc.MapFd(r2, 100);
         using var run = await StartAsync(csharp ? CSharp : C(false), "mapped", ipc: ipc, cwd: "/tmp");
         Assert.True(run.Result.Sandboxed, run.Result.FailureReason);
-        Assert.Equal("by name"u8.ToArray(), await run.Comms.RecvBytesAsync());
-        Assert.Equal("by number"u8.ToArray(), await run.Comms.RecvBytesAsync());
-        if (csharp) Assert.False(await run.Comms.RecvBoolAsync()); // GetMappedFd is one-shot
-        else Assert.Equal(-1, await run.Comms.RecvInt32Async());
-        Assert.Equal("/tmp", await run.Comms.RecvStringAsync());
+        Assert.Equal("by name"u8.ToArray(), await run.Comms.ReceiveBytesAsync());
+        Assert.Equal("by number"u8.ToArray(), await run.Comms.ReceiveBytesAsync());
+        if (csharp) Assert.False(await run.Comms.ReceiveBoolAsync()); // GetMappedFd is one-shot
+        else Assert.Equal(-1, await run.Comms.ReceiveInt32Async());
+        Assert.Equal("/tmp", await run.Comms.ReceiveStringAsync());
         var exit = await run.Child.WaitAsync(Timeout);
         Assert.True(exit.ExitCode == 0, exit.ToString());
     }
@@ -149,7 +150,7 @@ public sealed class SandboxMeHereTests
         Assert.NotNull(run.Result.Listener);
         string? target = new FileInfo($"/proc/self/fd/{run.Result.Listener.DangerousGetHandle()}").LinkTarget;
         Assert.Equal("anon_inode:seccomp notify", target);
-        Assert.Equal(TestBpf.TestErrno, await run.Comms.RecvInt32Async());
+        Assert.Equal(TestBpf.TestErrno, await run.Comms.ReceiveInt32Async());
         var exit = await run.Child.WaitAsync(Timeout);
         Assert.True(exit.ExitCode == 0, exit.ToString());
     }
@@ -196,6 +197,7 @@ public sealed class SandboxMeHereTests
         Assert.False(run.Result.Sandboxed);
         // A .NET process always has several threads; one of them is named.
         Assert.Matches("EINVAL.*the process has [0-9]+ threads; thread [0-9]+ \"[^\"]+\" \\(and [0-9]+ more\\) could not be synchronised", run.Result.FailureReason);
+        Assert.Matches("no seccomp TSYNC .*Linux 3.17.*see 'sandbox2 doctor'", run.Result.FailureReason);
         var exit = await run.Child.WaitAsync(Timeout);
         Assert.True(exit.ExitCode == 3, exit.ToString());
     }
@@ -208,11 +210,11 @@ public sealed class SandboxMeHereTests
         using (peer) child = ChildProcess.Start(CSharp, ["buffer"], peer);
         using (child)
         using (comms)
-        using (var buffer = Buffer.CreateWithSize(64 << 10, "shared"))
+        using (var buffer = SharedBuffer.CreateWithSize(64 << 10, "shared"))
         {
             for (int i = 0; i < buffer.Data.Length; i++) buffer.Data[i] = (byte)i;
             await comms.SendFdAsync(buffer.Fd);
-            Assert.Equal(64 << 10, await comms.RecvInt64Async().AsTask().WaitAsync(Timeout));
+            Assert.Equal(64 << 10, await comms.ReceiveInt64Async().AsTask().WaitAsync(Timeout));
             for (int i = 0; i < buffer.Data.Length; i++) Assert.Equal((byte)(buffer.Data.Length - 1 - i), buffer.Data[i]);
             Assert.Equal(0, (await child.WaitAsync(Timeout)).ExitCode);
         }
@@ -268,9 +270,9 @@ public sealed class SandboxMeHereTests
             executor.SendTlv(CommsTag.Version, version);
             var e = Assert.Throws<SandboxMeHereException>(client.SandboxMeHere);
             Assert.Contains("protocol version 99", e.Message);
-            Assert.Equal(CommsTag.Version, executor.RecvTlv().Tag);
-            Assert.False(executor.RecvBool());
-            Assert.Contains("protocol version 99", executor.RecvString());
+            Assert.Equal(CommsTag.Version, executor.ReceiveTlv().Tag);
+            Assert.False(executor.ReceiveBool());
+            Assert.Contains("protocol version 99", executor.ReceiveString());
             Assert.False(client.IsSandboxed);
         }
         (executor, sandboxee) = Comms.CreatePair();
@@ -315,10 +317,10 @@ public sealed class SandboxMeHereCompiledPolicyTests
             using var cts = new CancellationTokenSource(Timeout);
             var result = await ClientHandshake.RunAsync(comms, bpf, [], "", false, cts.Token);
             Assert.True(result.Sandboxed, result.FailureReason);
-            int tasks = await comms.RecvInt32Async(cts.Token);
-            Assert.Equal(tasks, await comms.RecvInt32Async(cts.Token));
-            int count = await comms.RecvInt32Async(cts.Token);
-            for (int i = 0; i < count; i++) Assert.Equal(TestBpf.TestErrno, await comms.RecvInt32Async(cts.Token));
+            int tasks = await comms.ReceiveInt32Async(cts.Token);
+            Assert.Equal(tasks, await comms.ReceiveInt32Async(cts.Token));
+            int count = await comms.ReceiveInt32Async(cts.Token);
+            for (int i = 0; i < count; i++) Assert.Equal(TestBpf.TestErrno, await comms.ReceiveInt32Async(cts.Token));
             var exit = await child.WaitAsync(Timeout);
             Assert.True(exit.ExitCode == 0, exit.ToString());
         }

@@ -76,6 +76,7 @@ public partial class SetupStepTests
         { (int)SetupStep.MountKind, ReasonCode.FailedNamespaces, KernelFeature.None },
         { (int)SetupStep.Fork, ReasonCode.FailedSubprocess, KernelFeature.None },
         { (int)SetupStep.InitFds, ReasonCode.FailedIpc, KernelFeature.None },
+        { (int)SetupStep.Subreaper, ReasonCode.FailedSubprocess, KernelFeature.None },
         { (int)SetupStep.ParentDeathSignal, ReasonCode.FailedSubprocess, KernelFeature.None },
         { (int)SetupStep.SetSid, ReasonCode.FailedSubprocess, KernelFeature.None },
         { (int)SetupStep.SignalMask, ReasonCode.FailedSubprocess, KernelFeature.None },
@@ -90,6 +91,9 @@ public partial class SetupStepTests
         { (int)SetupStep.SeccompListener, ReasonCode.FailedPolicy, KernelFeature.SeccompUserNotification },
         { (int)SetupStep.SendListener, ReasonCode.FailedMonitor, KernelFeature.None },
         { (int)SetupStep.Exec, ReasonCode.FailedSubprocess, KernelFeature.None },
+        { (int)SetupStep.Landlock, ReasonCode.FailedPolicy, KernelFeature.Landlock },
+        { (int)SetupStep.LandlockRule, ReasonCode.FailedPolicy, KernelFeature.Landlock },
+        { (int)SetupStep.LandlockRestrict, ReasonCode.FailedPolicy, KernelFeature.Landlock },
     };
 
     [Theory]

@@ -5,18 +5,18 @@ using Sandbox2.Client;
 namespace Sandbox2;
 
 /// <summary>
-/// Shared memory for large data (Sandbox2's <c>Buffer</c>): an unlinked memfd mapped MAP_SHARED.
+/// Shared memory for large data (Sandbox2's <c>Buffer</c>, renamed: <c>Buffer</c> would clash with <see cref="System.Buffer"/> under implicit usings): an unlinked memfd mapped MAP_SHARED.
 /// Create it on one side, pass <see cref="Fd"/> over <see cref="Comms"/> (or map it into the
 /// sandboxee), and open it on the other side with <see cref="CreateFromFd"/>. The executor must
 /// treat the contents as untrusted: the sandboxee can change them at any time.
 /// </summary>
-public sealed unsafe class Buffer : IDisposable
+public sealed unsafe class SharedBuffer : IDisposable
 {
     readonly SafeFileHandle _fd;
     nint _address;
     readonly long _size;
 
-    Buffer(SafeFileHandle fd, long size)
+    SharedBuffer(SafeFileHandle fd, long size)
     {
         _fd = fd;
         _size = size;
@@ -26,25 +26,25 @@ public sealed unsafe class Buffer : IDisposable
         {
             int errno = Marshal.GetLastPInvokeError();
             _address = 0;
-            throw new IOException($"Buffer: mmap of {size} bytes failed: {Interop.StrError(errno)}");
+            throw new IOException($"SharedBuffer: mmap of {size} bytes failed: {Interop.StrError(errno)}");
         }
     }
 
     /// <summary>A new zero-filled buffer of <paramref name="size"/> bytes backed by memfd <paramref name="name"/>.</summary>
-    public static Buffer CreateWithSize(long size, string name = "sandbox2::Buffer")
+    public static SharedBuffer CreateWithSize(long size, string name = "sandbox2::Buffer")
     {
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(size, int.MaxValue);
         ArgumentNullException.ThrowIfNull(name);
         int raw = Interop.MemfdCreate(name, Interop.MFD_CLOEXEC);
         if (raw < 0)
-            throw new IOException($"Buffer: memfd_create(\"{name}\"): {Interop.StrError(Marshal.GetLastPInvokeError())}");
+            throw new IOException($"SharedBuffer: memfd_create(\"{name}\"): {Interop.StrError(Marshal.GetLastPInvokeError())}");
         var fd = new SafeFileHandle(raw, ownsHandle: true);
         try
         {
             if (Interop.FTruncate(fd, size) != 0)
-                throw new IOException($"Buffer: ftruncate to {size} bytes: {Interop.StrError(Marshal.GetLastPInvokeError())}");
-            return new Buffer(fd, size);
+                throw new IOException($"SharedBuffer: ftruncate to {size} bytes: {Interop.StrError(Marshal.GetLastPInvokeError())}");
+            return new SharedBuffer(fd, size);
         }
         catch
         {
@@ -54,7 +54,7 @@ public sealed unsafe class Buffer : IDisposable
     }
 
     /// <summary>Maps an existing memfd (or any shared-mappable file), taking ownership of <paramref name="fd"/>. Size defaults to the file's size.</summary>
-    public static Buffer CreateFromFd(SafeFileHandle fd, long? size = null)
+    public static SharedBuffer CreateFromFd(SafeFileHandle fd, long? size = null)
     {
         ArgumentNullException.ThrowIfNull(fd);
         long fileSize;
@@ -64,16 +64,16 @@ public sealed unsafe class Buffer : IDisposable
             fd.DangerousAddRef(ref added);
             Interop.Stat st;
             if (Interop.FStat(fd.DangerousGetHandle().ToInt32(), &st) != 0)
-                throw new IOException($"Buffer: fstat: {Interop.StrError(Marshal.GetLastPInvokeError())}");
+                throw new IOException($"SharedBuffer: fstat: {Interop.StrError(Marshal.GetLastPInvokeError())}");
             fileSize = st.Size;
         }
         finally { if (added) fd.DangerousRelease(); }
         long wanted = size ?? fileSize;
         if (wanted < 0 || wanted > int.MaxValue)
-            throw new ArgumentOutOfRangeException(nameof(size), $"Buffer: size {wanted} is out of range");
+            throw new ArgumentOutOfRangeException(nameof(size), $"SharedBuffer: size {wanted} is out of range");
         if (wanted > fileSize)
-            throw new IOException($"Buffer: the file has {fileSize} bytes, fewer than the {wanted} asked for");
-        return new Buffer(fd, wanted);
+            throw new IOException($"SharedBuffer: the file has {fileSize} bytes, fewer than the {wanted} asked for");
+        return new SharedBuffer(fd, wanted);
     }
 
     /// <summary>The memfd (pass it with <see cref="Comms.SendFd"/>).</summary>

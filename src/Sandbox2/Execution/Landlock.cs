@@ -1,0 +1,80 @@
+namespace Sandbox2;
+
+/// <summary>Whether the sandbox applies Landlock rules (Linux 5.13+) derived from its mounts.</summary>
+public enum LandlockMode
+{
+    /// <summary>Where the kernel has Landlock (the default): a second wall inside the namespaces; with
+    /// <see cref="IsolationLevel.NoNamespaces"/> it is required.</summary>
+    BestEffort,
+    /// <summary>Always: the sandbox fails (SETUP_ERROR naming Landlock) where the kernel does not have it.</summary>
+    Required,
+    /// <summary>Never (only with namespaces: without them Landlock is the filesystem wall).</summary>
+    Off,
+}
+
+/// <summary>One Landlock path-beneath rule: the rights allowed at and below <paramref name="Path"/>.</summary>
+internal readonly record struct LandlockRule(ulong Access, string Path);
+
+/// <summary>A Landlock ruleset for native/landlock.c: the rights handled (everything the ABI knows) and the rules.</summary>
+internal sealed record LandlockPlan(int Abi, ulong HandledFs, ulong HandledNet, ulong Scoped, IReadOnlyList<LandlockRule> Rules);
+
+/// <summary>
+/// Landlock (the kernel's <c>landlock.h</c>): which ABI this kernel offers, and the rules that confine a sandbox to
+/// exactly what its mounts give it — read-only binds readable and executable, read-write binds writable but not
+/// executable (they are noexec), tmpfs fully usable, device nodes readable and writable, /proc readable. Every right the
+/// ABI knows is handled, so anything not granted is denied; with network mode none, TCP bind and connect are handled with
+/// no rule (denied, ABI 4+); abstract unix sockets and signals are scoped to the sandbox (ABI 6+).
+/// </summary>
+internal static class Landlock
+{
+    internal const ulong Execute = 1 << 0, WriteFile = 1 << 1, ReadFile = 1 << 2, ReadDir = 1 << 3, RemoveDir = 1 << 4,
+        RemoveFile = 1 << 5, MakeChar = 1 << 6, MakeDir = 1 << 7, MakeReg = 1 << 8, MakeSock = 1 << 9, MakeFifo = 1 << 10,
+        MakeBlock = 1 << 11, MakeSym = 1 << 12, Refer = 1 << 13, Truncate = 1 << 14, IoctlDev = 1 << 15;
+    internal const ulong BindTcp = 1, ConnectTcp = 2;
+    internal const ulong ScopeAbstractUnixSocket = 1, ScopeSignal = 2;
+
+    private static readonly Lazy<int> s_abi = new(() => Math.Max(0, Interop.LandlockAbiVersion()));
+
+    /// <summary>The Landlock ABI of this kernel (0 = none: not built in, disabled, or blocked by a seccomp profile).</summary>
+    public static int Abi => s_abi.Value;
+
+    /// <summary>The filesystem rights ABI <paramref name="abi"/> knows.</summary>
+    internal static ulong HandledFs(int abi) =>
+        abi <= 0 ? 0 : (0x1FFFUL) | (abi >= 2 ? Refer : 0) | (abi >= 3 ? Truncate : 0) | (abi >= 5 ? IoctlDev : 0);
+
+    /// <summary>The rules for <paramref name="mounts"/> at ABI <paramref name="abi"/>.</summary>
+    /// <param name="mounts">The sandbox's mounts (with its program added).</param>
+    /// <param name="abi">The ABI to use (1 or more).</param>
+    /// <param name="insidePaths">Rules at the paths inside the namespaces (the full sandbox); false: at the host paths (no
+    /// namespaces), where a tmpfs is <paramref name="privateTmp"/>.</param>
+    /// <param name="network">The network mode: none denies TCP bind/connect (ABI 4+).</param>
+    /// <param name="privateTmp">No namespaces: the private directory that stands for the <c>/tmp</c> tmpfs.</param>
+    public static LandlockPlan For(Mounts mounts, int abi, bool insidePaths, NetworkMode network, string? privateTmp = null)
+    {
+        ulong fs = HandledFs(abi);
+        const ulong fileRights = Execute | WriteFile | ReadFile | Truncate | IoctlDev;
+        const ulong readOnly = Execute | ReadFile | ReadDir;
+        const ulong readWrite = WriteFile | ReadFile | ReadDir | RemoveDir | RemoveFile | MakeDir | MakeReg | MakeSock | MakeFifo | MakeSym | Refer | Truncate;
+        var rules = new List<LandlockRule>();
+        if (insidePaths) rules.Add(new(ReadDir & fs, "/")); // the root is an empty read-only tmpfs holding only mount points
+        foreach (var e in mounts.Entries)
+        {
+            string path = insidePaths ? e.Inside : e.Outside ?? e.Inside;
+            (ulong access, bool isFile) = e.Kind switch
+            {
+                Mounts.EntryKind.Directory => (e.Writable ? readWrite : readOnly, false),
+                Mounts.EntryKind.File => (e.Writable ? WriteFile | ReadFile | Truncate : Execute | ReadFile, true),
+                Mounts.EntryKind.Device => (ReadFile | WriteFile | Truncate | IoctlDev, true),
+                Mounts.EntryKind.Tmpfs => (readWrite | Execute, false),
+                Mounts.EntryKind.Proc => (ReadFile | ReadDir | WriteFile, false),
+                _ => (0UL, true), // symlinks: what they lead to has its own rule
+            };
+            if (e.Kind == Mounts.EntryKind.Tmpfs && !insidePaths) path = privateTmp ?? throw new InvalidOperationException("no private directory for the tmpfs " + e.Inside);
+            access &= fs & (isFile ? fileRights : ulong.MaxValue);
+            if (access != 0) rules.Add(new(access, path));
+        }
+        ulong net = abi >= 4 && network == NetworkMode.None ? BindTcp | ConnectTcp : 0;
+        ulong scoped = abi >= 6 ? ScopeAbstractUnixSocket | ScopeSignal : 0;
+        return new LandlockPlan(abi, fs, net, scoped, rules);
+    }
+}

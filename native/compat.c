@@ -12,7 +12,7 @@
 
 const char *clone_call = "clone3";
 
-long clone_pidfd(uint64_t flags, int *pidfd)
+long clone_pidfd(uint64_t flags, int *pidfd, int cgroup_fd)
 {
     clone_call = "clone3";
     struct clone_args ca;
@@ -20,12 +20,31 @@ long clone_pidfd(uint64_t flags, int *pidfd)
     ca.flags = flags | CLONE_PIDFD;
     ca.pidfd = (uint64_t)(uintptr_t)pidfd;
     ca.exit_signal = SIGCHLD;
+    if (cgroup_fd >= 0) {
+        ca.flags |= CLONE_INTO_CGROUP;
+        ca.cgroup = (uint64_t)cgroup_fd;
+    }
     long pid = syscall(SYS_clone3, &ca, sizeof ca);
     if (pid >= 0 || errno != ENOSYS) return pid;
     /* x86-64 clone(flags, stack, parent_tid, child_tid, tls): a fork-like child on a copy of this stack; with CLONE_PIDFD
-     * the pidfd is stored through parent_tid. */
+     * the pidfd is stored through parent_tid. Without clone3 there is no CLONE_INTO_CGROUP: the child (which waits to be
+     * released before it runs a step) is moved through the directory's cgroup.procs instead. */
     clone_call = "clone";
-    return syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), 0, pidfd, 0, 0);
+    pid = syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), 0, pidfd, 0, 0);
+    if (pid > 0 && cgroup_fd >= 0) {
+        char num[24];
+        int len = snprintf(num, sizeof num, "%ld", pid), procs = openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        if (procs < 0 || write(procs, num, (size_t)len) != len) {
+            int e = errno;
+            syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
+            close(*pidfd);
+            if (procs >= 0) close(procs);
+            errno = e;
+            return -1;
+        }
+        close(procs);
+    }
+    return pid;
 }
 
 /* At start (before any request): close every descriptor from lo up, by /proc/self/fd where close_range is missing. */

@@ -31,11 +31,15 @@
  *    10 FD          u32 target fd (repeated; its source is the next SCM_RIGHTS fd)
  *    11 BPF         sock_filter[] (8 bytes per instruction)
  *    12 NONCE       u64           args[5] of the final execveat / listener sendmsg
- *    13 OPTIONS     u32           bit 0: seccomp listener to executor, bit 1: install filter before exec
+ *    13 OPTIONS     u32           bit 0: seccomp listener to executor, bit 1: install filter before exec,
+ *                                 bit 2: init unshares its cgroup namespace first (after a v1 placement)
  *    14 LANDLOCK    u64 handled fs rights, u64 handled net rights, u64 scopes   (apply a Landlock ruleset in PID 2)
  *    15 LANDLOCK_PATH u64 allowed rights, str path   (repeated: one path-beneath rule)
+ *    16 CGROUP      u32 mode      (repeated) 1: clone3 CLONE_INTO_CGROUP with the fd (a v2 cgroup directory),
+ *                                 2: write init's pid to the fd (a v1 cgroup.procs) before init is released
  *   Without CLONE_NEWUSER the IDS are taken by init itself (no-namespaces isolation: setresgid/setresuid).
- *   SCM_RIGHTS: [0] program (O_PATH), [1] status channel (SEQPACKET), [2..] sources of the FD records.
+ *   SCM_RIGHTS: [0] program (O_PATH), [1] status channel (SEQPACKET), [2..] sources of the FD records, then one fd
+ *   per CGROUP record.
  * Reply = one datagram { i32 errno (0 = ok), i32 init pid, u32 step, char detail[] } + SCM_RIGHTS init pidfd.
  *
  * Setup steps are numbers (enum step below; the same table is SetupStep in SetupStep.cs, which maps each to a
@@ -82,12 +86,14 @@ static void spawn(int sigfd)
     char msg[160];
     if (pipe2(sync, O_CLOEXEC) < 0) return reply(errno, 0, ST_PIPE, "", -1);
     int pidfd = -1;
-    long pid = clone_pidfd(P.clone_flags, &pidfd);
+    int into = cgroup_clone_fd();
+    long pid = clone_pidfd(P.clone_flags, &pidfd, into);
     if (pid < 0) {
         int e = errno;
         close(sync[0]);
         close(sync[1]);
-        return reply(e, 0, ST_CLONE, clone_call, -1);
+        int cg = into >= 0 && (e == EBUSY || e == EOPNOTSUPP || e == EBADF || e == EACCES || e == ENODEV || e == EAGAIN);
+        return reply(e, 0, cg ? ST_CGROUP_CLONE : ST_CLONE, clone_call, -1);
     }
     if (pid == 0) {
         close(CTL_FD);
@@ -96,6 +102,13 @@ static void spawn(int sigfd)
         init_main(sync[0]);
     }
     close(sync[0]);
+    if (cgroup_place(pid) < 0) { /* v1: into every controller's cgroup before init runs a single step */
+        int e = errno;
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        close(sync[1]);
+        close(pidfd);
+        return reply(e, 0, ST_CGROUP_PROCS, "", -1);
+    }
     if (P.have_ids && (P.clone_flags & CLONE_NEWUSER)) { /* without a user namespace, init changes its ids itself */
         char map[64];
         enum step step = ST_SETGROUPS;
@@ -160,7 +173,7 @@ int main(int argc, char **argv)
             while (waitpid(-1, NULL, WNOHANG | __WALL) > 0) {}
         }
         if (!pf[0].revents) continue;
-        union { char b[CMSG_SPACE(sizeof(int) * (MAX_FDS + 2))]; struct cmsghdr align; } c;
+        union { char b[CMSG_SPACE(sizeof(int) * (MAX_FDS + 2 + MAX_CGROUPS))]; struct cmsghdr align; } c;
         struct iovec iov = { req, sizeof req };
         struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b, .msg_controllen = sizeof c.b };
         ssize_t n = recvmsg(CTL_FD, &m, MSG_CMSG_CLOEXEC);

@@ -54,6 +54,7 @@ void __attribute__((noreturn)) init_main(int sync_fd)
     char go = 0;
     if (read(sync_fd, &go, 1) != 1 || go != 'g') syscall(SYS_exit_group, 1); /* forkserver died or gave up */
     close(sync_fd);
+    if (P.options & OPT_CGROUP_NS) CHECK(syscall(SYS_unshare, CLONE_NEWCGROUP), ST_CGROUP_NS, ""); /* rooted at the cgroup it is in now */
     if (P.have_ids) {
         if (syscall(SYS_setresgid, P.in_gid, P.in_gid, P.in_gid) < 0) fail(errno, ST_SETRESGID, NULL, NULL, NULL);
         if (syscall(SYS_setresuid, P.in_uid, P.in_uid, P.in_uid) < 0) fail(errno, ST_SETRESUID, NULL, NULL, NULL);

@@ -4,7 +4,7 @@
 struct plan P;
 struct sock_filter bpf[MAX_BPF];
 uint8_t req[MAX_REQ];
-int recv_fds[MAX_FDS + 2], nrecv_fds;
+int recv_fds[MAX_FDS + 2 + MAX_CGROUPS], nrecv_fds;
 int prog_fd = -1, status_fd = -1;
 
 const char *parse(size_t len)
@@ -86,10 +86,16 @@ const char *parse(size_t len)
             memcpy(&P.ll_paths[P.nll_paths].access, v, 8);
             P.ll_paths[P.nll_paths++].path = (char *)v + 8;
             break;
+        case T_CGROUP:
+            if (n != 4 || P.ncgroups == MAX_CGROUPS) return "bad CGROUP";
+            memcpy(&P.cgroup_mode[P.ncgroups], v, 4);
+            if (P.cgroup_mode[P.ncgroups] != CG_INTO && P.cgroup_mode[P.ncgroups] != CG_PROCS) return "bad CGROUP mode";
+            P.ncgroups++;
+            break;
         default: return "unknown record tag";
         }
     }
-    if (nrecv_fds != 2 + fdi) return "fd count does not match FD records";
+    if (nrecv_fds != 2 + fdi + P.ncgroups) return "fd count does not match FD records";
     if (P.nargv == 0) return "no argv";
     P.argv[P.nargv] = NULL;
     P.envp[P.nenvp] = NULL;

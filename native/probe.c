@@ -42,7 +42,7 @@ static int probe_userns(void)
     if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(back, O_CLOEXEC) < 0) return 1;
     uint64_t all = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
     int pidfd = -1;
-    long pid = clone_pidfd(all, &pidfd);
+    long pid = clone_pidfd(all, &pidfd, -1);
     if (pid < 0) {
         out("clone", errno, clone_call);
         return 0;

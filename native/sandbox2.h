@@ -1,6 +1,6 @@
 /* sandbox2 native pre-exec stage: what the parts share (the plan, the wire constants, reporting).
  * One kernel concern per file, nsjail-style: plan.c (decoding the request), report.c (status channel),
- * mounts.c (the mount tree), net.c (loopback), init.c (PID 1), sandboxee.c (PID 2 before exec),
+ * mounts.c (the mount tree), net.c (loopback), cgroup.c (placing init in its cgroup), init.c (PID 1), sandboxee.c (PID 2 before exec),
  * landlock.c (the Landlock ruleset), compat.c (fallbacks for calls older kernels or containers lack),
  * probe.c (`--probe NAME`: sandbox2 doctor's checks, each in its own process),
  * forkserver.c (the server loop, clone, user-namespace maps). C# decides, C executes. */
@@ -44,16 +44,18 @@
 #define MAX_FDS 64
 #define MAX_BPF 4096
 #define ROOT_MAX 4096
+#define MAX_CGROUPS 8
 
 enum { T_CLONE = 1, T_IDS, T_HOSTNAME, T_LOOPBACK, T_MOUNT, T_RLIMIT, T_CWD, T_ARG, T_ENV, T_FD, T_BPF, T_NONCE, T_OPTIONS,
-       T_LANDLOCK, T_LANDLOCK_PATH };
+       T_LANDLOCK, T_LANDLOCK_PATH, T_CGROUP };
+enum { CG_INTO = 1, CG_PROCS = 2 }; /* CGROUP record modes: clone3 CLONE_INTO_CGROUP fd, or a cgroup.procs fd */
 enum { M_MKDIR, M_FILE, M_BIND, M_TMPFS, M_PROC, M_SYMLINK };
 enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3 };
 
 /* Setup steps: keep in sync with src/Sandbox2/Execution/SetupStep.cs (SetupStepTests checks every value). */
 enum step {
-    ST_REQUEST = 1, ST_PIPE = 2, ST_CLONE = 3, ST_SETGROUPS = 4, ST_UID_MAP = 5, ST_GID_MAP = 6, ST_RELEASE_INIT = 7,
-    ST_SETRESGID = 10, ST_SETRESUID = 11, ST_INIT_PDEATHSIG = 12, ST_HOSTNAME = 13, ST_LOOPBACK = 14,
+    ST_REQUEST = 1, ST_PIPE = 2, ST_CLONE = 3, ST_SETGROUPS = 4, ST_UID_MAP = 5, ST_GID_MAP = 6, ST_RELEASE_INIT = 7, ST_CGROUP_CLONE = 8, ST_CGROUP_PROCS = 9,
+    ST_SETRESGID = 10, ST_SETRESUID = 11, ST_INIT_PDEATHSIG = 12, ST_HOSTNAME = 13, ST_LOOPBACK = 14, ST_CGROUP_NS = 15,
     ST_ROOT_PRIVATE = 20, ST_SCRATCH = 21, ST_PIVOT_SCRATCH = 22, ST_ROOT_TMPFS = 23, ST_MKDIR = 24, ST_CREATE_FILE = 25,
     ST_SYMLINK = 26, ST_MOUNT_TARGET = 27, ST_BIND = 28, ST_MOUNT_FLAGS = 29, ST_TMPFS = 30, ST_PROC = 31,
     ST_DETACH_OLDROOT = 32, ST_PIVOT_ROOT = 33, ST_REMOUNT_RO = 34, ST_MOUNT_KIND = 35,
@@ -64,6 +66,7 @@ enum step {
 };
 #define OPT_LISTENER 1u
 #define OPT_FILTER 2u
+#define OPT_CGROUP_NS 4u /* init unshares its cgroup namespace once placed (v1: placed after clone) */
 
 struct mount_op { uint32_t kind, attrs; const char *target, *source, *options; };
 struct rlimit_op { uint32_t resource; uint64_t soft, hard; };
@@ -84,11 +87,12 @@ struct plan {
     int landlock; /* a T_LANDLOCK record was sent: apply the ruleset in PID 2 */
     uint64_t ll_fs, ll_net, ll_scoped;
     struct landlock_path ll_paths[MAX_MOUNTS + 1]; int nll_paths; /* one per mount, and the root */
+    uint32_t cgroup_mode[MAX_CGROUPS]; int ncgroups;
 };
 extern struct plan P;
 extern struct sock_filter bpf[MAX_BPF];
 extern uint8_t req[MAX_REQ];
-extern int recv_fds[MAX_FDS + 2], nrecv_fds;
+extern int recv_fds[MAX_FDS + 2 + MAX_CGROUPS], nrecv_fds;
 extern int prog_fd, status_fd;
 extern int self_pidfd;
 
@@ -104,6 +108,9 @@ const char *parse(size_t len);
 void build_root(void);
 /* net.c */
 void loopback_up(void);
+/* cgroup.c */
+int cgroup_clone_fd(void);
+int cgroup_place(long pid);
 /* sandboxee.c */
 void __attribute__((noreturn)) sandboxee(pid_t init_pid);
 /* landlock.c */
@@ -111,7 +118,7 @@ void apply_landlock(void);
 /* compat.c: each newer call, with the fallback used where it returns ENOSYS (an old kernel, a container's seccomp
  * profile); the fallbacks are as safe as the calls they replace (see compat.c). */
 extern const char *clone_call; /* "clone3", or "clone" where clone3 returned ENOSYS */
-long clone_pidfd(uint64_t flags, int *pidfd);
+long clone_pidfd(uint64_t flags, int *pidfd, int cgroup_fd);
 int close_from(unsigned lo);
 #define FD_BOUND 4096 /* above every descriptor the forkserver can hold (it starts with 0-3 only) */
 int close_fds(unsigned lo, unsigned hi, unsigned highest_known);

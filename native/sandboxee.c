@@ -7,7 +7,7 @@ static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(co
 
 static void fd_layout(void)
 {
-    int high = 3, keep[MAX_FDS + 2], n = 0;
+    int high = 3, keep[MAX_FDS + 2 + MAX_CGROUPS], n = 0;
     for (int i = 0; i < P.nfds; i++)
         if (P.fd_target[i] >= high) high = P.fd_target[i] + 1;
     int dups[MAX_FDS];

@@ -55,4 +55,6 @@ for c, median, mean, sd in rows:
     print(f"{c:45} {median:10.2f} {median / bwrap:8.2f}x   mean {mean:.2f} +- {sd:.2f} ms")
 print(f"{'library, RunAsync of /bin/true (in-process)':45} {lib['medianMs']:10.2f} {lib['medianMs'] / bwrap:8.2f}x   "
       f"p90 {lib['p90Ms']:.2f} ms, min {lib['minMs']:.2f}, max {lib['maxMs']:.2f}, first (cold) {lib['firstMs']:.2f} ms, n={lib['runs']}")
+print(f"{'library, same without a cgroup (rlimits only)':45} {lib['noCgroupMedianMs']:10.2f} {lib['noCgroupMedianMs'] / bwrap:8.2f}x   "
+      f"cgroup ({lib['cgroup'] or 'none'}) costs {lib['cgroupCostMs']:.3f} ms median; its own work alone {lib['cgroupOpsMedianMs']:.3f} ms")
 PY

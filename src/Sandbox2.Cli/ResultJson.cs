@@ -16,15 +16,10 @@ internal sealed class ResultJson
     public IReadOnlyList<string>? StackTrace { get; init; }
     public bool Oom { get; init; }
     public required UsageJson Usage { get; init; }
-    public IsolationJson? Isolation { get; init; }
+    public IsolationJson Isolation { get; init; } = new();
 
     public static ResultJson From(SandboxResult result) => new()
     {
-        Isolation = result.Isolation is { } iso ? new IsolationJson
-        {
-            Level = iso.Level == IsolationLevel.NoNamespaces ? "no-namespaces" : "namespaces",
-            Landlock = iso.LandlockAbi,
-        } : null,
         Status = StatusName(result.Status),
         ReasonCode = result.ReasonCode?.ToContractName(),
         Reason = OneLine(result.Reason),
@@ -46,6 +41,15 @@ internal sealed class ResultJson
             WallTimeMs = Milliseconds(result.Usage.WallTime),
             CpuTimeMs = Milliseconds(result.Usage.CpuTime),
             MaxRssKb = result.Usage.MaxRssKb,
+            MemoryPeakKb = result.Usage.MemoryPeakKb,
+            Processes = result.Usage.Processes,
+        },
+        Isolation = new IsolationJson
+        {
+            Level = result.Isolation.Level == IsolationLevel.NoNamespaces ? "no-namespaces" : "namespaces",
+            Seccomp = result.Isolation.Seccomp,
+            Cgroup = result.Isolation.Cgroup switch { CgroupVersion.V2 => "v2", CgroupVersion.V1 => "v1", _ => null },
+            Landlock = result.Isolation.LandlockAbi,
         },
     };
 
@@ -133,18 +137,24 @@ internal sealed class ViolationJson
     public required string Description { get; init; }
 }
 
-/// <summary>What isolation held (CONTRACT.md's <c>isolation</c> object).</summary>
-internal sealed class IsolationJson
-{
-    public required string Level { get; init; }
-    public int? Landlock { get; init; }
-}
 
 internal sealed class UsageJson
 {
     public double WallTimeMs { get; init; }
     public double CpuTimeMs { get; init; }
     public long MaxRssKb { get; init; }
+    public long MemoryPeakKb { get; init; }
+    public int Processes { get; init; }
+}
+
+/// <summary>What isolation held (CONTRACT.md's <c>isolation</c> object): <c>level</c> "namespaces" | "no-namespaces",
+/// <c>seccomp</c>, <c>cgroup</c> "v2" | "v1" | null (rlimits only), <c>landlock</c> the enforced ABI or null.</summary>
+internal sealed class IsolationJson
+{
+    public string Level { get; init; } = "namespaces";
+    public bool Seccomp { get; init; } = true;
+    public string? Cgroup { get; init; }
+    public int? Landlock { get; init; }
 }
 
 /// <summary>Source-generated (reflection-free, NativeAOT-safe) serialization of <see cref="ResultJson"/>.</summary>

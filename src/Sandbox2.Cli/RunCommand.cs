@@ -29,8 +29,8 @@ internal static class RunCommand
         CustomParser = ParseNetwork,
     };
     private static readonly Option<TimeSpan?> TimeLimit = Seconds("--time-limit", "Wall-clock limit in seconds; then status TIMEOUT [default: none]", wholeSeconds: false);
-    private static readonly Option<TimeSpan?> CpuLimit = Seconds("--cpu-limit", "CPU time limit in seconds (RLIMIT_CPU) [default: none]", wholeSeconds: true);
-    private static readonly Option<ulong?> MemoryLimit = SizeOption("--memory-limit", "Address-space limit, e.g. 256M, 2G [default: none]", allowZero: false);
+    private static readonly Option<TimeSpan?> CpuLimit = Seconds("--cpu-limit", "CPU time of all its processes together, in seconds (cgroup; RLIMIT_CPU per process too); then TIMEOUT, CPU_LIMIT [default: none]", wholeSeconds: true);
+    private static readonly Option<ulong?> MemoryLimit = SizeOption("--memory-limit", "Memory of the whole sandbox, e.g. 256M, 2G (memory cgroup, swap off; RLIMIT_AS per process without one) [default: half of the host's memory]", allowZero: false);
     private static readonly Option<ulong?> FileSizeLimit = SizeOption("--file-size-limit", "Largest file it may write (RLIMIT_FSIZE) [default: none]", allowZero: true);
     private static readonly Option<ulong?> OpenFilesLimit = new("--open-files-limit")
     {
@@ -52,8 +52,20 @@ internal static class RunCommand
             return n;
         },
     };
-    private static readonly Option<string> ProcessLimit = new("--process-limit") { Description = "Most processes/threads at once (not built yet)", HelpName = "N" };
-    private static readonly Option<string> OutputLimit = new("--output-limit") { Description = "Most bytes written to stdout and stderr together (not built yet)", HelpName = "SIZE" };
+    private static readonly Option<int?> ProcessLimit = new("--process-limit")
+    {
+        Description = "Most processes and threads at once, all of the sandbox together (pids cgroup; RLIMIT_NPROC without one) [default: 1024]",
+        HelpName = "N",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 && n <= 4_000_000)
+                return n;
+            result.AddError($"--process-limit: '{text}' is not a whole number from 1 to 4000000");
+            return null;
+        },
+    };
+    private static readonly Option<ulong?> OutputLimit = SizeOption("--output-limit", "Most bytes written to stdout and stderr together; the first SIZE are delivered, then SIGNALED, OUTPUT_LIMIT [default: none]", allowZero: false);
     private static readonly Option<IsolationLevel> Isolation = new("--isolation")
     {
         Description = "namespaces: the full sandbox; no-namespaces: where namespaces cannot be made (a container): the same seccomp policy, Landlock rules, rlimits; weaker, and it says so [default: namespaces]",
@@ -170,7 +182,7 @@ internal static class RunCommand
 
     private static void RejectNotBuilt(ParseResult parsed)
     {
-        foreach (Option option in new Option[] { PolicyFile, ProcessLimit, OutputLimit })
+        foreach (Option option in new Option[] { PolicyFile })
         {
             if (parsed.GetResult(option) is { Implicit: false })
                 throw CommandLineException.NotBuiltYet(option.Name);
@@ -316,7 +328,10 @@ internal static class RunCommand
         var limits = new Limits();
         limits.WallTime = parsed.GetValue(TimeLimit); // the CLI's default is no wall-clock limit
         limits.CpuTime = parsed.GetValue(CpuLimit);
-        limits.AddressSpace = parsed.GetValue(MemoryLimit);
+        // Defaults that protect the host (CONTRACT.md): half of its memory, 1,024 tasks.
+        limits.Memory = parsed.GetValue(MemoryLimit) ?? Limits.HalfOfHostMemory();
+        limits.Processes = parsed.GetValue(ProcessLimit) ?? 1024;
+        limits.OutputSize = parsed.GetValue(OutputLimit);
         limits.FileSize = parsed.GetValue(FileSizeLimit);
         if (parsed.GetValue(OpenFilesLimit) is { } openFiles)
             limits.OpenFiles = openFiles;

@@ -39,7 +39,14 @@ public static class Doctor
     ];
 
     /// <summary>Runs every check, each feature tried for real in a child process of the native helper (nothing leaks).</summary>
-    public static IReadOnlyList<CheckResult> Run() => Run(new Probes(ForkServer.ProgramPath));
+    public static IReadOnlyList<CheckResult> Run()
+    {
+        var location = ForkServerLocator.Locate();
+        if (location.Error is { } notFound) throw new InvalidOperationException(notFound);
+        // The probes are the native helper's --probe modes: from its file, or from the copy embedded in this assembly.
+        using SafeFdHandle? embedded = location.Embedded && location.Path is null ? ForkServerLocator.OpenEmbedded() : null;
+        return Run(new Probes(location.Path ?? $"/proc/self/fd/{embedded!.Fd}"));
+    }
 
     internal static List<CheckResult> Run(Probes probes)
     {

@@ -167,6 +167,16 @@ public sealed class Executor
         }
         var landlock = landlockAbi > 0 ? Landlock.For(mounts, landlockAbi, insidePaths: !noNamespaces, ns.Network, privateTmp) : null;
 
+
+        _ = Limits.ToRlimitOps(); // a bad limit throws before anything is made
+        // Last, so that nothing above can fail with a cgroup or pipes left behind (the sandbox disposes them).
+        var output = Limits.OutputSize is { } cap ? OutputLimit.Create(cap, fds[1].Source, fds[2].Source) : null;
+        if (output is not null)
+        {
+            fds[1] = new FdMapping(1, output.StdoutPipe);
+            fds[2] = new FdMapping(2, output.StderrPipe);
+        }
+        var cgroup = Limits.UseCgroup ? Cgroup.Create(Limits) : null;
         var plan = new SandboxPlan
         {
             Namespaces = policy.Namespace.CloneNamespaces,
@@ -179,7 +189,7 @@ public sealed class Executor
             Hostname = policy.Namespace.Hostname,
             LoopbackUp = policy.Namespace.Network == NetworkMode.Loopback,
             Mounts = mounts.ToMountOps(),
-            Rlimits = Limits.ToRlimitOps(),
+            Rlimits = Limits.ToRlimitOps(cgroup),
             Cwd = Cwd,
             Argv = [Argv0, .. Args],
             Environment = env,
@@ -191,9 +201,11 @@ public sealed class Executor
             ExecNonce = nonce,
             NotifyListener = !meHere,
             SandboxBeforeExec = !meHere,
+            Cgroups = cgroup?.Placements ?? [],
+            UnshareCgroupNamespace = cgroup?.UnshareNamespaceAfterPlacement ?? false,
         };
-        var isolation = new SandboxIsolation(ns.Isolation, landlock?.Abi);
-        return (new ExecutionPlan(plan, options, meHere ? bpf : null) { Isolation = isolation, PrivateDirectory = privateTmp }, null);
+        var isolation = new SandboxIsolation { Level = ns.Isolation, LandlockAbi = landlock?.Abi };
+        return (new ExecutionPlan(plan, options, meHere ? bpf : null) { Isolation = isolation, PrivateDirectory = privateTmp, Cgroup = cgroup, Output = output }, null);
     }
 
     /// <summary>0/1/2, Comms at 1023 when open, and (before exec) the Ipc's mappings at their numbers.</summary>
@@ -274,4 +286,8 @@ internal sealed record ExecutionPlan(SandboxPlan Plan, PolicyCompileOptions Opti
         try { Directory.Delete(PrivateDirectory, recursive: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
+    /// <summary>The sandbox's cgroup (owned by the sandbox: removed when it ended), or null: rlimits only.</summary>
+    public Cgroup? Cgroup { get; init; }
+    /// <summary>The stdout/stderr pump of <see cref="Limits.OutputSize"/>, or null.</summary>
+    public OutputLimit? Output { get; init; }
 }

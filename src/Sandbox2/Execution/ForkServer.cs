@@ -176,10 +176,11 @@ internal sealed class ForkServer : IDisposable
         var received = new List<SafeFdHandle>();
         try
         {
-            var fds = new SafeHandle[2 + plan.Fds.Count];
+            var fds = new SafeHandle[2 + plan.Fds.Count + plan.Cgroups.Count];
             fds[0] = plan.ProgramFd;
             fds[1] = sandboxEnd;
             for (int i = 0; i < plan.Fds.Count; i++) fds[2 + i] = plan.Fds[i].Source;
+            for (int i = 0; i < plan.Cgroups.Count; i++) fds[2 + plan.Fds.Count + i] = plan.Cgroups[i].Fd;
             reply = await ExchangeAsync(request, fds, received, cancellationToken).ConfigureAwait(false);
         }
         catch

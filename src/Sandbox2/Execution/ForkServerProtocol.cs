@@ -13,8 +13,10 @@ namespace Sandbox2;
 /// 4 LOOPBACK (empty); 5 MOUNT u32 kind, u32 MOUNT_ATTR_* flags, str target, str source, str options;
 /// 6 RLIMIT u32 resource, u64 soft, u64 hard; 7 CWD str; 8 ARG str (repeated); 9 ENV str (repeated);
 /// 10 FD u32 target (repeated); 11 BPF sock_filter[]; 12 NONCE u64; 13 OPTIONS u32 (bit 0 listener,
-/// bit 1 filter before exec); 14 LANDLOCK u64 handled fs rights, u64 handled net rights, u64 scopes; 15 LANDLOCK_PATH
-/// u64 allowed rights, str path (repeated). Without CLONE_NEWUSER init takes the IDS itself. SCM_RIGHTS: program fd, status channel, then one source per FD record.</para>
+/// bit 1 filter before exec, bit 2 init unshares its cgroup namespace once placed); 14 LANDLOCK u64 handled fs rights,
+/// u64 handled net rights, u64 scopes; 15 LANDLOCK_PATH u64 allowed rights, str path (repeated); 16 CGROUP u32 mode
+/// (repeated; 1 clone3 CLONE_INTO_CGROUP with the fd, 2 write init's pid to the fd). Without CLONE_NEWUSER init takes
+/// the IDS itself. SCM_RIGHTS: program fd, status channel, one source per FD record, then one fd per CGROUP record.</para>
 /// <para>Reply: <c>{ i32 errno, i32 init pid, u32 step, char detail[] }</c> + SCM_RIGHTS init pidfd when errno is 0.</para>
 /// <para>Status channel records: 1 SETUP_ERROR <c>{ u32 type, i32 errno, u32 step, char detail[] }</c> (step: <see cref="SetupStep"/>);
 /// 2 LISTENER <c>{ u32 type }</c> + SCM_RIGHTS seccomp listener;
@@ -35,10 +37,12 @@ internal static class ForkServerProtocol
 
     private enum Tag : uint
     {
-        CloneFlags = 1, Ids, Hostname, Loopback, Mount, Rlimit, Cwd, Arg, Env, Fd, Bpf, Nonce, Options, Landlock, LandlockPath,
+        CloneFlags = 1, Ids, Hostname, Loopback, Mount, Rlimit, Cwd, Arg, Env, Fd, Bpf, Nonce, Options, Landlock, LandlockPath, Cgroup,
     }
 
-    internal const uint OptionListener = 1, OptionFilter = 2;
+    internal const uint OptionListener = 1, OptionFilter = 2, OptionCgroupNamespace = 4;
+    internal const int MaxCgroups = 8;
+    internal const uint CgroupInto = 1, CgroupProcs = 2;
 
     internal const int RecordSetupError = 1, RecordListener = 2, RecordExit = 3;
     internal const int CldExited = 1, CldKilled = 2, CldDumped = 3;
@@ -92,7 +96,10 @@ internal static class ForkServerProtocol
         var w = new Writer();
         w.U32(Magic);
         w.U32(Version);
-        w.Record(Tag.CloneFlags, 8).U64(CloneFlags(plan.Namespaces));
+        if (plan.Cgroups.Count > MaxCgroups) throw new ArgumentException($"plan has {plan.Cgroups.Count} cgroup placements; at most {MaxCgroups}", nameof(plan));
+        ulong cloneFlags = CloneFlags(plan.Namespaces);
+        if (plan.UnshareCgroupNamespace) cloneFlags &= ~0x02000000UL; // CLONE_NEWCGROUP: init makes it once placed
+        w.Record(Tag.CloneFlags, 8).U64(cloneFlags);
         w.Record(Tag.Ids, 16).U32(plan.InsideUid).U32(plan.InsideGid).U32(plan.OutsideUid).U32(plan.OutsideGid);
         w.String(Tag.Hostname, plan.Hostname, "hostname");
         if (plan.LoopbackUp) w.Record(Tag.Loopback, 0);
@@ -111,7 +118,9 @@ internal static class ForkServerProtocol
         foreach (var m in plan.Fds) w.Record(Tag.Fd, 4).U32((uint)m.TargetFd);
         if (plan.Bpf.Length > 0) w.Record(Tag.Bpf, plan.Bpf.Length).Bytes(plan.Bpf);
         w.Record(Tag.Nonce, 8).U64(plan.ExecNonce);
-        uint options = (plan.NotifyListener ? OptionListener : 0) | (plan.SandboxBeforeExec ? OptionFilter : 0);
+        foreach (var c in plan.Cgroups) w.Record(Tag.Cgroup, 4).U32(c.CloneInto ? CgroupInto : CgroupProcs);
+        uint options = (plan.NotifyListener ? OptionListener : 0) | (plan.SandboxBeforeExec ? OptionFilter : 0)
+            | (plan.UnshareCgroupNamespace && plan.Namespaces.HasFlag(PlanNamespaces.Cgroup) ? OptionCgroupNamespace : 0);
         w.Record(Tag.Options, 4).U32(options);
         if (plan.Landlock is { } ll)
         {

@@ -172,7 +172,7 @@ public sealed partial class Sandbox : IAsyncDisposable
             _commsPeer?.Dispose();
         }
         // What held: only for a sandbox that ran (a setup error held nothing).
-        if (result.Status != SandboxStatus.SetupError && _plan?.Isolation is { } isolation) result.Isolation = isolation;
+        if (result.Status != SandboxStatus.SetupError && _plan?.Isolation is { } isolation) result.Isolation = isolation with { Cgroup = result.Isolation.Cgroup };
         SandboxDiagnostics.Ended(Executor, _spawned?.InitPid, started: _spawned is not null, result);
         await SandboxDiagnostics.FinishedAsync(_notify, Executor, result).ConfigureAwait(false); // a throwing hook is logged, the result kept
         return result;
@@ -201,6 +201,8 @@ public sealed partial class Sandbox : IAsyncDisposable
         {
             return new SandboxResult(SandboxStatus.SetupError, e.Message, e is PolicyException ? ReasonCode.FailedPolicy : ReasonCode.FailedConfig);
         }
+        using var cgroup = plan.Cgroup; // removed when the sandbox has ended (or never started)
+        using var output = plan.Output;
 
         SpawnedSandbox spawned;
         try
@@ -223,6 +225,8 @@ public sealed partial class Sandbox : IAsyncDisposable
         finally
         {
             plan.Plan.ProgramFd.Dispose(); // ours, or the executor's (it took ownership; an executor runs once)
+            cgroup?.ClosePlacements(); // init is in it (or never will be)
+            output?.CloseWriteEnds(); // the sandbox has them: EOF when it ends
             _commsPeer?.Dispose(); // the sandboxee has it now
         }
 
@@ -236,6 +240,8 @@ public sealed partial class Sandbox : IAsyncDisposable
                     _wallTimer = new Timer(static s => ((Sandbox)s!).OnWallTime(), this, wall, Timeout.InfiniteTimeSpan);
             }
             if (_outcome.Cause is not null) spawned.Kill(); // decided before the start (Kill, DisposeAsync)
+            cgroup?.Watch(Executor.Limits.CpuTime, cause => End(cause));
+            var pump = output?.PumpAsync(() => End(EndCause.OutputLimit(Executor.Limits.OutputSize!.Value)), CancellationToken.None);
             using var cancelRegistration = cancellationToken.UnsafeRegister(static s => ((Sandbox)s!).Kill(), this);
 
             MonitoredSandbox? monitored = null;
@@ -249,7 +255,15 @@ public sealed partial class Sandbox : IAsyncDisposable
             _ready.TrySetResult(attachment is not null && _outcome.Cause is null);
             var report = await spawned.Completion.ConfigureAwait(false);
             lock (_gate) _wallTimer?.Dispose();
-            return _outcome.Finish(report, attachment is not null, _clock.Elapsed);
+            var counted = cgroup?.ReadUsage();
+            if (counted is { OomKills: > 0 }) _outcome.TrySet(EndCause.OutOfMemory());
+            if (pump is not null)
+            {
+                // Every writer is gone with the sandbox, so the pipes are at EOF; bounded all the same.
+                try { await pump.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(false); }
+                catch (TimeoutException) { }
+            }
+            return _outcome.Finish(report, attachment is not null, _clock.Elapsed, cgroup?.Version, counted);
 
             // The monitor reports the violation, then asks for the kill: the violation decides the outcome if nothing did first.
             void OnViolation()

@@ -93,4 +93,9 @@ internal sealed class SandboxPlan
     /// <summary>A Landlock ruleset applied in the sandboxee after no_new_privs, before the seccomp filter (also in
     /// SandboxMeHere mode: the whole process inherits it, every thread); null = none.</summary>
     public LandlockPlan? Landlock { get; init; }
+    /// <summary>Where init goes: the sandbox's cgroup (clone3 CLONE_INTO_CGROUP, or v1 cgroup.procs); empty = none.</summary>
+    public IReadOnlyList<CgroupPlacement> Cgroups { get; init; } = [];
+    /// <summary>init unshares its cgroup namespace once placed (v1, where it is placed after clone; then the clone
+    /// flags carry no CLONE_NEWCGROUP).</summary>
+    public bool UnshareCgroupNamespace { get; init; }
 }

@@ -24,8 +24,16 @@ public enum SandboxStatus
 /// <summary>Resources the sandbox used.</summary>
 /// <param name="WallTime">From start to end.</param>
 /// <param name="CpuTime">User + system time summed over every process of the sandbox.</param>
-/// <param name="MaxRssKb">Largest resident set of any one process, in KiB.</param>
-public sealed record SandboxUsage(TimeSpan WallTime, TimeSpan CpuTime, long MaxRssKb);
+/// <param name="MaxRssKb">Largest resident set of any one process, in KiB (0 when init was killed before it could report).</param>
+public sealed record SandboxUsage(TimeSpan WallTime, TimeSpan CpuTime, long MaxRssKb)
+{
+    /// <summary>Peak memory of the whole sandbox, in KiB: the memory cgroup's peak (memory.peak, v1 max_usage_in_bytes),
+    /// which also counts page cache and tmpfs files it wrote; <see cref="MaxRssKb"/> without a memory cgroup.</summary>
+    public long MemoryPeakKb { get; init; }
+    /// <summary>Most processes and threads alive at once (the pids cgroup's peak, init not counted); 0 when unknown.</summary>
+    public int Processes { get; init; }
+}
+
 
 /// <summary>How a sandbox is isolated (<c>--isolation</c>).</summary>
 public enum IsolationLevel
@@ -40,10 +48,18 @@ public enum IsolationLevel
     NoNamespaces,
 }
 
-/// <summary>What isolation held for a sandbox.</summary>
-/// <param name="Level">Namespaces or not.</param>
-/// <param name="LandlockAbi">The Landlock ABI whose rules were enforced, or null when none were.</param>
-public sealed record SandboxIsolation(IsolationLevel Level, int? LandlockAbi);
+/// <summary>What isolation actually held for a sandbox (the result's <c>isolation</c>).</summary>
+public sealed record SandboxIsolation
+{
+    /// <summary>Namespaces or not.</summary>
+    public IsolationLevel Level { get; init; } = IsolationLevel.Namespaces;
+    /// <summary>The seccomp policy was applied (false when a SandboxMeHere program never applied it).</summary>
+    public bool Seccomp { get; init; } = true;
+    /// <summary>The cgroup hierarchy the sandbox ran in; null = none (limits were rlimits only).</summary>
+    public CgroupVersion? Cgroup { get; init; }
+    /// <summary>The Landlock ABI whose rules were enforced, or null when none were.</summary>
+    public int? LandlockAbi { get; init; }
+}
 
 /// <summary>What happened to a sandboxee (Sandbox2's <c>Result</c>).</summary>
 public sealed class SandboxResult
@@ -73,9 +89,6 @@ public sealed class SandboxResult
     /// <summary>For a SETUP_ERROR: the errno said <see cref="Feature"/> is missing here (the reason then names it and
     /// points to <c>sandbox2 doctor</c>).</summary>
     internal bool FeatureMissing { get; init; }
-    /// <summary>What isolation actually held: namespaces or not, and the enforced Landlock ABI (null before the sandbox
-    /// started).</summary>
-    public SandboxIsolation? Isolation { get; internal set; }
     /// <summary>The exit code, when <see cref="Status"/> is <see cref="SandboxStatus.Ok"/>.</summary>
     public int? ExitCode { get; init; }
     /// <summary>The terminating signal, when <see cref="Status"/> is <see cref="SandboxStatus.Signaled"/>.</summary>
@@ -86,7 +99,9 @@ public sealed class SandboxResult
     public IReadOnlyList<string>? StackTrace { get; init; }
     /// <summary>True when the memory cgroup killed the program.</summary>
     public bool Oom { get; init; }
-    public SandboxUsage Usage { get; init; } = new(TimeSpan.Zero, TimeSpan.Zero, 0);
+    public SandboxUsage Usage { get; internal set; } = new(TimeSpan.Zero, TimeSpan.Zero, 0);
+    /// <summary>What isolation actually held: namespaces or not, seccomp, the cgroup hierarchy, the enforced Landlock ABI.</summary>
+    public SandboxIsolation Isolation { get; internal set; } = new();
 
     /// <summary>Sandbox2's form: <c>OK - Exit code: 0</c>, <c>SYSCALL VIOLATION - Violating Syscall [X86-64] ptrace(...)</c>, ...</summary>
     public override string ToString() => Status switch

@@ -7,9 +7,9 @@ namespace Sandbox2;
 internal enum SetupStep
 {
     // Forkserver (in its reply to a request).
-    Request = 1, Pipe = 2, Clone = 3, SetGroups = 4, UidMap = 5, GidMap = 6, ReleaseInit = 7,
+    Request = 1, Pipe = 2, Clone = 3, SetGroups = 4, UidMap = 5, GidMap = 6, ReleaseInit = 7, CgroupClone = 8, CgroupProcs = 9,
     // Init (PID 1).
-    SetResGid = 10, SetResUid = 11, InitParentDeathSignal = 12, Hostname = 13, Loopback = 14,
+    SetResGid = 10, SetResUid = 11, InitParentDeathSignal = 12, Hostname = 13, Loopback = 14, CgroupNamespace = 15,
     RootPrivate = 20, Scratch = 21, PivotScratch = 22, RootTmpfs = 23, MakeDirectory = 24, CreateFile = 25,
     Symlink = 26, MountTarget = 27, Bind = 28, MountFlags = 29, Tmpfs = 30, Proc = 31,
     DetachOldRoot = 32, PivotRoot = 33, RemountReadOnly = 34, MountKind = 35,
@@ -58,6 +58,9 @@ internal static class SetupSteps
         SetupStep.UidMap => new("write uid_map ", ReasonCode.FailedNamespaces, KernelFeature.UserNamespaces),
         SetupStep.GidMap => new("write gid_map ", ReasonCode.FailedNamespaces, KernelFeature.UserNamespaces),
         SetupStep.ReleaseInit => new("release init", ReasonCode.FailedSubprocess, KernelFeature.None),
+        SetupStep.CgroupClone => new("clone3 into the sandbox's cgroup (CLONE_INTO_CGROUP)", ReasonCode.FailedLimits, KernelFeature.Cgroups),
+        SetupStep.CgroupProcs => new("move init into the sandbox's cgroup (cgroup.procs)", ReasonCode.FailedLimits, KernelFeature.Cgroups),
+        SetupStep.CgroupNamespace => new("unshare the cgroup namespace", ReasonCode.FailedNamespaces, KernelFeature.Cgroups),
         SetupStep.SetResGid => new("setresgid", ReasonCode.FailedNamespaces, KernelFeature.UserNamespaces),
         SetupStep.SetResUid => new("setresuid", ReasonCode.FailedNamespaces, KernelFeature.UserNamespaces),
         SetupStep.InitParentDeathSignal => new("prctl PDEATHSIG (init)", ReasonCode.FailedSubprocess, KernelFeature.None),

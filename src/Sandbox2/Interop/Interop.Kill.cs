@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Sandbox2;
 
-// kill(2): only for a child of the forkserver whose pidfd could not be received (no pidfd to signal through).
+// kill(2): a child of the forkserver whose pidfd could not be received; the tasks left in a sandbox cgroup.
 internal static partial class Interop
 {
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

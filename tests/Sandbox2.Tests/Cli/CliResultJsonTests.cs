@@ -15,7 +15,7 @@ internal static class CliJson
     }
 
     /// <summary>The contract's field names, in order.</summary>
-    public static readonly string[] Fields = ["status", "reasonCode", "reason", "exitCode", "signal", "violation", "stackTrace", "oom", "usage"];
+    public static readonly string[] Fields = ["status", "reasonCode", "reason", "exitCode", "signal", "violation", "stackTrace", "oom", "usage", "isolation"];
 }
 
 /// <summary>The <c>--result</c> JSON: every contract field, the right types, nulls where absent.</summary>
@@ -40,7 +40,9 @@ public class CliResultJsonTests
         Assert.Equal(JsonValueKind.False, json.GetProperty("oom").ValueKind);
 
         JsonElement usage = json.GetProperty("usage");
-        Assert.Equal(["wallTimeMs", "cpuTimeMs", "maxRssKb"], usage.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["wallTimeMs", "cpuTimeMs", "maxRssKb", "memoryPeakKb", "processes"], usage.EnumerateObject().Select(p => p.Name));
+        Assert.InRange(usage.GetProperty("processes").GetInt32(), 0, 1);
+        Assert.Contains(json.GetProperty("isolation").GetProperty("cgroup").GetString(), new[] { "v1", "v2", null });
         double wall = usage.GetProperty("wallTimeMs").GetDouble();
         Assert.InRange(wall, 0.001, 60_000);
         Assert.InRange(usage.GetProperty("cpuTimeMs").GetDouble(), 0, wall + 1000);

@@ -17,7 +17,8 @@ public class StackTraceTests(ITestOutputHelper output)
         var stat = $"/proc/{child.Pid}/wchan";
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60); // a safety net: the loop waits for the state
         while (!File.ReadAllText(stat).Contains("nanosleep", StringComparison.Ordinal) && DateTime.UtcNow < deadline) await Task.Delay(10);
-        var frames = await Monitor.Shared.CollectStackTraceAsync(child.Pid).WaitAsync(TimeSpan.FromSeconds(10));
+        // What is tested is the unwinding, not the budget (MonitorAttackTests cover that): a budget no overloaded machine exhausts.
+        var frames = await StackTrace.CollectAsync(child.Pid, TimeSpan.FromSeconds(60)).WaitAsync(TimeSpan.FromSeconds(90));
         foreach (var f in frames) output.WriteLine(f);
         Assert.Matches(@"^#0 0x[0-9a-f]{16} \S*nanosleep\S*\+0x[0-9a-f]+ \(/", frames[0]);
         int main = frames.ToList().FindIndex(f => Regex.IsMatch(f, @" main\+0x[0-9a-f]+ \(/.*mon_notifychild"));

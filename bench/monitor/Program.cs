@@ -121,14 +121,17 @@ static async Task Latency(int n)
     Console.WriteLine($"notification received -> process reaped (kill + exit + pidfd wake-up): median {P(reaped, 0.5):F1} us, p90 {P(reaped, 0.9):F1} us");
 }
 
+/// <summary>What the static mon_notifychild needs to start and sleep, with getppid traced (answered by a Notify).</summary>
+static Policy SleeperPolicy() => new PolicyBuilder()
+    .AllowSyscalls("brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "rt_sigprocmask", "prctl",
+        "mmap", "munmap", "mprotect", "readlink", "readlinkat", "uname", "prlimit64", "getrandom", "futex",
+        "clock_nanosleep", "nanosleep", "write", "exit", "exit_group", "ioctl", "newfstatat", "fstat")
+    .TraceSyscall("getppid")
+    .Build();
+
 static async Task Sandboxes(int n, bool violate = false)
 {
-    var policy = new PolicyBuilder()
-        .AllowSyscalls("brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "rt_sigprocmask", "prctl",
-            "mmap", "munmap", "mprotect", "readlink", "readlinkat", "uname", "prlimit64", "getrandom", "futex",
-            "clock_nanosleep", "nanosleep", "write", "exit", "exit_group", "ioctl", "newfstatat", "fstat")
-        .TraceSyscall("getppid")
-        .Build();
+    var policy = SleeperPolicy();
     var options = new PolicyCompileOptions(MonitorAttached: true, ExecNonce: (ulong)Random.Shared.NextInt64());
     byte[] bpf = policy.Compile(options).ToBytes();
     string program = NotifyChild.TestcasePath("mon_notifychild-static");
@@ -209,12 +212,7 @@ static async Task Sandboxes(int n, bool violate = false)
 
 static async Task ApiSandboxes(int n, int sleepMs, bool killAfterStart)
 {
-    var policy = new PolicyBuilder()
-        .AllowSyscalls("brk", "set_tid_address", "set_robust_list", "rseq", "arch_prctl", "rt_sigprocmask", "prctl",
-            "mmap", "munmap", "mprotect", "readlink", "readlinkat", "uname", "prlimit64", "getrandom", "futex",
-            "clock_nanosleep", "nanosleep", "write", "exit", "exit_group", "ioctl", "newfstatat", "fstat")
-        .TraceSyscall("getppid")
-        .Build();
+    var policy = SleeperPolicy();
     string program = NotifyChild.TestcasePath("mon_notifychild-static");
     var notify = new AllowAll();
     Sandbox Make(int ms) => new(new Executor(program, ["sleep", "=", ms.ToString()]) { Limits = new Limits { WallTime = TimeSpan.FromMinutes(60) } }, policy, notify);

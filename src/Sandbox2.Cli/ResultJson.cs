@@ -62,16 +62,7 @@ internal sealed class ResultJson
         Usage = new UsageJson(),
     };
 
-    public static string StatusName(SandboxStatus status) => status switch
-    {
-        SandboxStatus.Ok => "OK",
-        SandboxStatus.SetupError => "SETUP_ERROR",
-        SandboxStatus.Violation => "VIOLATION",
-        SandboxStatus.Signaled => "SIGNALED",
-        SandboxStatus.Timeout => "TIMEOUT",
-        SandboxStatus.ExternalKill => "EXTERNAL_KILL",
-        _ => "INTERNAL_ERROR",
-    };
+    public static string StatusName(SandboxStatus status) => status.ToContractName();
 
     public static string ArchName(SyscallArch arch) => arch.ToContractName();
 

@@ -59,14 +59,5 @@ public static class SandboxMetrics
     internal static void ForkServerStarted() => s_forkServers.Add(1);
 
     /// <summary>The contract's status names (OK, SETUP_ERROR, VIOLATION, ...).</summary>
-    internal static string StatusName(SandboxStatus status) => status switch
-    {
-        SandboxStatus.Ok => "OK",
-        SandboxStatus.SetupError => "SETUP_ERROR",
-        SandboxStatus.Violation => "VIOLATION",
-        SandboxStatus.Signaled => "SIGNALED",
-        SandboxStatus.Timeout => "TIMEOUT",
-        SandboxStatus.ExternalKill => "EXTERNAL_KILL",
-        _ => "INTERNAL_ERROR",
-    };
+    internal static string StatusName(SandboxStatus status) => status.ToContractName();
 }

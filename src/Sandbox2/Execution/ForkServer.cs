@@ -237,8 +237,11 @@ internal sealed class ForkServer : IDisposable
             bool fdsLost;
             do n = ForkServerProtocol.ReceiveWithFds(_control, buffer, received, 0, out fdsLost);
             while (n == -4); // EINTR
-            if (fdsLost) foreach (var f in received) f.Dispose(); // partial: SpawnAsync sees none and stops the sandbox
-            if (fdsLost) received.Clear();
+            if (fdsLost)
+            {
+                foreach (var f in received) f.Dispose(); // partial: SpawnAsync sees none and stops the sandbox
+                received.Clear();
+            }
             if (n == 0) throw Broken("the forkserver exited (control socket closed)");
             if (n == -11) throw Broken("the forkserver did not answer within 30 s");
             if (n < 0) throw Broken($"reading the forkserver's reply failed: {Marshal.GetPInvokeErrorMessage((int)-n)}");

@@ -61,6 +61,22 @@ public sealed record SandboxIsolation
     public int? LandlockAbi { get; init; }
 }
 
+/// <summary>Spelling of <see cref="SandboxStatus"/> values.</summary>
+public static class SandboxStatusNames
+{
+    /// <summary>The contract's (and Sandbox2's) name: OK, SETUP_ERROR, VIOLATION, SIGNALED, TIMEOUT, EXTERNAL_KILL, INTERNAL_ERROR.</summary>
+    public static string ToContractName(this SandboxStatus status) => status switch
+    {
+        SandboxStatus.Ok => "OK",
+        SandboxStatus.SetupError => "SETUP_ERROR",
+        SandboxStatus.Violation => "VIOLATION",
+        SandboxStatus.Signaled => "SIGNALED",
+        SandboxStatus.Timeout => "TIMEOUT",
+        SandboxStatus.ExternalKill => "EXTERNAL_KILL",
+        _ => "INTERNAL_ERROR",
+    };
+}
+
 /// <summary>What happened to a sandboxee (Sandbox2's <c>Result</c>).</summary>
 public sealed class SandboxResult
 {

@@ -49,6 +49,7 @@ internal static class Program
         {
             RunCommand.Create(),
             NotBuiltYetCommand("policy", "Check or compile a policy file (not built yet)."),
+            NotBuiltYetCommand("trace", "Learn mode: run PROGRAM and write the policy it needs (not built yet)."),
             DoctorCommand.Create(),
         };
         HelpExamples.Install(root);

@@ -14,6 +14,7 @@ internal static class RunCommand
     internal const string DefaultPath = Executor.DefaultPath;
 
     private static readonly Option<string> PolicyFile = new("--policy") { Description = "Policy file in the policy language (not built yet)", HelpName = "FILE" };
+    private static readonly Option<string[]> AllowConnect = new("--allow-connect") { Description = "With --network proxy: an endpoint the program may connect to (not built yet)", HelpName = "HOST:PORT" };
     private static readonly Option<string[]> Allow = Repeatable("--allow", "NAME[,NAME...]", "Also allow these syscalls (repeatable)");
     private static readonly Option<string[]> RoBind = Repeatable("--ro-bind", "SRC[:DST]", "Bind a host path read-only (repeatable)");
     private static readonly Option<string[]> Bind = Repeatable("--bind", "SRC[:DST]", "Bind a host path read-write (repeatable)");
@@ -88,7 +89,7 @@ internal static class RunCommand
     {
         var command = new Command("run", "Run PROGRAM in a fresh sandbox with the built-in default policy.")
         {
-            PolicyFile, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
+            PolicyFile, AllowConnect, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
             MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, Isolation, SandboxAfterStart, StackTrace,
             Result, Program,
         };
@@ -182,7 +183,7 @@ internal static class RunCommand
 
     private static void RejectNotBuilt(ParseResult parsed)
     {
-        foreach (Option option in new Option[] { PolicyFile })
+        foreach (Option option in new Option[] { PolicyFile, AllowConnect })
         {
             if (parsed.GetResult(option) is { Implicit: false })
                 throw CommandLineException.NotBuiltYet(option.Name);
@@ -438,6 +439,9 @@ internal static class RunCommand
             case "none": return NetworkMode.None;
             case "loopback": return NetworkMode.Loopback;
             case "host": return NetworkMode.Host;
+            case "proxy":
+                result.AddError("--network proxy is not built yet");
+                return NetworkMode.None;
             default:
                 result.AddError($"--network: '{text}' is not one of none, loopback, host");
                 return NetworkMode.None;

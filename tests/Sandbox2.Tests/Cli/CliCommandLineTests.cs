@@ -49,6 +49,7 @@ public class CliCommandLineTests
     [Theory]
     [InlineData("--memory-limit", "12Q", "--memory-limit")]
     [InlineData("--network", "wifi", "--network")]
+    [InlineData("--network", "proxy", "--network proxy is not built yet")]
     [InlineData("--env", "NOEQUALS", "NAME=VALUE")]
     [InlineData("--ro-bind", "/definitely/not/here", "/definitely/not/here")]
     [InlineData("--bogus", "x", "--bogus")]
@@ -61,6 +62,7 @@ public class CliCommandLineTests
 
     [Theory]
     [InlineData("--policy", "my.policy")]
+    [InlineData("--allow-connect", "127.0.0.1:80")]
     public async Task LaterOptionsSayNotBuiltYet(string option, string value)
     {
         CliOutcome r = await CliRunner.RunAsync("run", option, value, "--", "/bin/true");
@@ -71,6 +73,7 @@ public class CliCommandLineTests
     [Theory]
     [InlineData("policy", "check", "my.policy")]
     [InlineData("policy", "compile", "my.policy")]
+    [InlineData("trace", "--output", "x", "--", "/bin/true")]
     public async Task LaterCommandsSayNotBuiltYet(params string[] args)
     {
         CliOutcome r = await CliRunner.RunAsync(args);

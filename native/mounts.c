@@ -28,9 +28,10 @@ static int open_source(const struct mount_op *op)
 {
     int src = open_beneath(oldroot_fd, op->source);
     if (src < 0) fail(errno, ST_BIND_SOURCE, op->source, " -> ", op->target);
+    struct stat st;
+    if (fstat(src, &st) < 0) fail(errno, ST_BIND_SOURCE, op->source, " -> ", op->target);
+    if (S_ISLNK(st.st_mode)) fail(ELOOP, ST_BIND_SOURCE, op->source, " -> ", op->target); /* O_NOFOLLOW gave the link itself */
     if (op->have_id) {
-        struct stat st;
-        if (fstat(src, &st) < 0) fail(errno, ST_BIND_SOURCE, op->source, " -> ", op->target);
         if ((uint64_t)st.st_dev != op->dev || (uint64_t)st.st_ino != op->ino)
             fail(ESTALE, ST_BIND_SOURCE_CHANGED, op->source, " -> ", op->target);
     }

@@ -34,7 +34,7 @@ public static class PolicyLearner
         var comments = new List<string>(options.Comments);
         string threads = trace.ThreadsOverflowed ? $"more than {trace.Threads}" : trace.Threads.ToString(CultureInfo.InvariantCulture);
         comments.Add(string.Create(CultureInfo.InvariantCulture,
-            $"{trace.TotalCalls} calls of {trace.Syscalls.Count} syscalls by {threads} thread(s); {groups.Count} group(s), {listed.Count} syscalls listed, {listed.Count(r => r.When is not null)} on the argument values seen."));
+            $"{trace.TotalCalls} calls of {trace.Syscalls.Count} syscalls by {threads} task(s); {groups.Count} group(s), {listed.Count} syscalls listed, {listed.Count(r => r.When is not null)} on the argument values seen."));
         if (mapExec) comments.Add("It maps memory executable (mmap/mprotect with PROT_EXEC): the policy allows that.");
         if (trace.NumbersOverflowed) comments.Add($"WARNING: more than {SyscallRecorder.MaxNumbers} distinct syscall numbers were made; only the first are allowed.");
         comments.Add("Any other syscall is a violation.");
@@ -57,7 +57,8 @@ public static class PolicyLearner
             if (!arg.Overflowed && arg.Values.Count <= limit)
             {
                 var model = ArgCondition.Any(arg.Values.Select(v => at.Equal(v)).ToArray());
-                var text = string.Join(" || ", arg.Values.Select(v => $"{arg.Name} == {Number(v)}{Comment(tableName, a.Index, v)}"));
+                bool hex = a.Kind == ArgumentKind.Flags || tableName == "ioctl";
+                var text = string.Join(" || ", arg.Values.Select(v => $"{arg.Name} == {Number(v, hex)}{Comment(tableName, a.Index, v)}"));
                 conditions.Add((model, text, arg.Values.Count > 1));
             }
             else if (a.Kind == ArgumentKind.Flags)
@@ -121,7 +122,9 @@ public static class PolicyLearner
         return numbers;
     }
 
-    private static string Number(ulong v) => v < 10 ? v.ToString(CultureInfo.InvariantCulture) : "0x" + v.ToString("x", CultureInfo.InvariantCulture);
+    private static string Number(ulong v, bool hex = true) => v < 10 || (!hex && v < 1024)
+        ? v.ToString(CultureInfo.InvariantCulture)
+        : "0x" + v.ToString("x", CultureInfo.InvariantCulture);
 
     private static string Comment(string syscall, int index, ulong value, string prefix = "") =>
         LearnedConstants.Describe(syscall, index, value) is { } name ? $" /* {prefix}{name} */" : "";

@@ -33,6 +33,9 @@ public sealed class LearnedPolicy
     /// <summary>The syscalls listed one by one, by name.</summary>
     public IReadOnlyList<LearnedRule> Rules { get; }
 
+    /// <summary>The preset that turns the W^X guard off (Allow(MapExec)), so that the learned mmap/mprotect conditions decide.</summary>
+    public const string MapExecPreset = "allow_map_exec";
+
     /// <summary>The run mapped or protected memory executable (a JIT, ld.so): the W^X guard must be off (Allow(MapExec)).</summary>
     public bool RequiresMapExec { get; }
 
@@ -47,8 +50,9 @@ public sealed class LearnedPolicy
         foreach (string line in Comments) text.Append("// ").Append(line).Append('\n');
         text.Append("POLICY ").Append(Name).Append(" {\n");
         var statements = new List<string>();
+        if (RequiresMapExec) statements.Add("  USE " + MapExecPreset);
         foreach (var (group, _) in GroupsUsed) statements.Add("  USE " + group);
-        if (Rules.Count > 0 || GroupsUsed.Count == 0) statements.Add(AllowBlock());
+        if (Rules.Count > 0 || statements.Count == 0) statements.Add(AllowBlock());
         text.Append(string.Join(",\n", statements)).Append('\n');
         text.Append("}\n");
         text.Append("USE ").Append(Name).Append(" DEFAULT KILL\n");

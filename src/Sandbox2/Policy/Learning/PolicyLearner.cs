@@ -35,7 +35,7 @@ public static class PolicyLearner
         string threads = trace.ThreadsOverflowed ? $"more than {trace.Threads}" : trace.Threads.ToString(CultureInfo.InvariantCulture);
         comments.Add(string.Create(CultureInfo.InvariantCulture,
             $"{trace.TotalCalls} calls of {trace.Syscalls.Count} syscalls by {threads} task(s); {groups.Count} group(s), {listed.Count} syscalls listed, {listed.Count(r => r.When is not null)} on the argument values seen."));
-        if (mapExec) comments.Add("It maps memory executable (mmap/mprotect with PROT_EXEC): the policy allows that.");
+        if (mapExec) comments.Add($"It maps memory executable (mmap/mprotect with PROT_EXEC): USE {LearnedPolicy.MapExecPreset} lets the mmap/mprotect rules below decide.");
         if (trace.NumbersOverflowed) comments.Add($"WARNING: more than {SyscallRecorder.MaxNumbers} distinct syscall numbers were made; only the first are allowed.");
         comments.Add("Any other syscall is a violation.");
         return new LearnedPolicy(options.PolicyName, comments, groups, listed, mapExec);

@@ -91,7 +91,7 @@ public class NotifyTests
     public async Task NotifyTest_TraceAllAllowPersonality()
     {
         string path = Port.Testcase("s2_personality");
-        var policy = new PolicyBuilder().AddLibrariesForBinary(path).AddProc().AddMinimalDev().DefaultAction(SyscallAction.Trace).Build();
+        var policy = new PolicyBuilder().AllowDynamicStartup().AddLibrariesForBinary(path).AddProc().AddMinimalDev().DefaultAction(SyscallAction.Trace).Build();
         var notify = new AllowAllNotify();
         var result = await Port.Run(new Executor(path, []), policy, notify);
         Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Xunit.Abstractions;
 
 namespace Sandbox2.Tests.Sandbox2Port;
 
@@ -6,7 +7,7 @@ namespace Sandbox2.Tests.Sandbox2Port;
 /// every CPU busy still gets its wall-time verdict (<c>Starvation</c>, testcase <c>s2_starve.c</c>), and a killed sandbox
 /// is gone quickly (<c>SandboxeeKillDontAwait</c>). The assertions are on states; the time bounds are generous safety
 /// nets for a loaded machine (bench/ and the report keep the measured numbers).</summary>
-public class Sandbox2TimingTests
+public class Sandbox2TimingTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Sandbox2Test_Starvation()
@@ -19,6 +20,7 @@ public class Sandbox2TimingTests
         var clock = Stopwatch.StartNew();
         var result = await Port.Run(executor, policy);
         clock.Stop();
+        output.WriteLine($"starve: {result.Reason}; verdict to result {clock.Elapsed.TotalSeconds:0.000} s");
         Assert.True(result.Status == SandboxStatus.Timeout, result.ToString());
         // Sandbox2 allows 10 s for its 5 s limit; on a machine shared with other builds give it twice that.
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"the 5 s wall-time verdict took {clock.Elapsed.TotalSeconds:0.0} s");
@@ -36,6 +38,7 @@ public class Sandbox2TimingTests
         await sandbox.DisposeAsync();
         clock.Stop();
         var result = await run.WaitAsync(Port.Timeout);
+        output.WriteLine($"kill-dispose: {clock.Elapsed.TotalMilliseconds:0.0} ms");
         Assert.Equal(SandboxStatus.ExternalKill, result.Status);
         await Execution.Sandboxes.WaitGone(sandbox.InitPid!.Value, Port.Timeout); // nothing of it is left
         // Sandbox2 allows 200 ms; a loaded machine gets a safety net of 5 s (the measured numbers are in the report).

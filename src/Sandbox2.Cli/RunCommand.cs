@@ -262,6 +262,7 @@ internal static class RunCommand
         if (parsed.GetValue(Isolation) == IsolationLevel.NoNamespaces)
             builder.DisableNamespaces();
         builder.CollectStacktracesOnViolation(parsed.GetValue(StackTrace)); // the library's default is on, the CLI's off
+        builder.CollectStacktracesOnTimeout(parsed.GetValue(StackTrace)); // likewise
 
         Policy? policy = null;
         Apply("policy", () => policy = learning is null ? builder.Build() : SyscallRecorder.CreateTracingPolicy(builder));

@@ -92,7 +92,7 @@ public sealed class CliBuiltinPolicyTests : IDisposable
     {
         if (!Exists("/usr/bin/awk")) return;
         var r = await Run("@default", "--ro-bind", _input + ":/in.txt", "--", "/usr/bin/awk", "{ n += length($0) } END { print NR, n }", "/in.txt");
-        Assert.Equal("3 11\n", r.Stdout);
+        Assert.Equal("3 12\n", r.Stdout);
     }
 
     [Fact]

@@ -123,7 +123,7 @@ public class OciSeccompFuzzTests(ITestOutputHelper output)
             {
                 case 0: chars[at] = (char)rnd.Next(32, 127); break;                       // replace
                 case 1: chars.RemoveAt(at); break;                                         // delete
-                case 2: chars.Insert(at, "{}[],:\"0-9eE"[rnd.Next(13)]); break;           // insert JSON punctuation
+                case 2: chars.Insert(at, Punctuation[rnd.Next(Punctuation.Length)]); break;          // insert JSON punctuation
                 case 3: chars.RemoveRange(at, Math.Min(chars.Count - at, rnd.Next(1, 200))); break;   // cut a run
                 case 4: chars.InsertRange(at, "\"SCMP_CMP_MASKED_EQ\""); break;
                 default: chars.InsertRange(at, rnd.Next(2) == 0 ? "18446744073709551615" : "\"ptrace\","); break;
@@ -131,6 +131,8 @@ public class OciSeccompFuzzTests(ITestOutputHelper output)
         }
         return new string(chars.ToArray());
     }
+
+    private const string Punctuation = "{}[],:\"0-9eE";
 
     private static string Pick(Random rnd, string[] items) => items[rnd.Next(items.Length)];
 }

@@ -181,7 +181,8 @@ public class OciSeccompProfileTests(ITestOutputHelper output)
               {"names":["close"],"action":"SCMP_ACT_ALLOW","excludes":{"arches":["amd64"]}},
               {"names":["getpid"],"action":"SCMP_ACT_ALLOW","includes":{"minKernel":"5.4"}},
               {"names":["getppid"],"action":"SCMP_ACT_ALLOW","includes":{"minKernel":"7.1"}},
-              {"names":["gettid"],"action":"SCMP_ACT_ALLOW","excludes":{"minKernel":"6.1"}}]}
+              {"names":["gettid"],"action":"SCMP_ACT_ALLOW","excludes":{"minKernel":"6.1"}},
+              {"names":["tee"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}
             """;
         var p = Build(json, new OciImportOptions(KernelVersion: new Version(6, 18, 0)));
         Assert.Equal(SyscallAction.Errno(13), Eval(p, "mount"));     // defaultErrnoRet

@@ -58,6 +58,12 @@ const char *parse(size_t len)
             memcpy(&P.rlimits[P.nrlimits].soft, v + 4, 8);
             memcpy(&P.rlimits[P.nrlimits++].hard, v + 12, 8);
             break;
+        case T_NICE:
+            if (n != 4) return "bad NICE";
+            memcpy(&P.nice, v, 4);
+            if (P.nice < -20 || P.nice > 19) return "bad NICE value";
+            P.have_nice = 1;
+            break;
         case T_CWD: P.cwd = (char *)v; break;
         case T_ARG: if (P.nargv == MAX_ARGS) return "too many ARG"; P.argv[P.nargv++] = (char *)v; break;
         case T_ENV: if (P.nenvp == MAX_ARGS) return "too many ENV"; P.envp[P.nenvp++] = (char *)v; break;

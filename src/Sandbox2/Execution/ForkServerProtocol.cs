@@ -42,6 +42,7 @@ internal static class ForkServerProtocol
     {
         CloneFlags = 1, Ids, Hostname, Loopback, Mount, Rlimit, Cwd, Arg, Env, Fd, Bpf, Nonce, Options, Landlock, LandlockPath, Cgroup,
         BindIdentity = 20, LandlockIdentity = 21,
+        Nice = 32,
     }
 
     internal const uint OptionListener = 1, OptionFilter = 2, OptionCgroupNamespace = 4;
@@ -121,6 +122,11 @@ internal static class ForkServerProtocol
             }
         }
         foreach (var r in plan.Rlimits) w.Record(Tag.Rlimit, 20).U32((uint)r.Resource).U64(r.Soft).U64(r.Hard);
+        if (plan.Nice is int nice)
+        {
+            if (nice is < -20 or > 19) throw new ArgumentException($"plan niceness {nice} is outside -20..19", nameof(plan));
+            w.Record(Tag.Nice, 4).U32((uint)nice);
+        }
         w.String(Tag.Cwd, plan.Cwd, "cwd");
         foreach (var a in plan.Argv) w.String(Tag.Arg, a, "argv entry");
         foreach (var e in plan.Environment) w.String(Tag.Env, e, "environment entry");

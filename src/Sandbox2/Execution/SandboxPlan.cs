@@ -81,6 +81,8 @@ internal sealed class SandboxPlan
     /// <summary>Mount operations, in order, building the new root (an empty tmpfs). After the last one the root is remounted read-only.</summary>
     public IReadOnlyList<MountOp> Mounts { get; init; } = [];
     public IReadOnlyList<RlimitOp> Rlimits { get; init; } = [];
+    /// <summary>The sandboxee's niceness (setpriority in PID 2 before exec; init keeps the executor's); null = inherited.</summary>
+    public int? Nice { get; init; }
     /// <summary>Working directory inside the sandbox.</summary>
     public string Cwd { get; init; } = "/";
     /// <summary>argv as the program sees it (argv[0] first).</summary>

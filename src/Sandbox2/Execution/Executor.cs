@@ -177,7 +177,14 @@ public sealed class Executor
         }
         _ = Limits.ToRlimitOps(); // a bad limit throws before anything is made
         // Each bind source opened once, here (no planted symlink followed), and pinned until the sandbox has started.
-        var mountOps = mounts.ToMountOps();
+        List<MountOp> mountOps;
+        try { mountOps = mounts.ToMountOps(); }
+        catch (Mounts.MountSourceException e)
+        {
+            if (ProgramFd is null) programFd.Dispose(); // ours (opened above); a caller's stays the caller's
+            if (privateTmp is not null) Directory.Delete(privateTmp);
+            return (null, SandboxOutcome.FromFailure(new SetupFailure(e.What, 0, ReasonCode.FailedNamespaces, KernelFeature.None, SetupStep.BindSource)));
+        }
         var identities = new Dictionary<string, (ulong Dev, ulong Ino)>(StringComparer.Ordinal);
         foreach (var op in mountOps)
             if (op is { Kind: MountOpKind.Bind, Source: { } source, SourceIdentity: { } identity }) identities[source] = identity;

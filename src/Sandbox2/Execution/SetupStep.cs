@@ -18,6 +18,8 @@ internal enum SetupStep
     ParentDeathSignal = 50, SetSid = 51, SignalMask = 52, Dup = 53, Dup2 = 54, CloseRange = 55, Rlimit = 56,
     Chdir = 57, Capabilities = 58, NoNewPrivs = 59, Seccomp = 60, SeccompListener = 61, SendListener = 62,
     Exec = 63, Landlock = 64, LandlockRule = 65, LandlockRestrict = 66,
+    // Forkserver: UseForkServerSharedNetNs (made on first use, entered around the clone).
+    SharedNetNs = 78,
 }
 
 /// <summary>What a setup step is, for reporting.</summary>
@@ -99,6 +101,7 @@ internal static class SetupSteps
         SetupStep.SeccompListener => new("install seccomp filter with a listener", ReasonCode.FailedPolicy, KernelFeature.SeccompUserNotification),
         SetupStep.SendListener => new("send seccomp listener", ReasonCode.FailedMonitor, KernelFeature.None),
         SetupStep.Exec => new("execveat ", ReasonCode.FailedSubprocess, KernelFeature.None),
+        SetupStep.SharedNetNs => new("make or enter the forkserver's shared network namespace (UseForkServerSharedNetNs needs a forkserver with CAP_SYS_ADMIN)", ReasonCode.FailedNamespaces, KernelFeature.None),
         SetupStep.Landlock => new("create the Landlock ruleset", ReasonCode.FailedPolicy, KernelFeature.Landlock),
         SetupStep.LandlockRule => new("Landlock rule for ", ReasonCode.FailedPolicy, KernelFeature.Landlock),
         SetupStep.LandlockRestrict => new("enforce the Landlock ruleset", ReasonCode.FailedPolicy, KernelFeature.Landlock),

@@ -116,7 +116,8 @@ static void spawn(int sigfd)
         return reply(e, 0, ST_SHARED_NETNS, "", -1);
     }
     long pid = clone_pidfd(P.clone_flags, &pidfd, into);
-    if (P.shared_netns && syscall(SYS_setns, own_netns, CLONE_NEWNET) < 0) _exit(1); /* never serve the next request from the shared one */
+    /* The forkserver (only: init stays where it was born) goes back at once; it never serves a request from the shared one. */
+    if (pid != 0 && P.shared_netns && syscall(SYS_setns, own_netns, CLONE_NEWNET) < 0) _exit(1);
     if (pid < 0) {
         int e = errno;
         close(sync[0]);

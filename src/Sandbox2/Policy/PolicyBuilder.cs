@@ -178,6 +178,9 @@ public sealed partial class PolicyBuilder
 
     // ---- internals ----
 
+    /// <summary>How many user rules there are (Sandbox2's policy_size, for its policybuilder_test port).</summary>
+    internal int RuleCount => _rules.Count;
+
     /// <summary>Appends a rule (after validating it).</summary>
     internal PolicyBuilder AddRule(int number, ArgCondition? when, SyscallAction action, string origin)
     {
@@ -185,6 +188,8 @@ public sealed partial class PolicyBuilder
         if (number is Policy.NrPtrace or Policy.NrBpf && (action.Kind != SyscallActionKind.Errno || when is not null and not ConstCondition { Value: true }))
             throw new PolicyException(
                 $"{(number == Policy.NrPtrace ? "ptrace" : "bpf")} can only be blocked with an errno (BlockSyscallWithErrno); it is never allowed in a sandbox");
+        // The same unconditional decision again changes nothing (Sandbox2 does not grow its policy for it either).
+        if (when is null && _rules.Exists(r => r.Number == number && r.When is null && r.Action == action)) return this;
         _rules.Add(new PolicyRule(number, when, action, origin));
         return this;
     }

@@ -6,7 +6,10 @@
  *   7 exit(errno of bpf(BPF_MAP_CREATE))  8 ptrace must fail with EPERM (exit 0), else exit 1
  *   9 exit(errno of bpf(BPF_MAP_LOOKUP_ELEM) on fd -1): EBADF (9) when seccomp let it through
  *  10 exit(errno of bpf(BPF_PROG_LOAD))
- *  11 print prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS) */
+ *  11 print prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS)
+ *  12 Sandbox2's detection syscall: exit 0 when it fails with 4059 (inside a sandbox), else 1
+ *  13 exit(errno of a second execveat(/proc/self/exe)) (the sandbox's own exec was the first)
+ *  14 an anonymous PROT_EXEC mapping: exit 0 when it was made */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -64,6 +68,13 @@ int main(int argc, char **argv)
     case 9: return bpf_cmd(BPF_MAP_LOOKUP_ELEM, -1) == -1 ? errno : 0;
     case 10: return bpf_cmd(BPF_PROG_LOAD, -1) == -1 ? errno : 0;
     case 11: printf("%d\n", prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS, 0, 0, 0)); return 0;
+    case 12: return syscall(0x2f000fdb) == -1 && errno == 4059 ? 0 : 1;
+    case 13: {
+        char *args[] = { argv[0], "0", NULL }, *env[] = { NULL };
+        syscall(SYS_execveat, -100 /* AT_FDCWD */, "/proc/self/exe", args, env, 0);
+        return errno;
+    }
+    case 14: return mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? 1 : 0;
     default: return 2;
     }
 }

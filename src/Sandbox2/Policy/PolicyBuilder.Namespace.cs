@@ -105,7 +105,8 @@ public sealed partial class PolicyBuilder
 
     /// <summary>Mount the ELF interpreter and every shared library <paramref name="path"/> needs (read from its ELF
     /// headers, resolved like ld.so, recursively), each read-only at the path ld.so will look for it. Files already
-    /// visible through another mount are not mounted twice.</summary>
+    /// visible through another mount are not mounted twice. The program itself is not mounted (it runs from its
+    /// descriptor), unless its RPATH/RUNPATH uses <c>$ORIGIN</c>, which ld.so expands from the program's path.</summary>
     /// <remarks>The program's headers are untrusted: it may have one PT_INTERP only, and the interpreter and every
     /// library must be a regular x86-64 ELF shared object in the system library directories (ld.so's and
     /// /etc/ld.so.conf's), in a directory already bound with <see cref="AddDirectory"/>/<see cref="AddDirectoryAt"/>,
@@ -121,6 +122,12 @@ public sealed partial class PolicyBuilder
         var bound = _mounts.Entries.Where(e => e.Kind == Mounts.EntryKind.Directory && e.Outside is not null).Select(e => e.Outside!);
         foreach (var lib in ElfDependencies.ResolveLibraries(path, ldLibraryPath, [.. bound, .. trustedDirectories ?? []]))
             if (!_mounts.Covers(lib, lib)) _mounts.AddFileAt(lib, lib);
+        // The program itself runs from its descriptor and is not mounted, except when ld.so needs its path: $ORIGIN in
+        // its RPATH/RUNPATH is expanded from the program's path (/proc/self/exe), so that path must lead somewhere.
+        var elf = ElfDependencies.Read(path);
+        if (elf.RPath.Concat(elf.RunPath).Any(p => p.Contains("$ORIGIN", StringComparison.Ordinal) || p.Contains("${ORIGIN}", StringComparison.Ordinal))
+            && !_mounts.Covers(elf.CanonicalPath, elf.CanonicalPath))
+            _mounts.AddFileAt(elf.CanonicalPath, elf.CanonicalPath);
         return this;
     }
 

@@ -118,6 +118,26 @@ public sealed class PolicyTests
         Assert.True(PolicyTestPolicy().AllowSeccompSpeculation().Build().AllowsSpeculation);
     }
 
+    [Fact]
+    public async Task PolicyTest_DetectSandboxSyscall() =>
+        Port.AssertExit(await RunPolicy(PolicyTestPolicy().Build(), "12"), 0); // errno 4059 inside (the always-on rule)
+
+    [Fact]
+    public async Task PolicyTest_SecondExecveatNotAllowedByDefault()
+    {
+        // The sandbox's own execveat carried the nonce; a second one without it gets the policy's answer.
+        Port.AssertExit(await RunPolicy(PolicyTestPolicy().BlockSyscallWithErrno("execveat", Eperm).Build(), "13"), Eperm);
+        Port.AssertViolation(await RunPolicy(PolicyTestPolicy().Build(), "13"), 322);
+    }
+
+    [Fact]
+    public async Task PolicyTest_MmapWithExecNotAllowedByDefault()
+    {
+        // Sandbox2 has this one DISABLED_; here W^X is always on: an exec mapping is a violation unless AllowMapExec.
+        Port.AssertViolation(await RunPolicy(PolicyTestPolicy().AllowMmapWithoutExec().Build(), "14"), 9);
+        Port.AssertExit(await RunPolicy(PolicyTestPolicy().AllowMmap().Build(), "14"), 0);
+    }
+
     /// <summary>Sandbox2's <c>MinimalTestcasePolicy()</c>.</summary>
     private static Sandbox2.Policy MinimalTestcasePolicy() => new PolicyBuilder()
         .AllowStaticStartup().BlockSyscallWithErrno("prlimit64", Eperm).BlockSyscallWithErrno("access", Enoent).AllowExit().Build();

@@ -280,8 +280,14 @@ internal sealed class Monitor : IDisposable
                 // ENOENT: the task was killed or interrupted between poll and recv. Nothing to answer.
                 return;
             }
-            long received = Stopwatch.GetTimestamp();
             if (Volatile.Read(ref _ended) != 0) return;
+            // Learn mode's fast path: record and let the syscall run, here on the loop (no allocation, no thread hop).
+            if (notif.Arch == Interop.AUDIT_ARCH_X86_64 && (notif.Nr & Interop.X32_SYSCALL_BIT) == 0 && TryRecord(in notif))
+            {
+                Respond(notif.Id, 0, Interop.SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+                return;
+            }
+            long received = Stopwatch.GetTimestamp();
 
             var syscall = ToSyscall(in notif);
             bool traced = false;
@@ -305,6 +311,12 @@ internal sealed class Monitor : IDisposable
             // User code runs on the thread pool, never on the loop.
             ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.self.TraceAsync(s.notify, s.syscall, s.id, s.received),
                 (self: this, notify, syscall, id, received), preferLocal: false);
+        }
+
+        private unsafe bool TryRecord(in Interop.SeccompNotif notif)
+        {
+            fixed (ulong* a = notif.Args)
+                return _target.TryRecordAndAllow(notif.Nr, new ReadOnlySpan<ulong>(a, 6), (int)notif.Pid);
         }
 
         private async Task TraceAsync(Notify notify, Syscall syscall, ulong id, long received)

@@ -36,10 +36,15 @@ public sealed partial class Policy
     private readonly PolicyRule[] _overridable;
     private readonly Dictionary<int, List<PolicyRule>> _byNumber = [];
 
+    /// <summary>bpf() commands <see cref="PolicyBuilder.AllowSafeBpf"/> allows: MAP_LOOKUP_ELEM 1, MAP_UPDATE_ELEM 2,
+    /// MAP_DELETE_ELEM 3, MAP_GET_NEXT_KEY 4, OBJ_GET 7, MAP_GET_NEXT_ID 12, MAP_GET_FD_BY_ID 14, OBJ_GET_INFO_BY_FD 15.</summary>
+    internal static readonly ulong[] SafeBpfCommands = [1, 2, 3, 4, 7, 12, 14, 15];
+
     internal Policy(IEnumerable<PolicyRule> rules, IEnumerable<PolicyRule> overridable, SyscallAction defaultAction, bool allowMapExec,
-        (int Highest, SyscallAction Action)? defaultAbove = null)
+        (int Highest, SyscallAction Action)? defaultAbove = null, bool allowSafeBpf = false)
     {
         DefaultAbove = defaultAbove;
+        AllowsSafeBpf = allowSafeBpf;
         _rules = rules.ToArray();
         _overridable = overridable.ToArray();
         DefaultAction = defaultAction;
@@ -70,6 +75,12 @@ public sealed partial class Policy
 
     /// <summary>Allow(MapExec): the W^X guard on mmap/mprotect/pkey_mprotect with PROT_EXEC is off.</summary>
     public bool AllowsMapExec { get; }
+
+    /// <summary>AllowSafeBpf: bpf() with a map/object command in <see cref="SafeBpfCommands"/> is allowed.</summary>
+    public bool AllowsSafeBpf { get; }
+
+    /// <summary>Allow(SeccompSpeculation): the filter is installed with SECCOMP_FILTER_FLAG_SPEC_ALLOW.</summary>
+    public bool AllowsSpeculation { get; internal init; }
 
     /// <summary>The model's decision for <paramref name="syscall"/> (what the compiled filter does with it).</summary>
     public SyscallAction Evaluate(Syscall syscall, PolicyCompileOptions options = default)
@@ -113,6 +124,12 @@ public sealed partial class Policy
         _byNumber.TryGetValue(n, out var mine);
         switch (n)
         {
+            case NrBpf when AllowsSafeBpf:
+                // Before the user's errno rules: a later BlockSyscallWithErrno(bpf) decides every other command.
+                yield return new PolicyRule(n, Arg.Low32(0).In(SafeBpfCommands), SyscallAction.Allow, "AllowSafeBpf: bpf on maps and objects already held");
+                foreach (var r in mine ?? []) if (r.Action.Kind == SyscallActionKind.Errno) yield return r;
+                yield return new PolicyRule(n, null, SyscallAction.Violation, "always-on: bpf is never allowed (AllowSafeBpf: only map and object commands)");
+                yield break;
             case NrPtrace or NrBpf:
                 // Only an errno block by the user can change these (checked by the builder); else a violation.
                 foreach (var r in mine ?? []) if (r.Action.Kind == SyscallActionKind.Errno) yield return r;

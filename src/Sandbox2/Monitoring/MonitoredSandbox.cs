@@ -61,7 +61,7 @@ internal sealed class MonitoredSandbox(
         }
     }
 
-    public bool IsTraced(Syscall syscall) => policy.Evaluate(syscall, options).Kind == SyscallActionKind.Trace;
+    public bool IsTraced(Syscall syscall) => policy.Evaluate(syscall, options).IsTraced;
     public Notify? Notify => notify;
     public bool StackTraceOnViolation => stackTraceOnViolation;
     public CancellationToken Cancellation => cancellation;

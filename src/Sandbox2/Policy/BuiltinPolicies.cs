@@ -64,6 +64,18 @@ public static class BuiltinPolicies
         ["allow_restartable_sequences"] = b => b.AllowRestartableSequences(),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
+    /// <summary>The preset called <paramref name="name"/> with its leading <c>@</c> (<c>@default</c>,
+    /// <c>@allow_static_startup</c>, ...), as the policy language's <c>USE</c> finds it.</summary>
+    public static bool TryGetPreset(string name, out Action<PolicyBuilder> apply)
+    {
+        if (name is ['@', .. var bare] && Presets.TryGetValue(bare, out var found)) { apply = found; return true; }
+        apply = static _ => { };
+        return false;
+    }
+
+    /// <summary>The names of all presets, each with its leading <c>@</c>.</summary>
+    public static IEnumerable<string> PresetNames => Presets.Keys.Select(k => "@" + k);
+
     /// <summary>Applies preset <paramref name="name"/>; an unknown name throws a <see cref="PolicyException"/> listing the known ones.</summary>
     public static PolicyBuilder Use(this PolicyBuilder builder, string name)
     {

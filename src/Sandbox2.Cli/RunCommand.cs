@@ -285,7 +285,7 @@ internal static class RunCommand
             throw new CommandLineException($"--policy: {ResultJson.OneLine(e.Message)}", e);
         }
         if (kind == PolicyFileKind.PolicyLanguage)
-            throw CommandLineException.NotBuiltYet($"--policy {spec} (the policy language; @NAME and .json profiles are built)");
+            throw CommandLineException.NotBuiltYet("--policy");   // a policy-language file; @NAME and .json profiles are built
         var warnings = new List<string>();
         PolicyBuilder? builder = null;
         try

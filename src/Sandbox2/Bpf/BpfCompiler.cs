@@ -140,6 +140,7 @@ internal sealed class BpfCompiler
             case OrCondition o when SameWordEqualities(o) is { } values: return EmitWordIn(values, ifTrue, ifFalse);
             case OrCondition o: return EmitCondition(o.Left, ifTrue, EmitCondition(o.Right, ifTrue, ifFalse));
             case CompareCondition c: return EmitCompare(c, ifTrue, ifFalse);
+            case ExprCondition e: return EmitExprCompare(e, ifTrue, ifFalse);
             default: throw new PolicyException($"unsupported condition {condition}");
         }
     }
@@ -226,5 +227,168 @@ internal sealed class BpfCompiler
             if (mask != uint.MaxValue) Emit(BpfInstruction.AluAnd(mask));
         }
         return Emit(BpfInstruction.LoadAbsolute(offset));
+    }
+
+    // ---- general argument expressions (ExprCondition): words computed with A, X and scratch slots ----
+
+    /// <summary>The scratch slots seccomp has (BPF_MEMWORDS).</summary>
+    private const int ScratchSlots = 16;
+
+    /// <summary><c>Left op Right</c> on 64 bits (high words first, as two 32-bit comparisons) or on the low words only.</summary>
+    private int EmitExprCompare(ExprCondition c, int ifTrue, int ifFalse)
+    {
+        ArgOp op = c.Op;
+        switch (op)
+        {
+            case ArgOp.NotEqual: op = ArgOp.Equal; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
+            case ArgOp.Less: op = ArgOp.GreaterOrEqual; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
+            case ArgOp.LessOrEqual: op = ArgOp.Greater; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
+        }
+        if (ifTrue == ifFalse) return ifTrue;
+        ushort code = op switch { ArgOp.Equal => BpfInstruction.Jeq, ArgOp.Greater => BpfInstruction.Jgt, _ => BpfInstruction.Jge };
+        int low = EmitWordJump(c.Left, c.Right, Word.Low, code, ifTrue, ifFalse);
+        if (c.Is32Bit) return low;
+        // high words equal → the low words decide; for > and >=: high greater → true, high less → false
+        int equalHigh = EmitWordJump(c.Left, c.Right, Word.High, BpfInstruction.Jeq, low, ifFalse);
+        return op == ArgOp.Equal ? equalHigh : EmitWordJump(c.Left, c.Right, Word.High, BpfInstruction.Jgt, ifTrue, equalHigh);
+    }
+
+    private enum Word { Low, High }
+
+    /// <summary>The word's value when it does not depend on the arguments (x &amp; 0, x | 0xffffffff and constants), else null.</summary>
+    private static uint? WordConst(ArgExpr e, Word w)
+    {
+        switch (e)
+        {
+            case ConstValue k: return w == Word.Low ? (uint)k.Value : (uint)(k.Value >> 32);
+            case BitwiseValue b:
+                uint? l = WordConst(b.Left, w), r = WordConst(b.Right, w);
+                if (l is uint x && r is uint y) return b.IsOr ? x | y : x & y;
+                uint clobber = b.IsOr ? uint.MaxValue : 0;
+                return l == clobber || r == clobber ? clobber : null;
+            default: return null;
+        }
+    }
+
+    /// <summary>Scratch slots (beyond the one it is given) a word's computation needs (Sethi-Ullman numbering).</summary>
+    private static int Need(ArgExpr e, Word w)
+    {
+        if (WordConst(e, w) is not null || e is not BitwiseValue b) return 0;
+        if (WordConst(b.Left, w) is not null) return Need(b.Right, w);
+        if (WordConst(b.Right, w) is not null) return Need(b.Left, w);
+        int l = Need(b.Left, w), r = Need(b.Right, w);
+        return l == r ? l + 1 : Math.Max(l, r);
+    }
+
+    /// <summary>True when computing the word leaves X alone.</summary>
+    private static bool KeepsX(ArgExpr e, Word w) =>
+        WordConst(e, w) is not null || e switch
+        {
+            BitwiseValue b when WordConst(b.Left, w) is not null => KeepsX(b.Right, w),
+            BitwiseValue b when WordConst(b.Right, w) is not null => KeepsX(b.Left, w),
+            BitwiseValue => false,
+            _ => true,
+        };
+
+    /// <summary>Appends (in execution order) the instructions that leave the word of <paramref name="e"/> in A,
+    /// using scratch slots from <paramref name="slot"/> on.</summary>
+    private static void LoadWord(ArgExpr e, Word w, int slot, List<BpfInstruction> code)
+    {
+        if (WordConst(e, w) is uint k) { code.Add(new BpfInstruction(BpfInstruction.Ld | BpfInstruction.Imm, 0, 0, k)); return; }
+        switch (e)
+        {
+            case ArgValue a:
+                code.Add(BpfInstruction.LoadAbsolute(SeccompData.ArgsOffset + 8 * (uint)a.Index + (w == Word.High ? 4u : 0u)));
+                return;
+            case BitwiseValue b:
+                ushort alu = b.IsOr ? BpfInstruction.Or : BpfInstruction.And;
+                uint identity = b.IsOr ? 0 : uint.MaxValue;
+                ArgExpr first = b.Left, second = b.Right;
+                if (WordConst(first, w) is not null) (first, second) = (second, first);
+                if (WordConst(second, w) is uint c)
+                {
+                    LoadWord(first, w, slot, code);
+                    if (c != identity) code.Add(new BpfInstruction((ushort)(BpfInstruction.Alu | alu | BpfInstruction.K_), 0, 0, c));
+                    return;
+                }
+                if (Need(second, w) > Need(first, w)) (first, second) = (second, first);   // the hungrier side first
+                LoadWord(first, w, slot, code);
+                if (KeepsX(second, w))
+                {
+                    code.Add(new BpfInstruction(BpfInstruction.Misc | BpfInstruction.Tax, 0, 0, 0));
+                    LoadWord(second, w, slot, code);
+                }
+                else
+                {
+                    if (slot >= ScratchSlots) throw TooDeep();
+                    code.Add(new BpfInstruction(BpfInstruction.St, 0, 0, (uint)slot));
+                    LoadWord(second, w, slot + 1, code);
+                    code.Add(new BpfInstruction(BpfInstruction.Ldx | BpfInstruction.Mem, 0, 0, (uint)slot));
+                }
+                code.Add(new BpfInstruction((ushort)(BpfInstruction.Alu | alu | BpfInstruction.X_), 0, 0, 0));
+                return;
+            default:
+                throw new PolicyException($"unsupported argument expression {e}");
+        }
+    }
+
+    private static PolicyException TooDeep() =>
+        new($"an argument expression needs more than the {ScratchSlots} BPF scratch slots seccomp has; simplify it");
+
+    /// <summary>One word of the two sides compared with one jump, after computing the words (A = left, X or K = right).</summary>
+    private int EmitWordJump(ArgExpr left, ArgExpr right, Word w, ushort op, int ifTrue, int ifFalse)
+    {
+        if (ifTrue == ifFalse) return ifTrue;
+        uint? lc = WordConst(left, w), rc = WordConst(right, w);
+        if (lc is uint lk && rc is uint rk)
+            return (op switch { BpfInstruction.Jeq => lk == rk, BpfInstruction.Jgt => lk > rk, _ => lk >= rk }) ? ifTrue : ifFalse;
+        if (lc is not null)
+        {
+            // k > x  ==  !(x >= k);  k >= x  ==  !(x > k);  == is symmetric
+            (left, right, rc) = (right, left, lc);
+            if (op == BpfInstruction.Jgt) { op = BpfInstruction.Jge; (ifTrue, ifFalse) = (ifFalse, ifTrue); }
+            else if (op == BpfInstruction.Jge) { op = BpfInstruction.Jgt; (ifTrue, ifFalse) = (ifFalse, ifTrue); }
+        }
+        int before = Here;
+        int next = rc is uint k ? EmitKJump(op, k, ifTrue, ifFalse) : EmitXJump(op, ifTrue, ifFalse);
+        if (next < before) return next;   // decided without looking at the arguments
+        var code = new List<BpfInstruction>();
+        if (rc is not null)
+        {
+            LoadWord(left, w, 0, code);
+        }
+        else if (KeepsX(left, w))
+        {
+            LoadWord(right, w, 0, code);
+            code.Add(new BpfInstruction(BpfInstruction.Misc | BpfInstruction.Tax, 0, 0, 0));
+            LoadWord(left, w, 0, code);
+        }
+        else
+        {
+            LoadWord(right, w, 0, code);
+            code.Add(new BpfInstruction(BpfInstruction.St, 0, 0, 0));
+            LoadWord(left, w, 1, code);
+            code.Add(new BpfInstruction(BpfInstruction.Ldx | BpfInstruction.Mem, 0, 0, 0));
+        }
+        for (int i = code.Count - 1; i >= 0; i--) next = Emit(code[i]);
+        return next;
+    }
+
+    private int EmitKJump(ushort op, uint k, int ifTrue, int ifFalse)
+    {
+        if (op == BpfInstruction.Jge && k == 0) return ifTrue;
+        if (op == BpfInstruction.Jgt && k == uint.MaxValue) return ifFalse;
+        return EmitJump(op, k, ifTrue, ifFalse);
+    }
+
+    private int EmitXJump(ushort op, int ifTrue, int ifFalse)
+    {
+        if (ifTrue == ifFalse) return ifTrue;
+        while (Distance(ifTrue) > byte.MaxValue || Distance(ifFalse) > byte.MaxValue)
+        {
+            if (Distance(ifTrue) > byte.MaxValue) ifTrue = EmitJumpAlways(ifTrue);
+            else ifFalse = EmitJumpAlways(ifFalse);
+        }
+        return Emit(new BpfInstruction((ushort)(BpfInstruction.Jmp | op | BpfInstruction.X_), (byte)Distance(ifTrue), (byte)Distance(ifFalse), 0));
     }
 }

@@ -23,8 +23,10 @@ public static class SeccompReturn
     {
         SyscallActionKind.Allow => Allow,
         SyscallActionKind.Errno => Errno | (uint)action.ErrnoValue,
-        SyscallActionKind.Trace => UserNotif,
-        _ => monitorAttached ? UserNotif : KillProcess,
+        SyscallActionKind.Trace or SyscallActionKind.UserNotif => UserNotif,
+        SyscallActionKind.Log => Log,
+        SyscallActionKind.Trap => Trap | ((uint)action.ErrnoValue & DataMask),
+        _ => monitorAttached ? UserNotif : KillProcess,   // every spelling of a violation
     };
 
     /// <summary>Readable name of a filter return value, e.g. <c>ERRNO(1)</c>.</summary>

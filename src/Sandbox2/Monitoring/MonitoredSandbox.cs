@@ -64,7 +64,7 @@ internal sealed class MonitoredSandbox(
         }
     }
 
-    public bool IsTraced(Syscall syscall) => policy.Evaluate(syscall, options).Kind == SyscallActionKind.Trace;
+    public bool IsTraced(Syscall syscall) => policy.Evaluate(syscall, options).IsTraced;
 
     /// <summary>Per syscall number below <see cref="FastPathNumbers"/>: 0 = not looked at yet, 1 = every call is traced
     /// (one unconditional trace rule), 2 = anything else (the usual path decides).</summary>

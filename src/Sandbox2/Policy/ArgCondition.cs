@@ -21,6 +21,9 @@ public abstract record ArgCondition
     /// <summary>Evaluates the condition on six argument values (the model's semantics).</summary>
     public abstract bool Evaluate(ReadOnlySpan<ulong> args);
 
+    /// <summary>The readable form, naming argument <c>i</c> by <paramref name="argName"/> (null: <c>args[i]</c>).</summary>
+    public virtual string Format(Func<int, string>? argName) => ToString()!;
+
     public static ArgCondition operator &(ArgCondition left, ArgCondition right) => new AndCondition(left, right);
     public static ArgCondition operator |(ArgCondition left, ArgCondition right) => new OrCondition(left, right);
     public static ArgCondition operator !(ArgCondition inner) => new NotCondition(inner);
@@ -55,9 +58,13 @@ public sealed record CompareCondition(int Index, ArgOp Op, ulong Value, ulong Ma
         };
     }
 
-    public override string ToString()
+    public override string ToString() => Format(null);
+
+    /// <inheritdoc/>
+    public override string Format(Func<int, string>? argName)
     {
-        string arg = Is32Bit ? $"(u32)args[{Index}]" : $"args[{Index}]";
+        string name = argName?.Invoke(Index) ?? $"args[{Index}]";
+        string arg = Is32Bit ? $"(u32){name}" : name;
         if (Mask != ulong.MaxValue) arg = $"({arg} & 0x{Mask:x})";
         string op = Op switch
         {
@@ -71,19 +78,25 @@ public sealed record CompareCondition(int Index, ArgOp Op, ulong Value, ulong Ma
 public sealed record AndCondition(ArgCondition Left, ArgCondition Right) : ArgCondition
 {
     public override bool Evaluate(ReadOnlySpan<ulong> args) => Left.Evaluate(args) && Right.Evaluate(args);
-    public override string ToString() => $"({Left} && {Right})";
+    public override string ToString() => Format(null);
+    /// <inheritdoc/>
+    public override string Format(Func<int, string>? argName) => $"({Left.Format(argName)} && {Right.Format(argName)})";
 }
 
 public sealed record OrCondition(ArgCondition Left, ArgCondition Right) : ArgCondition
 {
     public override bool Evaluate(ReadOnlySpan<ulong> args) => Left.Evaluate(args) || Right.Evaluate(args);
-    public override string ToString() => $"({Left} || {Right})";
+    public override string ToString() => Format(null);
+    /// <inheritdoc/>
+    public override string Format(Func<int, string>? argName) => $"({Left.Format(argName)} || {Right.Format(argName)})";
 }
 
 public sealed record NotCondition(ArgCondition Inner) : ArgCondition
 {
     public override bool Evaluate(ReadOnlySpan<ulong> args) => !Inner.Evaluate(args);
-    public override string ToString() => $"!{Inner}";
+    public override string ToString() => Format(null);
+    /// <inheritdoc/>
+    public override string Format(Func<int, string>? argName) => $"!{Inner.Format(argName)}";
 }
 
 public sealed record ConstCondition(bool Value) : ArgCondition

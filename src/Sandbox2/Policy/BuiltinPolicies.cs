@@ -26,12 +26,12 @@ public static class BuiltinPolicies
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The built-in policy <c>@NAME</c> (<c>@default</c>, <c>@subprocess</c>, <c>@dotnet</c>, <c>@docker</c>) or the
-    /// PolicyBuilder preset <c>NAME</c> (<c>allow_static_startup</c>, <c>allow_dynamic_startup</c>, <c>allow_dotnet_runtime</c>,
+    /// PolicyBuilder preset <c>NAME</c> or <c>@NAME</c> (<c>allow_static_startup</c>, <c>allow_dynamic_startup</c>, <c>allow_dotnet_runtime</c>,
     /// <c>allow_read</c>, ...: <see cref="Presets"/>) as something to apply to a builder; false for an unknown name.
     /// A named syscall group (<c>@basic-io</c>, ...) is not a preset: see <see cref="SyscallGroups.TryGet"/>.</summary>
     public static bool TryGetPreset(string name, out Action<PolicyBuilder> apply)
     {
-        if (name is not null && (name.StartsWith('@') ? Policies : Presets).TryGetValue(name, out var found))
+        if (name is not null && (Policies.TryGetValue(name, out var found) || Presets.TryGetValue(name is ['@', .. var bare] ? bare : name, out found)))
         {
             apply = found;
             return true;
@@ -107,6 +107,10 @@ public static class BuiltinPolicies
         // PROT_EXEC (what a learned policy of a dynamic program or a JIT says with USE allow_map_exec).
         ["allow_map_exec"] = b => b.AllowMapExec(),
     }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>The names <see cref="TryGetPreset"/> knows, each with its leading <c>@</c>: the built-in policies, then the
+    /// PolicyBuilder presets (<c>@allow_static_startup</c>, ...; the policy language's <c>USE</c> also takes them bare).</summary>
+    public static IEnumerable<string> PresetNames => PolicyNames.Concat(Presets.Keys.Where(k => k != "default").Order(StringComparer.Ordinal).Select(k => "@" + k));
 
     /// <summary>Applies preset <paramref name="name"/> (or built-in policy <c>@NAME</c>); an unknown name throws a
     /// <see cref="PolicyException"/> listing the known ones.</summary>

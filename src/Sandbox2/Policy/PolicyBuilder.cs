@@ -169,8 +169,22 @@ public sealed partial class PolicyBuilder
         return policy;
     }
 
+    /// <summary>Policy-language semantics (Kafel's): the first matching rule wins, and a rule after an unconditional one
+    /// for the same syscall is simply never reached (the language warns about it) instead of being an error.</summary>
+    internal bool FirstMatchWins { get; set; }
+
+    /// <summary>A rule from the policy language: like <see cref="AddRule"/>, but on ptrace and bpf an errno may carry a
+    /// condition and a violation is accepted (the always-on rule decides the same).</summary>
+    internal PolicyBuilder AddLanguageRule(int number, ArgCondition? when, SyscallAction action, string origin)
+    {
+        CheckNumber(number);
+        _rules.Add(new PolicyRule(number, when, action, origin));
+        return this;
+    }
+
     private void Validate()
     {
+        if (FirstMatchWins) return;
         // Contradictions: after an unconditional rule for a syscall, a later rule with a different action can never
         // apply; the caller most likely meant something else. (A repeat with the same action is a no-op.)
         var firstUnconditional = new Dictionary<int, PolicyRule>();

@@ -13,7 +13,8 @@ internal static class RunCommand
     /// <summary>PATH inside the sandbox unless <c>--env PATH=...</c> says otherwise.</summary>
     internal const string DefaultPath = Executor.DefaultPath;
 
-    private static readonly Option<string> PolicyFile = new("--policy") { Description = "Policy file in the policy language (not built yet)", HelpName = "FILE" };
+    private static readonly Option<string> PolicyFile = new("--policy") { Description = "A policy file in the policy language (Kafel-compatible) or a built-in policy @NAME [default: @default]", HelpName = "FILE|@NAME" };
+    private static readonly Option<string[]> IncludeDir = new("-I", "--include-dir") { Description = "Where the policy's #include looks after the policy file's directory (repeatable)", HelpName = "DIR" };
     private static readonly Option<string[]> AllowConnect = new("--allow-connect") { Description = "With --network proxy: an endpoint the program may connect to (not built yet)", HelpName = "HOST:PORT" };
     private static readonly Option<string[]> Allow = Repeatable("--allow", "NAME[,NAME...]", "Also allow these syscalls (repeatable)");
     private static readonly Option<string[]> RoBind = Repeatable("--ro-bind", "SRC[:DST]", "Bind a host path read-only (repeatable)");
@@ -89,7 +90,7 @@ internal static class RunCommand
     {
         var command = new Command("run", "Run PROGRAM in a fresh sandbox with the built-in default policy.")
         {
-            PolicyFile, AllowConnect, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
+            PolicyFile, IncludeDir, AllowConnect, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
             MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, Isolation, SandboxAfterStart, StackTrace,
             Result, Program,
         };
@@ -183,7 +184,7 @@ internal static class RunCommand
 
     private static void RejectNotBuilt(ParseResult parsed)
     {
-        foreach (Option option in new Option[] { PolicyFile, AllowConnect })
+        foreach (Option option in new Option[] { AllowConnect })
         {
             if (parsed.GetResult(option) is { Implicit: false })
                 throw CommandLineException.NotBuiltYet(option.Name);
@@ -192,7 +193,9 @@ internal static class RunCommand
 
     private static Policy BuildPolicy(ParseResult parsed, string? hostPath, NetworkMode network, Shebang? script = null)
     {
-        PolicyBuilder builder = BuiltinPolicies.CreateDefault();
+        // --allow first: its rules come before the policy file's, so they win (first match wins).
+        string? policySpec = parsed.GetValue(PolicyFile);
+        PolicyBuilder builder = policySpec is null ? BuiltinPolicies.CreateDefault() : new PolicyBuilder();
         Apply("--allow", () =>
         {
             foreach (string list in parsed.GetValue(Allow) ?? [])
@@ -205,6 +208,13 @@ internal static class RunCommand
                 builder.AllowSyscalls(names);
             }
         });
+
+        if (policySpec is not null)
+        {
+            try { PolicyLoader.Load(policySpec, parsed.GetValue(IncludeDir) ?? [], builder); }
+            catch (PolicyLanguageException e) { throw new CommandLineException("--policy: " + e.Diagnostic); }
+            catch (PolicyException e) { throw new CommandLineException($"--policy {policySpec}: {ResultJson.OneLine(e.Message)}"); }
+        }
 
         // The user's binds first, so that PROGRAM and libraries already visible through them are not mounted again
         // (a file mount inside a read-only directory bind could not be created).

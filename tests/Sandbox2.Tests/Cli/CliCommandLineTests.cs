@@ -61,7 +61,6 @@ public class CliCommandLineTests
     }
 
     [Theory]
-    [InlineData("--policy", "my.policy")]
     [InlineData("--allow-connect", "127.0.0.1:80")]
     public async Task LaterOptionsSayNotBuiltYet(string option, string value)
     {
@@ -71,8 +70,6 @@ public class CliCommandLineTests
     }
 
     [Theory]
-    [InlineData("policy", "check", "my.policy")]
-    [InlineData("policy", "compile", "my.policy")]
     [InlineData("trace", "--output", "x", "--", "/bin/true")]
     public async Task LaterCommandsSayNotBuiltYet(params string[] args)
     {

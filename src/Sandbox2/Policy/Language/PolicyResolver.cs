@@ -148,18 +148,8 @@ internal sealed class PolicyResolver
             if (c is ConstCondition { Value: false }) return;   // never true: no rule (Kafel drops it)
             if (c is not ConstCondition { Value: true }) when = c;
         }
-        string origin = $"{f.At}: {action.Text} {shown}{(when is null ? "" : " { " + Excerpt(f) + " }")}";
+        string origin = $"{f.At}: {action.Text} {shown}{(when is null ? "" : " { " + f.ConditionText + " }")}";
         AddRule(nr, when, action, f.At, origin);
-    }
-
-    private static string Excerpt(FilterNode f)
-    {
-        var line = f.At.File.Line(f.At.Line);
-        if (line is null) return "...";
-        int open = line.IndexOf('{', Math.Min(f.At.Column - 1, line.Length));
-        int close = open < 0 ? -1 : line.LastIndexOf('}');
-        string text = open >= 0 && close > open ? line[(open + 1)..close].Trim() : "...";
-        return text.Length > 120 ? text[..117] + "..." : text;
     }
 
     private void AddRule(int nr, ArgCondition? when, ActionNode action, Location at, string origin)

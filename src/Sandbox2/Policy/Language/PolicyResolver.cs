@@ -22,6 +22,9 @@ internal sealed class PolicyResolver
     {
         var r = new PolicyResolver(program, warnings);
         r.Expand(program.Main);
+        // DEFAULT ALLOW (or LOG) lets any mmap through, PROT_EXEC included: the W^X guard would contradict it.
+        if (program.Default?.Action.Kind is SyscallActionKind.Allow or SyscallActionKind.Log)
+            r._steps.Add(static b => b.AllowMapExec());
         return new PolicyDocument(r._steps, program.Default?.Action ?? SyscallAction.Violation, warnings, r._mentioned.ToArray());
     }
 
@@ -171,6 +174,9 @@ internal sealed class PolicyResolver
                 return;
             }
         }
+        // Allowing mmap/mprotect/pkey_mprotect outright allows PROT_EXEC too (as PolicyBuilder.AllowMmap does): Allow(MapExec).
+        if (when is null && a.Kind is SyscallActionKind.Allow or SyscallActionKind.Log && nr is Policy.NrMmap or Policy.NrMprotect or Policy.NrPkeyMprotect)
+            _steps.Add(static b => b.AllowMapExec());
         _steps.Add(b => b.AddLanguageRule(nr, when, a, origin));
     }
 

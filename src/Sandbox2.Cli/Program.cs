@@ -49,7 +49,7 @@ internal static class Program
         {
             RunCommand.Create(),
             PolicyCommand.Create(),
-            NotBuiltYetCommand("trace", "Learn mode: run PROGRAM and write the policy it needs (not built yet)."),
+            TraceCommand.Create(),
             DoctorCommand.Create(),
         };
         HelpExamples.Install(root);

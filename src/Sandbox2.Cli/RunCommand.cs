@@ -13,8 +13,8 @@ internal static class RunCommand
     /// <summary>PATH inside the sandbox unless <c>--env PATH=...</c> says otherwise.</summary>
     internal const string DefaultPath = Executor.DefaultPath;
 
-    private static readonly Option<string> PolicyFile = new("--policy") { Description = "A policy file in the policy language (Kafel-compatible) or a built-in policy @NAME [default: @default]", HelpName = "FILE|@NAME" };
-    private static readonly Option<string[]> IncludeDir = new("-I", "--include-dir") { Description = "Where the policy's #include looks after the policy file's directory (repeatable)", HelpName = "DIR" };
+    private static readonly Option<string> PolicyFile = new("--policy") { Description = "The seccomp policy: a built-in one (@default, @subprocess, @dotnet, @docker), an OCI/Docker seccomp profile (.json) or a file in the policy language [default: @default]", HelpName = "FILE|@NAME" };
+    private static readonly Option<string[]> IncludeDir = new("-I", "--include-dir") { Description = "Where a policy file's #include looks after the file's own directory (repeatable)", HelpName = "DIR" };
     private static readonly Option<string[]> AllowConnect = new("--allow-connect") { Description = "With --network proxy: an endpoint the program may connect to (not built yet)", HelpName = "HOST:PORT" };
     private static readonly Option<string[]> Allow = Repeatable("--allow", "NAME[,NAME...]", "Also allow these syscalls (repeatable)");
     private static readonly Option<string[]> RoBind = Repeatable("--ro-bind", "SRC[:DST]", "Bind a host path read-only (repeatable)");
@@ -88,17 +88,32 @@ internal static class RunCommand
 
     public static Command Create()
     {
-        var command = new Command("run", "Run PROGRAM in a fresh sandbox with the built-in default policy.")
-        {
-            PolicyFile, IncludeDir, AllowConnect, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
-            MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, Isolation, SandboxAfterStart, StackTrace,
-            Result, Program,
-        };
-        command.SetAction(RunAsync);
+        var command = new Command("run", "Run PROGRAM in a fresh sandbox with the built-in default policy.");
+        AddOptions(command);
+        command.SetAction((parsed, cancellationToken) => RunAsync(parsed, learning: null, cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
+    /// <summary>Adds the run options and PROGRAM to <paramref name="command"/> (<c>run</c>, and <c>trace</c>, which takes the same).</summary>
+    internal static void AddOptions(Command command)
+    {
+        foreach (Option option in new Option[]
+        {
+            PolicyFile, IncludeDir, AllowConnect, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
+            MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, Isolation, SandboxAfterStart, StackTrace, Result,
+        })
+        {
+            command.Options.Add(option);
+        }
+        command.Arguments.Add(Program);
+    }
+
+    /// <summary>Options that choose syscall rules, which learn mode does not take (it allows and records every syscall).</summary>
+    internal static IEnumerable<Option> PolicyOptions => [PolicyFile, Allow];
+
+    /// <summary>Runs the sandbox; with <paramref name="learning"/> (<c>trace</c>) every syscall is recorded and allowed, and the
+    /// learned policy is written after the run.</summary>
+    internal static async Task<int> RunAsync(ParseResult parsed, TraceCommand.Learning? learning, CancellationToken cancellationToken)
     {
         RejectNotBuilt(parsed);
         string[] command = parsed.GetValue(Program) ?? [];
@@ -123,7 +138,7 @@ internal static class RunCommand
             // The executor finds PROGRAM on the host's PATH (as execvp would); argv[0] stays as typed.
             executor = CreateExecutor(parsed, command[0], command[1..], out Shebang? script);
             string? hostPath = File.Exists(executor.ProgramPath) ? executor.ProgramPath : null;
-            policy = BuildPolicy(parsed, hostPath, network, script);
+            policy = BuildPolicy(parsed, hostPath, network, script, learning);
         }
         catch (SetupException e)
         {
@@ -143,7 +158,7 @@ internal static class RunCommand
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopSignals.Token);
         try
         {
-            await using var sandbox = new Sandbox(executor, policy);
+            await using var sandbox = new Sandbox(executor, policy, learning?.Recorder);
             result = await sandbox.RunAsync(stop.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -179,6 +194,8 @@ internal static class RunCommand
         if (result.Status != SandboxStatus.Ok)
             global::Sandbox2.Cli.Program.Error($"{ResultJson.StatusName(result.Status)}: {ResultJson.OneLine(result.Reason)}");
         resultFile?.Write(ResultJson.From(result));
+        if (learning is not null && !learning.WritePolicy(result))
+            return ExitStatus.SetupError;
         return ExitStatus.From(result);
     }
 
@@ -191,11 +208,12 @@ internal static class RunCommand
         }
     }
 
-    private static Policy BuildPolicy(ParseResult parsed, string? hostPath, NetworkMode network, Shebang? script = null)
+    private static Policy BuildPolicy(ParseResult parsed, string? hostPath, NetworkMode network, Shebang? script, TraceCommand.Learning? learning)
     {
-        // --allow first: its rules come before the policy file's, so they win (first match wins).
+        // A policy-language file's rules go after --allow's (first match wins, so --allow's rules win); the others load first.
         string? policySpec = parsed.GetValue(PolicyFile);
-        PolicyBuilder builder = policySpec is null ? BuiltinPolicies.CreateDefault() : new PolicyBuilder();
+        bool language = learning is null && policySpec is { Length: > 0 } && !policySpec.StartsWith('@') && PolicyFiles.GetKind(policySpec) == PolicyFileKind.PolicyLanguage;
+        PolicyBuilder builder = learning is null && !language ? LoadPolicy(policySpec) : new PolicyBuilder();
         Apply("--allow", () =>
         {
             foreach (string list in parsed.GetValue(Allow) ?? [])
@@ -209,12 +227,7 @@ internal static class RunCommand
             }
         });
 
-        if (policySpec is not null)
-        {
-            try { PolicyLoader.Load(policySpec, parsed.GetValue(IncludeDir) ?? [], builder); }
-            catch (PolicyLanguageException e) { throw new CommandLineException("--policy: " + e.Diagnostic); }
-            catch (PolicyException e) { throw new CommandLineException($"--policy {policySpec}: {ResultJson.OneLine(e.Message)}"); }
-        }
+        if (language) LoadPolicy(policySpec, parsed.GetValue(IncludeDir), builder);
 
         // The user's binds first, so that PROGRAM and libraries already visible through them are not mounted again
         // (a file mount inside a read-only directory bind could not be created).
@@ -255,10 +268,42 @@ internal static class RunCommand
         if (parsed.GetValue(Isolation) == IsolationLevel.NoNamespaces)
             builder.DisableNamespaces();
         builder.CollectStacktracesOnViolation(parsed.GetValue(StackTrace)); // the library's default is on, the CLI's off
+        builder.CollectStacktracesOnTimeout(parsed.GetValue(StackTrace)); // likewise
 
         Policy? policy = null;
-        Apply("policy", () => policy = builder.Build());
+        Apply("policy", () => policy = learning is null ? builder.Build() : SyscallRecorder.CreateTracingPolicy(builder));
         return policy!;
+    }
+
+    /// <summary>The <c>--policy</c> option: <c>@NAME</c>, an OCI profile (<c>.json</c>) or a policy-language file (through
+    /// <see cref="PolicyFiles.Load"/>); none means <c>@default</c>. What an import changed is printed as warnings on stderr.</summary>
+    private static PolicyBuilder LoadPolicy(string? spec, IReadOnlyList<string>? includeDirs = null, PolicyBuilder? into = null)
+    {
+        if (spec is null) return BuiltinPolicies.CreateDefault();
+        if (spec.Length == 0) throw new CommandLineException("--policy: empty policy name");
+        PolicyFileKind kind;
+        try
+        {
+            kind = PolicyFiles.GetKind(spec);
+        }
+        catch (PolicyException e)
+        {
+            throw new CommandLineException($"--policy: {ResultJson.OneLine(e.Message)}", e);
+        }
+        var warnings = new List<string>();
+        PolicyBuilder? builder = null;
+        try
+        {
+            builder = PolicyFiles.Load(spec, warnings, includeDirs, into);
+        }
+        catch (PolicyException e)
+        {
+            // The message names the file (and line:column where known).
+            throw new CommandLineException((e is PolicyLanguageException ? "--policy: " : "") + ResultJson.OneLine(e.Message), e);
+        }
+        foreach (string w in warnings)
+            global::Sandbox2.Cli.Program.Error($"warning: {ResultJson.OneLine(w)}");
+        return builder;
     }
 
     /// <summary>Adds <c>--ro-bind</c>/<c>--bind SRC[:DST]</c>. Returns whether it mounts something on /tmp.</summary>

@@ -69,15 +69,6 @@ public class CliCommandLineTests
         Assert.Equal($"sandbox2: {option} is not built yet", r.Stderr.TrimEnd('\n'));
     }
 
-    [Theory]
-    [InlineData("trace", "--output", "x", "--", "/bin/true")]
-    public async Task LaterCommandsSayNotBuiltYet(params string[] args)
-    {
-        CliOutcome r = await CliRunner.RunAsync(args);
-        Assert.Equal(2, r.ExitCode);
-        Assert.Equal($"sandbox2: the '{args[0]}' command is not built yet", r.Stderr.TrimEnd('\n'));
-    }
-
     [Fact]
     public async Task HelpListsEveryContractOption()
     {

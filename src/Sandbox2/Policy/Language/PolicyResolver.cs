@@ -57,7 +57,7 @@ internal sealed class PolicyResolver
     private void UseBuiltin(UseNode use)
     {
         string name = use.Name;
-        string at = name.StartsWith('@') ? name : "@" + name;
+        string at = name;   // TryGetPreset: @NAME is a built-in policy, NAME a PolicyBuilder preset
         if (name.StartsWith('@') && SyscallGroups.TryGet(name, out var group))
         {
             if (!_used.Add(name)) return;
@@ -72,9 +72,9 @@ internal sealed class PolicyResolver
         }
         if (!name.StartsWith('@') && _program.Policies.ContainsKey(name))
             throw Diagnostics.Error(use.At, $"Undefined policy `{name}'", "a policy must be defined before the USE that names it");
-        var known = _program.Policies.Keys.Concat(BuiltinPolicies.PresetNames.Select(p => p[1..])).Concat(SyscallGroups.Names);
+        var known = _program.Policies.Keys.Concat(BuiltinPolicies.Presets.Keys);
         throw Diagnostics.Error(use.At, name.StartsWith('@') ? $"Undefined group or preset `{name}'" : $"Undefined policy `{name}'",
-            Suggestions.DidYouMean(name, name.StartsWith('@') ? SyscallGroups.Names.Concat(BuiltinPolicies.PresetNames) : known));
+            Suggestions.DidYouMean(name, name.StartsWith('@') ? SyscallGroups.Names.Concat(BuiltinPolicies.PolicyNames) : known));
     }
 
     private void AddGroup(ActionNode action, string name, IReadOnlyList<string> syscalls, Location at)

@@ -124,7 +124,7 @@ public class ConformanceTests(ITestOutputHelper output)
         { "USE @basic-io" + Default, "read", "ALLOW", false },
         { "ERRNO(9) { @basic-io }" + Default, "writev", "ERRNO(9)", false },
         { "USE allow_exit" + Default, "exit_group", "ALLOW", false },
-        { "USE @allow_exit" + Default, "exit_group", "ALLOW", false },
+        { "USE @default" + Default, "read", "ALLOW", false },
     };
 
     private const string Actions = "ALLOW { getppid } LOG { getpid } KILL { getuid } KILL_PROCESS { getgid } KILL_THREAD { geteuid } " +

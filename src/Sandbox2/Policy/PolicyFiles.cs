@@ -1,0 +1,55 @@
+namespace Sandbox2;
+
+/// <summary>The one place that turns what a user gives as a policy (the CLI's <c>--policy FILE|@NAME</c>, the
+/// <c>policy</c> commands' FILE) into a <see cref="PolicyBuilder"/>: <c>@NAME</c> is a built-in policy
+/// (<see cref="BuiltinPolicies.Policies"/>), a name ending in <c>.json</c> an OCI/Docker seccomp profile
+/// (<see cref="OciSeccompProfile"/>), anything else a file in the policy language.</summary>
+public static class PolicyFiles
+{
+    /// <summary>What <paramref name="pathOrName"/> is.</summary>
+    public static PolicyFileKind GetKind(string pathOrName) =>
+        pathOrName is null || pathOrName.Length == 0 ? throw new PolicyException("empty policy name")
+        : pathOrName.StartsWith('@') ? PolicyFileKind.Builtin
+        : OciSeccompProfile.IsProfilePath(pathOrName) ? PolicyFileKind.OciProfile
+        : PolicyFileKind.PolicyLanguage;
+
+    /// <summary>A new builder holding the policy <paramref name="pathOrName"/> names; what the import changed or left out is
+    /// added to <paramref name="warnings"/> (one line each). A bad name or file throws a <see cref="PolicyException"/> whose
+    /// message names the problem (<c>FILE:LINE:COL: ...</c> where a place is known).</summary>
+    public static PolicyBuilder Load(string pathOrName, ICollection<string>? warnings = null) => Load(pathOrName, warnings, null);
+
+    /// <summary>As <see cref="Load(string, ICollection{string}?)"/>; a policy-language file's <c>#include</c> looks in
+    /// <paramref name="includePaths"/> after the file's own directory. The rules go into <paramref name="into"/> (after
+    /// what it holds, which therefore wins) or a new builder.</summary>
+    public static PolicyBuilder Load(string pathOrName, ICollection<string>? warnings, IReadOnlyList<string>? includePaths, PolicyBuilder? into = null)
+    {
+        switch (GetKind(pathOrName))
+        {
+            case PolicyFileKind.Builtin:
+                if (into is null) return BuiltinPolicies.Create(pathOrName);
+                if (!BuiltinPolicies.Policies.TryGetValue(pathOrName, out var apply))
+                    throw new PolicyException($"unknown built-in policy '{pathOrName}' (known: {string.Join(", ", BuiltinPolicies.PolicyNames)})");
+                apply(into);
+                return into;
+            case PolicyFileKind.OciProfile:
+                var profile = OciSeccompProfile.Load(pathOrName);
+                foreach (string w in profile.Warnings) warnings?.Add(w);
+                return profile.ApplyTo(into ?? new PolicyBuilder());
+            default:
+                var doc = PolicyLanguage.Load(pathOrName, new PolicyLanguageOptions { IncludePaths = includePaths ?? [] });
+                foreach (var w in doc.Warnings) warnings?.Add(w.ToString());
+                return doc.ApplyTo(into ?? new PolicyBuilder());
+        }
+    }
+}
+
+/// <summary>What a policy argument names (see <see cref="PolicyFiles.GetKind"/>).</summary>
+public enum PolicyFileKind
+{
+    /// <summary><c>@NAME</c>: a built-in policy.</summary>
+    Builtin,
+    /// <summary>A file ending in <c>.json</c>: an OCI/Docker seccomp profile.</summary>
+    OciProfile,
+    /// <summary>Any other file: the policy language (Kafel-compatible).</summary>
+    PolicyLanguage,
+}

@@ -48,7 +48,7 @@ internal static class Program
         var root = new RootCommand("sandbox2: run a program in a Linux sandbox (namespaces, seccomp-bpf, resource limits).")
         {
             RunCommand.Create(),
-            NotBuiltYetCommand("policy", "Check or compile a policy file (not built yet)."),
+            PolicyCommand.Create(),
             TraceCommand.Create(),
             DoctorCommand.Create(),
         };

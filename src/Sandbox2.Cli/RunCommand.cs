@@ -14,6 +14,7 @@ internal static class RunCommand
     internal const string DefaultPath = Executor.DefaultPath;
 
     private static readonly Option<string> PolicyFile = new("--policy") { Description = "The seccomp policy: a built-in one (@default, @subprocess, @dotnet, @docker), an OCI/Docker seccomp profile (.json) or a file in the policy language [default: @default]", HelpName = "FILE|@NAME" };
+    private static readonly Option<string[]> IncludeDir = new("-I", "--include-dir") { Description = "Where a policy file's #include looks after the file's own directory (repeatable)", HelpName = "DIR" };
     private static readonly Option<string[]> AllowConnect = new("--allow-connect") { Description = "With --network proxy: an endpoint the program may connect to (not built yet)", HelpName = "HOST:PORT" };
     private static readonly Option<string[]> Allow = Repeatable("--allow", "NAME[,NAME...]", "Also allow these syscalls (repeatable)");
     private static readonly Option<string[]> RoBind = Repeatable("--ro-bind", "SRC[:DST]", "Bind a host path read-only (repeatable)");
@@ -98,7 +99,7 @@ internal static class RunCommand
     {
         foreach (Option option in new Option[]
         {
-            PolicyFile, AllowConnect, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
+            PolicyFile, IncludeDir, AllowConnect, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
             MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, Isolation, SandboxAfterStart, StackTrace, Result,
         })
         {
@@ -209,7 +210,10 @@ internal static class RunCommand
 
     private static Policy BuildPolicy(ParseResult parsed, string? hostPath, NetworkMode network, Shebang? script, TraceCommand.Learning? learning)
     {
-        PolicyBuilder builder = learning is null ? LoadPolicy(parsed.GetValue(PolicyFile)) : new PolicyBuilder();
+        // A policy-language file's rules go after --allow's (first match wins, so --allow's rules win); the others load first.
+        string? policySpec = parsed.GetValue(PolicyFile);
+        bool language = learning is null && policySpec is { Length: > 0 } && !policySpec.StartsWith('@') && PolicyFiles.GetKind(policySpec) == PolicyFileKind.PolicyLanguage;
+        PolicyBuilder builder = learning is null && !language ? LoadPolicy(policySpec) : new PolicyBuilder();
         Apply("--allow", () =>
         {
             foreach (string list in parsed.GetValue(Allow) ?? [])
@@ -222,6 +226,8 @@ internal static class RunCommand
                 builder.AllowSyscalls(names);
             }
         });
+
+        if (language) LoadPolicy(policySpec, parsed.GetValue(IncludeDir), builder);
 
         // The user's binds first, so that PROGRAM and libraries already visible through them are not mounted again
         // (a file mount inside a read-only directory bind could not be created).
@@ -271,7 +277,7 @@ internal static class RunCommand
 
     /// <summary>The <c>--policy</c> option: <c>@NAME</c>, an OCI profile (<c>.json</c>) or a policy-language file (through
     /// <see cref="PolicyFiles.Load"/>); none means <c>@default</c>. What an import changed is printed as warnings on stderr.</summary>
-    private static PolicyBuilder LoadPolicy(string? spec)
+    private static PolicyBuilder LoadPolicy(string? spec, IReadOnlyList<string>? includeDirs = null, PolicyBuilder? into = null)
     {
         if (spec is null) return BuiltinPolicies.CreateDefault();
         if (spec.Length == 0) throw new CommandLineException("--policy: empty policy name");
@@ -284,18 +290,16 @@ internal static class RunCommand
         {
             throw new CommandLineException($"--policy: {ResultJson.OneLine(e.Message)}", e);
         }
-        if (kind == PolicyFileKind.PolicyLanguage)
-            throw CommandLineException.NotBuiltYet("--policy");   // a policy-language file; @NAME and .json profiles are built
         var warnings = new List<string>();
         PolicyBuilder? builder = null;
         try
         {
-            builder = PolicyFiles.Load(spec, warnings);
+            builder = PolicyFiles.Load(spec, warnings, includeDirs, into);
         }
         catch (PolicyException e)
         {
             // The message names the file (and line:column where known).
-            throw new CommandLineException(ResultJson.OneLine(e.Message), e);
+            throw new CommandLineException((e is PolicyLanguageException ? "--policy: " : "") + ResultJson.OneLine(e.Message), e);
         }
         foreach (string w in warnings)
             global::Sandbox2.Cli.Program.Error($"warning: {ResultJson.OneLine(w)}");

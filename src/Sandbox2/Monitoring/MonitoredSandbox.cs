@@ -78,7 +78,7 @@ internal sealed class MonitoredSandbox(
         if (known == 0)
         {
             var chain = policy.GetChain((uint)nr, options);
-            known = chain.Count == 1 && chain[0].Action.Kind == SyscallActionKind.Trace ? (byte)1 : (byte)2;
+            known = chain.Count == 1 && chain[0].Action.IsTraced ? (byte)1 : (byte)2;
             _unconditionallyTraced[nr] = known; // only the loop thread writes; a repeat computes the same value
         }
         if (known != 1) return false;

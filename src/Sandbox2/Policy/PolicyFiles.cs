@@ -16,18 +16,29 @@ public static class PolicyFiles
     /// <summary>A new builder holding the policy <paramref name="pathOrName"/> names; what the import changed or left out is
     /// added to <paramref name="warnings"/> (one line each). A bad name or file throws a <see cref="PolicyException"/> whose
     /// message names the problem (<c>FILE:LINE:COL: ...</c> where a place is known).</summary>
-    public static PolicyBuilder Load(string pathOrName, ICollection<string>? warnings = null)
+    public static PolicyBuilder Load(string pathOrName, ICollection<string>? warnings = null) => Load(pathOrName, warnings, null);
+
+    /// <summary>As <see cref="Load(string, ICollection{string}?)"/>; a policy-language file's <c>#include</c> looks in
+    /// <paramref name="includePaths"/> after the file's own directory. The rules go into <paramref name="into"/> (after
+    /// what it holds, which therefore wins) or a new builder.</summary>
+    public static PolicyBuilder Load(string pathOrName, ICollection<string>? warnings, IReadOnlyList<string>? includePaths, PolicyBuilder? into = null)
     {
         switch (GetKind(pathOrName))
         {
             case PolicyFileKind.Builtin:
-                return BuiltinPolicies.Create(pathOrName);
+                if (into is null) return BuiltinPolicies.Create(pathOrName);
+                if (!BuiltinPolicies.Policies.TryGetValue(pathOrName, out var apply))
+                    throw new PolicyException($"unknown built-in policy '{pathOrName}' (known: {string.Join(", ", BuiltinPolicies.PolicyNames)})");
+                apply(into);
+                return into;
             case PolicyFileKind.OciProfile:
                 var profile = OciSeccompProfile.Load(pathOrName);
                 foreach (string w in profile.Warnings) warnings?.Add(w);
-                return profile.ApplyTo(new PolicyBuilder());
+                return profile.ApplyTo(into ?? new PolicyBuilder());
             default:
-                throw new PolicyException($"{pathOrName}: policy language files are not built yet (use @NAME or an OCI profile ending in .json)");
+                var doc = PolicyLanguage.Load(pathOrName, new PolicyLanguageOptions { IncludePaths = includePaths ?? [] });
+                foreach (var w in doc.Warnings) warnings?.Add(w.ToString());
+                return doc.ApplyTo(into ?? new PolicyBuilder());
         }
     }
 }

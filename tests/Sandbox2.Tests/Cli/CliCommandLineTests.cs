@@ -61,23 +61,12 @@ public class CliCommandLineTests
     }
 
     [Theory]
-    [InlineData("--policy", "my.policy")]
     [InlineData("--allow-connect", "127.0.0.1:80")]
     public async Task LaterOptionsSayNotBuiltYet(string option, string value)
     {
         CliOutcome r = await CliRunner.RunAsync("run", option, value, "--", "/bin/true");
         Assert.Equal(2, r.ExitCode);
         Assert.Equal($"sandbox2: {option} is not built yet", r.Stderr.TrimEnd('\n'));
-    }
-
-    [Theory]
-    [InlineData("policy", "check", "my.policy")]
-    [InlineData("policy", "compile", "my.policy")]
-    public async Task LaterCommandsSayNotBuiltYet(params string[] args)
-    {
-        CliOutcome r = await CliRunner.RunAsync(args);
-        Assert.Equal(2, r.ExitCode);
-        Assert.Equal($"sandbox2: the '{args[0]}' command is not built yet", r.Stderr.TrimEnd('\n'));
     }
 
     [Fact]

@@ -18,7 +18,11 @@ internal sealed record ActionBlockNode(ActionNode Action, IReadOnlyList<FilterNo
 /// <summary>One syscall in an action block: name or <c>SYSCALL[n]</c> (or a #define'd number, or <c>@group</c>), optional
 /// argument names, optional <c>ON arch</c> guard, optional condition.</summary>
 internal sealed record FilterNode(string? Name, ulong? Number, bool IsGroup, IReadOnlyList<(string Name, Location At)>? ArgNames,
-    IReadOnlyList<string>? Archs, ExprNode? Condition, Location At);
+    IReadOnlyList<string>? Archs, ExprNode? Condition, Location At)
+{
+    /// <summary>The condition as written (for rule origins).</summary>
+    public string? ConditionText { get; init; }
+}
 
 /// <summary><c>POLICY name { ... }</c>.</summary>
 internal sealed record PolicyNode(string Name, IReadOnlyList<StatementNode> Statements, Location At);

@@ -7,7 +7,11 @@ namespace Sandbox2;
 /// generated from the C headers (KernelConstants.gen.py). A <c>#define</c> of the same name wins.</summary>
 internal static partial class KernelConstants
 {
-    private static readonly FrozenDictionary<string, ulong> ByName = Data.ToFrozenDictionary(d => d.Name, d => d.Value, StringComparer.Ordinal);
+    private static class Index
+    {
+        internal static readonly FrozenDictionary<string, ulong> ByName = Data.ToFrozenDictionary(d => d.Name, d => d.Value, StringComparer.Ordinal);
+    }
+    private static FrozenDictionary<string, ulong> ByName => Index.ByName;
 
     /// <summary>The value of constant <paramref name="name"/>.</summary>
     public static bool TryGet(string name, out ulong value) => ByName.TryGetValue(name, out value);

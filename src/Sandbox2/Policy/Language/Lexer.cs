@@ -42,7 +42,8 @@ internal sealed class Lexer
         TokenKind.LogicOr => "||", TokenKind.LogicAnd => "&&", TokenKind.BitOr => "'|'", TokenKind.BitAnd => "'&'",
         TokenKind.LBracket => "'['", TokenKind.RBracket => "']'", TokenKind.LParen => "'('", TokenKind.RParen => "')'",
         TokenKind.LBrace => "'{'", TokenKind.RBrace => "'}'", TokenKind.Comma => "','", TokenKind.Not => "'!'", TokenKind.Hash => "'#'",
-        _ => Keywords.First(k => k.Value == kind).Key,
+        TokenKind.Identifier => "IDENTIFIER", TokenKind.Number => "NUMBER", TokenKind.AtName => "@NAME", TokenKind.EndOfFile => "end of file",
+        _ => Keywords.FirstOrDefault(k => k.Value == kind).Key ?? kind.ToString(),
     };
 
     private void Run(SourceFile file, int depth)

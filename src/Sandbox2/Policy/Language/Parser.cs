@@ -134,6 +134,13 @@ internal sealed class Parser
         while (At(TokenKind.Comma))
         {
             Take();
+            // Beyond Kafel (an error there): USE a, b  ==  USE a, USE b (the contract's own example is written so).
+            if (list[^1] is UseNode && PeekAt(0).Kind is TokenKind.Identifier or TokenKind.AtName)
+            {
+                var t = Take();
+                list.Add(new UseNode(t.Text, t.Location, t.Kind == TokenKind.Identifier && _program.Policies.ContainsKey(t.Text)));
+                continue;
+            }
             list.Add(ParseStatement());
         }
         _ = inPolicy;
@@ -259,14 +266,31 @@ internal sealed class Parser
             else archs.Add(Arch());
         }
         ExprNode? condition = null;
+        string? conditionText = null;
         if (At(TokenKind.LBrace))
         {
             Take();
+            int from = _p;
             if (!At(TokenKind.RBrace)) condition = ParseBool();
+            conditionText = Render(from, _p);
             if (!At(TokenKind.RBrace)) throw Unexpected("'}'", At(TokenKind.Identifier) || At(TokenKind.Number) ? "conditions are joined with && or || (',' also means or)" : null);
             Take();
         }
-        return new FilterNode(name, number, group, args, archs, condition, first.Location);
+        return new FilterNode(name, number, group, args, archs, condition, first.Location) { ConditionText = conditionText };
+    }
+
+    /// <summary>Tokens [from, to) as text, for messages (at most 160 characters).</summary>
+    private string Render(int from, int to)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int i = from; i < to && sb.Length < 160; i++)
+        {
+            var t = _t[i];
+            bool tight = t.Kind is TokenKind.RParen || i > from && _t[i - 1].Kind is TokenKind.LParen or TokenKind.Not;
+            if (sb.Length > 0 && !tight) sb.Append(' ');
+            sb.Append(t.Text);
+        }
+        return sb.Length > 160 ? sb.ToString(0, 157) + "..." : sb.ToString();
     }
 
     private static readonly Dictionary<string, string> ArchAliases = new(StringComparer.OrdinalIgnoreCase)

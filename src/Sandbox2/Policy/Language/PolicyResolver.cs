@@ -22,6 +22,9 @@ internal sealed class PolicyResolver
     {
         var r = new PolicyResolver(program, warnings);
         r.Expand(program.Main);
+        // DEFAULT ALLOW (or LOG) lets any mmap through, PROT_EXEC included: the W^X guard would contradict it.
+        if (program.Default?.Action.Kind is SyscallActionKind.Allow or SyscallActionKind.Log)
+            r._steps.Add(static b => b.AllowMapExec());
         return new PolicyDocument(r._steps, program.Default?.Action ?? SyscallAction.Violation, warnings, r._mentioned.ToArray());
     }
 
@@ -54,7 +57,7 @@ internal sealed class PolicyResolver
     private void UseBuiltin(UseNode use)
     {
         string name = use.Name;
-        string at = name.StartsWith('@') ? name : "@" + name;
+        string at = name;   // TryGetPreset: @NAME is a built-in policy, NAME a PolicyBuilder preset
         if (name.StartsWith('@') && SyscallGroups.TryGet(name, out var group))
         {
             if (!_used.Add(name)) return;
@@ -69,9 +72,9 @@ internal sealed class PolicyResolver
         }
         if (!name.StartsWith('@') && _program.Policies.ContainsKey(name))
             throw Diagnostics.Error(use.At, $"Undefined policy `{name}'", "a policy must be defined before the USE that names it");
-        var known = _program.Policies.Keys.Concat(BuiltinPolicies.PresetNames.Select(p => p[1..])).Concat(SyscallGroups.Names);
+        var known = _program.Policies.Keys.Concat(BuiltinPolicies.Presets.Keys);
         throw Diagnostics.Error(use.At, name.StartsWith('@') ? $"Undefined group or preset `{name}'" : $"Undefined policy `{name}'",
-            Suggestions.DidYouMean(name, name.StartsWith('@') ? SyscallGroups.Names.Concat(BuiltinPolicies.PresetNames) : known));
+            Suggestions.DidYouMean(name, name.StartsWith('@') ? SyscallGroups.Names.Concat(BuiltinPolicies.PolicyNames) : known));
     }
 
     private void AddGroup(ActionNode action, string name, IReadOnlyList<string> syscalls, Location at)
@@ -148,18 +151,8 @@ internal sealed class PolicyResolver
             if (c is ConstCondition { Value: false }) return;   // never true: no rule (Kafel drops it)
             if (c is not ConstCondition { Value: true }) when = c;
         }
-        string origin = $"{f.At}: {action.Text} {shown}{(when is null ? "" : " { " + Excerpt(f) + " }")}";
+        string origin = $"{f.At}: {action.Text} {shown}{(when is null ? "" : " { " + f.ConditionText + " }")}";
         AddRule(nr, when, action, f.At, origin);
-    }
-
-    private static string Excerpt(FilterNode f)
-    {
-        var line = f.At.File.Line(f.At.Line);
-        if (line is null) return "...";
-        int open = line.IndexOf('{', Math.Min(f.At.Column - 1, line.Length));
-        int close = open < 0 ? -1 : line.LastIndexOf('}');
-        string text = open >= 0 && close > open ? line[(open + 1)..close].Trim() : "...";
-        return text.Length > 120 ? text[..117] + "..." : text;
     }
 
     private void AddRule(int nr, ArgCondition? when, ActionNode action, Location at, string origin)
@@ -181,6 +174,9 @@ internal sealed class PolicyResolver
                 return;
             }
         }
+        // Allowing mmap/mprotect/pkey_mprotect outright allows PROT_EXEC too (as PolicyBuilder.AllowMmap does): Allow(MapExec).
+        if (when is null && a.Kind is SyscallActionKind.Allow or SyscallActionKind.Log && nr is Policy.NrMmap or Policy.NrMprotect or Policy.NrPkeyMprotect)
+            _steps.Add(static b => b.AllowMapExec());
         _steps.Add(b => b.AddLanguageRule(nr, when, a, origin));
     }
 

@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/keyctl.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
@@ -63,6 +64,7 @@ enum step {
     ST_PDEATHSIG = 50, ST_SETSID = 51, ST_SIGMASK = 52, ST_DUP = 53, ST_DUP2 = 54, ST_CLOSE_RANGE = 55, ST_RLIMIT = 56,
     ST_CHDIR = 57, ST_CAPS = 58, ST_NO_NEW_PRIVS = 59, ST_SECCOMP = 60, ST_SECCOMP_LISTENER = 61, ST_SEND_LISTENER = 62,
     ST_EXEC = 63, ST_LANDLOCK = 64, ST_LANDLOCK_RULE = 65, ST_LANDLOCK_RESTRICT = 66,
+    ST_KEYRING = 74,
 };
 #define OPT_LISTENER 1u
 #define OPT_FILTER 2u

@@ -18,6 +18,7 @@ internal enum SetupStep
     ParentDeathSignal = 50, SetSid = 51, SignalMask = 52, Dup = 53, Dup2 = 54, CloseRange = 55, Rlimit = 56,
     Chdir = 57, Capabilities = 58, NoNewPrivs = 59, Seccomp = 60, SeccompListener = 61, SendListener = 62,
     Exec = 63, Landlock = 64, LandlockRule = 65, LandlockRestrict = 66,
+    Keyring = 74,
 }
 
 /// <summary>What a setup step is, for reporting.</summary>
@@ -102,6 +103,7 @@ internal static class SetupSteps
         SetupStep.Landlock => new("create the Landlock ruleset", ReasonCode.FailedPolicy, KernelFeature.Landlock),
         SetupStep.LandlockRule => new("Landlock rule for ", ReasonCode.FailedPolicy, KernelFeature.Landlock),
         SetupStep.LandlockRestrict => new("enforce the Landlock ruleset", ReasonCode.FailedPolicy, KernelFeature.Landlock),
+        SetupStep.Keyring => new("join a fresh session keyring", ReasonCode.FailedSubprocess, KernelFeature.None),
         _ => new(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"setup step {(int)step} "), ReasonCode.FailedSubprocess, KernelFeature.None),
     };
 }

@@ -97,6 +97,7 @@ public partial class SetupStepTests
         { (int)SetupStep.Landlock, ReasonCode.FailedPolicy, KernelFeature.Landlock },
         { (int)SetupStep.LandlockRule, ReasonCode.FailedPolicy, KernelFeature.Landlock },
         { (int)SetupStep.LandlockRestrict, ReasonCode.FailedPolicy, KernelFeature.Landlock },
+        { (int)SetupStep.Keyring, ReasonCode.FailedSubprocess, KernelFeature.None },
     };
 
     [Theory]

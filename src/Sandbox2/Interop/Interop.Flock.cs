@@ -5,7 +5,6 @@ namespace Sandbox2;
 // flock(2) and lstat(2) for the host-id lock files (HostIds): an id is in use while its lock file is flocked.
 internal static partial class Interop
 {
-    internal const int O_CREAT = 0x40;
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     internal static partial int Flock(SafeHandle fd, int operation);

@@ -134,7 +134,7 @@ internal sealed class SandboxOutcome
         string hint = failure.FeatureMissing ? KernelFeatures.MissingHint(failure.Feature)
             : failure.Step == SetupStep.Exec && failure.Errno == 2 // ENOENT
             ? " (is its ELF interpreter mounted in the sandbox?)"
-            : failure.Step == SetupStep.Bind && failure.Errno == 13 // EACCES
+            : failure.Step is SetupStep.Bind or SetupStep.BindSource && failure.Errno == 13 // EACCES
             ? (Interop.GetEUid() == 0
                 ? " (the sandbox's mounts are made as its own unprivileged host uid, from " + HostIdRangeText() + ": the source must be reachable by any user)"
                 : FormattableString.Invariant($" (the sandbox's mounts are made as host uid {Interop.GetEUid()}: it must be able to reach the source)"))

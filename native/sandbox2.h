@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/keyctl.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
@@ -69,6 +70,7 @@ enum step {
     ST_CHDIR = 57, ST_CAPS = 58, ST_NO_NEW_PRIVS = 59, ST_SECCOMP = 60, ST_SECCOMP_LISTENER = 61, ST_SEND_LISTENER = 62,
     ST_EXEC = 63, ST_LANDLOCK = 64, ST_LANDLOCK_RULE = 65, ST_LANDLOCK_RESTRICT = 66,
     ST_BIND_SOURCE = 70, ST_BIND_SOURCE_CHANGED = 71, ST_LANDLOCK_PATH_CHANGED = 72,
+    ST_KEYRING = 74,
     ST_SHARED_NETNS = 78,
     ST_NICE = 82,
 };

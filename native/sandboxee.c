@@ -1,4 +1,4 @@
-/* PID 2 before exec: fds, limits, cwd, capabilities, no_new_privs, the seccomp filter, execveat. */
+/* PID 2 before exec: fds, a fresh session keyring, limits, cwd, capabilities, no_new_privs, the seccomp filter, execveat. */
 #include "sandbox2.h"
 
 /* ---------- PID 2: the sandboxee ---------- */
@@ -60,6 +60,10 @@ void __attribute__((noreturn)) sandboxee(pid_t init_pid)
     sigemptyset(&none);
     CHECK(syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8), ST_SIGMASK, "");
     fd_layout();
+    /* A fresh anonymous session keyring, always: the invoker's session keyring (and the keys in it) is out of reach.
+     * ENOSYS: a kernel without keys. EPERM: an outer seccomp profile (a container's) blocks keyctl, for the program too. */
+    if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL, 0, 0, 0) < 0 && errno != ENOSYS && errno != EPERM)
+        fail(errno, ST_KEYRING, "", NULL, NULL);
     for (int i = 0; i < P.nrlimits; i++) {
         struct rlimit r = { P.rlimits[i].soft, P.rlimits[i].hard };
         char num[12];

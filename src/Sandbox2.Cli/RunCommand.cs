@@ -191,6 +191,8 @@ internal static class RunCommand
             global::Sandbox2.Cli.Program.Error("warning: ran with --isolation no-namespaces: weaker than the full sandbox (no user, pid, mount, "
                 + "network, ipc or uts namespace: the program saw the host's processes, /proc and hostname); the filesystem was confined by "
                 + $"Landlock ABI {weaker.LandlockAbi}" + (weaker.LandlockAbi >= 4 ? ", TCP too" : "") + ", the syscalls by the seccomp policy");
+        if (result.Isolation is { Seccomp: false })
+            global::Sandbox2.Cli.Program.Error("warning: --sandbox-after-start: the program never applied its policy (SandboxMeHere); it ran without a seccomp filter");
         if (result.Status != SandboxStatus.Ok)
             global::Sandbox2.Cli.Program.Error($"{ResultJson.StatusName(result.Status)}: {ResultJson.OneLine(result.Reason)}");
         resultFile?.Write(ResultJson.From(result));

@@ -83,12 +83,6 @@ public sealed class Executor
 
     internal int Started;
 
-    /// <summary>The host ids the sandbox's uid/gid 1000 map to: the executor's, or 65534 (nobody) when it is root.</summary>
-    internal static (uint Uid, uint Gid) OutsideIds()
-    {
-        uint euid = Interop.GetEUid();
-        return euid == 0 ? (65534u, 65534u) : (euid, Interop.GetEGid());
-    }
 
     /// <summary>Everything decided in C# for one sandbox of <paramref name="policy"/> (Sandbox2's <c>executor.cc</c>
     /// builds the fork request): program, mounts, identity, limits, fds, the compiled filter. Returns the plan, or a
@@ -97,6 +91,24 @@ public sealed class Executor
     /// <param name="policy">The sandbox's policy.</param>
     /// <param name="commsPeer">The sandboxee's end of the Comms channel (put at fd 1023), or null.</param>
     internal (ExecutionPlan? Plan, SandboxResult? Error) CreatePlan(Policy policy, SafeSocketHandle? commsPeer)
+    {
+        // The host ids (a root executor's sandbox gets its own from the range; see HostIds): held by the plan until
+        // the sandbox has ended, released here when no plan comes of it.
+        var ids = HostIds.Lease();
+        try
+        {
+            var (plan, error) = CreatePlan(policy, commsPeer, ids);
+            if (plan is null) ids.Dispose();
+            return (plan, error);
+        }
+        catch
+        {
+            ids.Dispose();
+            throw;
+        }
+    }
+
+    private (ExecutionPlan? Plan, SandboxResult? Error) CreatePlan(Policy policy, SafeSocketHandle? commsPeer, HostIds ids)
     {
         bool meHere = !EnableSandboxBeforeExec;
         if (!Cwd.StartsWith('/')) throw new ArgumentException($"working directory {Cwd} is not absolute");
@@ -112,7 +124,7 @@ public sealed class Executor
             throw new PolicyException("AllowSeccompSpeculation() needs EnableSandboxBeforeExec = true: in SandboxMeHere mode the client installs the filter, and its handshake has no speculation flag yet");
         byte[] bpf = meHere ? policy.Compile(options).ToBytes() : CompiledPolicyCache.Compile(policy, nonce);
 
-        var (outsideUid, outsideGid) = OutsideIds();
+        var (outsideUid, outsideGid) = (ids.Uid, ids.Gid);
         var ns = policy.Namespace;
         bool noNamespaces = ns.Isolation == IsolationLevel.NoNamespaces;
         int landlockAbi = ns.Landlock == LandlockMode.Off ? 0 : Landlock.Abi;
@@ -141,6 +153,7 @@ public sealed class Executor
         if (ExecArguments.Check([Argv0, .. Args], env) is { } tooLong) return (null, new SandboxResult(SandboxStatus.SetupError, tooLong, ReasonCode.FailedConfig));
         var mounts = policy.Namespace.Mounts.Clone();
         var fds = FdMappings(layout, commsPeer); // before the program is opened: nothing to close on a bad mapping
+        var stdio = StdioFlags.Capture(fds.Where(f => f.TargetFd <= 2).Select(f => f.Source));
         SafeHandle programFd;
         if (ProgramFd is { } fd)
         {
@@ -194,7 +207,7 @@ public sealed class Executor
         var plan = new SandboxPlan
         {
             Namespaces = policy.Namespace.CloneNamespaces,
-            // Without a user namespace init itself changes to the outside ids (65534 when the executor is root).
+            // Without a user namespace init itself changes to the outside ids (the sandbox's own when the executor is root).
             InsideUid = noNamespaces ? outsideUid : 1000,
             InsideGid = noNamespaces ? outsideGid : 1000,
             Landlock = landlock,
@@ -225,7 +238,7 @@ public sealed class Executor
             SharedNetworkNamespace = ns.Network == NetworkMode.ForkServerShared,
         };
         var isolation = new SandboxIsolation { Level = ns.Isolation, LandlockAbi = landlock?.Abi };
-        return (new ExecutionPlan(plan, options, meHere ? bpf : null) { Isolation = isolation, PrivateDirectory = privateTmp, Cgroup = cgroup, Output = output }, null);
+        return (new ExecutionPlan(plan, options, meHere ? bpf : null) { Isolation = isolation, PrivateDirectory = privateTmp, Cgroup = cgroup, Output = output, HostIds = ids, Stdio = stdio }, null);
     }
 
     /// <summary>0/1/2, Comms at <see cref="FdLayout.CommsFd"/> when open, and (before exec) the Ipc's mappings at their numbers.</summary>
@@ -335,4 +348,8 @@ internal sealed record ExecutionPlan(SandboxPlan Plan, PolicyCompileOptions Opti
     public Cgroup? Cgroup { get; init; }
     /// <summary>The stdout/stderr pump of <see cref="Limits.OutputSize"/>, or null.</summary>
     public OutputLimit? Output { get; init; }
+    /// <summary>The sandbox's host uid/gid (held until it has ended: see <see cref="Sandbox2.HostIds"/>).</summary>
+    public HostIds? HostIds { get; init; }
+    /// <summary>The status flags of the stdio it shares with the caller, restored when it has ended.</summary>
+    public StdioFlags? Stdio { get; init; }
 }

@@ -10,7 +10,7 @@ namespace Sandbox2;
 /// <c>work/dotdot -&gt; ../../..</c>; following one would let it choose the host file a later run binds or writes.
 /// So the path is walked one component at a time from <c>/</c> (<c>openat(O_PATH|O_NOFOLLOW)</c>), each component is
 /// looked at before it is used, and a symbolic link is followed only when it is owned by root: a sandbox never runs as
-/// root on the host (root executor: uid 65534; unprivileged executor: the executor's own uid), so it cannot make one,
+/// root on the host (root executor: a host uid of its own, see HostIds; unprivileged executor: the executor's own uid), so it cannot make one,
 /// while the system's own links (<c>/lib64 -&gt; usr/lib64</c>, <c>/var/run -&gt; /run</c>) are root's. Every other
 /// link is refused with a message naming it and where it points. The result is an <c>O_PATH</c> descriptor of the
 /// file itself, its canonical path (every component a real directory), its fstat, and the links that were followed.

@@ -33,6 +33,7 @@ public sealed partial class Sandbox : IAsyncDisposable
     private SafeSocketHandle? _commsPeer;
     private ExecutionPlan? _plan;
     private SetupFailure? _startFailure;
+    private bool _policyNeverApplied; // SandboxMeHere mode: the program ended without applying its policy
 
     /// <summary>Creates a sandbox for <paramref name="executor"/> under <paramref name="policy"/>.</summary>
     /// <param name="executor">What to run (one executor, one sandbox).</param>
@@ -167,6 +168,8 @@ public sealed partial class Sandbox : IAsyncDisposable
         finally
         {
             _plan?.RemovePrivateDirectory();
+            _plan?.Stdio?.Restore(); // the sandboxee may have set O_NONBLOCK on the caller's terminal
+            _plan?.HostIds?.Dispose(); // every process of the sandbox has gone: its host uid is free again
             CloseOutputPipeWriters();
             _ready.TrySetResult(false);
             lock (_gate) _wallTimer?.Dispose();
@@ -174,7 +177,8 @@ public sealed partial class Sandbox : IAsyncDisposable
             _commsPeer?.Dispose();
         }
         // What held: only for a sandbox that ran (a setup error held nothing).
-        if (result.Status != SandboxStatus.SetupError && _plan?.Isolation is { } isolation) result.Isolation = isolation with { Cgroup = result.Isolation.Cgroup };
+        if (result.Status != SandboxStatus.SetupError && _plan?.Isolation is { } isolation)
+            result.Isolation = isolation with { Cgroup = result.Isolation.Cgroup, Seccomp = isolation.Seccomp && !_policyNeverApplied };
         SandboxDiagnostics.Ended(Executor, _spawned?.InitPid, started: _spawned is not null, result);
         await SandboxDiagnostics.FinishedAsync(_notify, Executor, result).ConfigureAwait(false); // a throwing hook is logged, the result kept
         return result;
@@ -258,6 +262,7 @@ public sealed partial class Sandbox : IAsyncDisposable
             using var attachment = accepted ? await AttachMonitorAsync(spawned, monitored, plan, cancellationToken).ConfigureAwait(false) : null;
             if (!meHere && attachment is not null && _notify is not null) await EventStartedAsync(spawned, cancellationToken).ConfigureAwait(false);
             _ready.TrySetResult(attachment is not null && _outcome.Cause is null);
+            _policyNeverApplied = plan.HandshakeBpf is not null && attachment is null;
             var report = await spawned.Completion.ConfigureAwait(false);
             lock (_gate) _wallTimer?.Dispose();
             var counted = cgroup?.ReadUsage();

@@ -117,6 +117,16 @@ internal sealed class SandboxOutcome
         return new SandboxResult(SandboxStatus.InternalError, "the sandbox ended without an exit status", ReasonCode.FailedWait) { Usage = usage };
     }
 
+    private static string HostIdRangeText()
+    {
+        try
+        {
+            var (first, last) = HostIds.Range();
+            return FormattableString.Invariant($"{first}-{last}");
+        }
+        catch (ArgumentException) { return HostIds.RangeVariable; }
+    }
+
     /// <summary>A SETUP_ERROR naming the failed step, its errno and what to check.</summary>
     internal static SandboxResult FromFailure(SetupFailure failure, SandboxUsage? usage = null)
     {
@@ -125,7 +135,9 @@ internal sealed class SandboxOutcome
             : failure.Step == SetupStep.Exec && failure.Errno == 2 // ENOENT
             ? " (is its ELF interpreter mounted in the sandbox?)"
             : failure.Step is SetupStep.Bind or SetupStep.BindSource && failure.Errno == 13 // EACCES
-            ? FormattableString.Invariant($" (the sandbox's mounts are made as host uid {Executor.OutsideIds().Uid}: it must be able to reach the source)")
+            ? (Interop.GetEUid() == 0
+                ? " (the sandbox's mounts are made as its own unprivileged host uid, from " + HostIdRangeText() + ": the source must be reachable by any user)"
+                : FormattableString.Invariant($" (the sandbox's mounts are made as host uid {Interop.GetEUid()}: it must be able to reach the source)"))
             : "";
         return new SandboxResult(SandboxStatus.SetupError, $"setup failed: {failure.What}{why}{hint}", failure.Code)
         {

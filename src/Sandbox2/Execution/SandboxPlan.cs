@@ -72,7 +72,7 @@ internal sealed class SandboxPlan
     /// <summary>uid/gid of the sandboxee inside its user namespace (Sandbox2: 1000).</summary>
     public uint InsideUid { get; init; } = 1000;
     public uint InsideGid { get; init; } = 1000;
-    /// <summary>Host uid/gid that InsideUid/InsideGid map to: the executor's own ids, or an unprivileged id (65534) when the executor is root.</summary>
+    /// <summary>Host uid/gid that InsideUid/InsideGid map to: the executor's own ids, or (a root executor) the sandbox's own from the HostIds range.</summary>
     public uint OutsideUid { get; init; }
     public uint OutsideGid { get; init; }
     public string Hostname { get; init; } = "sandbox2";

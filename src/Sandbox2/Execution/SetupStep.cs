@@ -20,6 +20,7 @@ internal enum SetupStep
     Exec = 63, Landlock = 64, LandlockRule = 65, LandlockRestrict = 66,
     // Host paths the executor opened, opened again without following symlinks and checked to be the same file.
     BindSource = 70, BindSourceChanged = 71, LandlockPathChanged = 72,
+    Keyring = 74,
     // Forkserver: UseForkServerSharedNetNs (made on first use, entered around the clone).
     SharedNetNs = 78,
     Nice = 82,
@@ -111,6 +112,7 @@ internal static class SetupSteps
         SetupStep.BindSource => new("bind (its source opened under the host root, no symlink followed) ", ReasonCode.FailedNamespaces, KernelFeature.Openat2),
         SetupStep.BindSourceChanged => new("bind (its source is no longer the file the executor opened) ", ReasonCode.FailedNamespaces, KernelFeature.None),
         SetupStep.LandlockPathChanged => new("Landlock rule (its path is no longer the file the executor opened) for ", ReasonCode.FailedPolicy, KernelFeature.None),
+        SetupStep.Keyring => new("join a fresh session keyring", ReasonCode.FailedSubprocess, KernelFeature.None),
         SetupStep.Nice => new("setpriority ", ReasonCode.FailedLimits, KernelFeature.None),
         _ => new(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"setup step {(int)step} "), ReasonCode.FailedSubprocess, KernelFeature.None),
     };

@@ -99,6 +99,7 @@ public static class BuiltinPolicies
         ["allow_tcgets"] = b => b.AllowTCGETS(),
         ["allow_safe_fcntl"] = b => b.AllowSafeFcntl(),
         ["allow_futex"] = b => b.AllowFutex(),
+        ["allow_safe_prctl"] = b => b.AllowSafePrctl(),
         ["allow_mmap_without_exec"] = b => b.AllowMmapWithoutExec(),
         ["allow_mprotect_without_exec"] = b => b.AllowMprotectWithoutExec(),
         ["allow_system_malloc"] = b => b.AllowSystemMalloc(),

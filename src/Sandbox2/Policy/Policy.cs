@@ -23,7 +23,16 @@ public sealed partial class Policy
     public const int MagicSyscallErrno = 4059;
 
     internal const int NrPtrace = 101, NrBpf = 321, NrClone = 56, NrUnshare = 272, NrClone3 = 435, NrMmap = 9,
-        NrMprotect = 10, NrPkeyMprotect = 329, NrSeccomp = 317, NrExecveat = 322, NrSendmsg = 46, NrClose = 3;
+        NrMprotect = 10, NrPkeyMprotect = 329, NrSeccomp = 317, NrExecveat = 322, NrSendmsg = 46, NrClose = 3,
+        NrOpen = 2, NrChmod = 90, NrFchmod = 91, NrCreat = 85, NrMknod = 133, NrOpenat = 257, NrMknodat = 259,
+        NrFchmodat = 268, NrFchmodat2 = 452, NrOpenat2 = 437, NrPrctl = 157,
+        NrIoUringSetup = 425, NrIoUringEnter = 426, NrIoUringRegister = 427;
+    internal const int Eperm = 1;
+    /// <summary>S_ISUID | S_ISGID: mode bits a sandboxee may never set on a file (it would outlive the sandbox on the host).</summary>
+    internal const uint SetIdModeBits = 0x800 | 0x400;
+    /// <summary>prctl's PR_SET_SECCOMP.</summary>
+    internal const uint PrSetSeccomp = 22;
+    internal const uint ProtWrite = 2;
     internal const int Enosys = 38;
     /// <summary>CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET (clone's low byte is the exit signal).</summary>
     internal const uint CloneNamespaceFlags = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000;
@@ -41,7 +50,8 @@ public sealed partial class Policy
     internal static readonly ulong[] SafeBpfCommands = [1, 2, 3, 4, 7, 12, 14, 15];
 
     internal Policy(IEnumerable<PolicyRule> rules, IEnumerable<PolicyRule> overridable, SyscallAction defaultAction, bool allowMapExec,
-        (int Highest, SyscallAction Action)? defaultAbove = null, bool allowSafeBpf = false)
+        (int Highest, SyscallAction Action)? defaultAbove = null, bool allowSafeBpf = false,
+        bool allowWriteExecMappings = false, bool allowNestedSeccompFilters = false, bool allowIoUring = false)
     {
         DefaultAbove = defaultAbove;
         AllowsSafeBpf = allowSafeBpf;
@@ -49,6 +59,9 @@ public sealed partial class Policy
         _overridable = overridable.ToArray();
         DefaultAction = defaultAction;
         AllowsMapExec = allowMapExec;
+        AllowsWriteExecMappings = allowWriteExecMappings;
+        AllowsNestedSeccompFilters = allowNestedSeccompFilters;
+        AllowsIoUring = allowIoUring;
         foreach (var r in _rules.Concat(_overridable))
         {
             if (!_byNumber.TryGetValue(r.Number, out var list)) _byNumber[r.Number] = list = [];
@@ -81,6 +94,18 @@ public sealed partial class Policy
 
     /// <summary>Allow(SeccompSpeculation): the filter is installed with SECCOMP_FILTER_FLAG_SPEC_ALLOW.</summary>
     public bool AllowsSpeculation { get; internal init; }
+
+    /// <summary><see cref="PolicyBuilder.AllowWriteExecMappings"/>: mappings that are writable and executable at once
+    /// (a JIT's) are allowed; otherwise mmap/mprotect/pkey_mprotect with PROT_WRITE|PROT_EXEC is always a violation (W^X).</summary>
+    public bool AllowsWriteExecMappings { get; }
+
+    /// <summary><see cref="PolicyBuilder.AllowNestedSeccompFilters"/>: the sandboxee may install further seccomp filters
+    /// (seccomp SET_MODE_FILTER/STRICT, prctl PR_SET_SECCOMP); otherwise that is always a violation.</summary>
+    public bool AllowsNestedSeccompFilters { get; }
+
+    /// <summary><see cref="PolicyBuilder.DangerouslyAllowIoUring"/> was used: io_uring may be allowed (its operations
+    /// bypass seccomp).</summary>
+    public bool AllowsIoUring { get; }
 
     /// <summary>The model's decision for <paramref name="syscall"/> (what the compiled filter does with it).</summary>
     public SyscallAction Evaluate(Syscall syscall, PolicyCompileOptions options = default)
@@ -144,12 +169,37 @@ public sealed partial class Policy
             case NrClone3:
                 yield return new PolicyRule(n, null, SyscallAction.Errno(Enosys), "always-on: clone3 fails with ENOSYS (libc falls back to clone, whose flags are checked)");
                 yield break;
-            case NrMmap or NrMprotect or NrPkeyMprotect when !AllowsMapExec:
-                yield return new PolicyRule(n, Arg.Low32(2).Masked(ProtExec, ArgOp.NotEqual, 0), SyscallAction.Violation, "always-on: W^X (PROT_EXEC needs Allow(MapExec))");
+            case NrMmap or NrMprotect or NrPkeyMprotect:
+                if (!AllowsMapExec)
+                    yield return new PolicyRule(n, Arg.Low32(2).Masked(ProtExec, ArgOp.NotEqual, 0), SyscallAction.Violation, "always-on: W^X (PROT_EXEC needs Allow(MapExec))");
+                else if (!AllowsWriteExecMappings)
+                    yield return new PolicyRule(n, Arg.Low32(2).MaskedEqual(ProtExec | ProtWrite, ProtExec | ProtWrite), SyscallAction.Violation, "always-on: W^X (a mapping both writable and executable needs AllowWriteExecMappings)");
                 break;
             case NrSeccomp:
                 yield return new PolicyRule(n, Arg.Low32(1).Masked(SeccompFilterFlagNewListener, ArgOp.NotEqual, 0), SyscallAction.Violation, "always-on: seccomp with NEW_LISTENER");
+                if (!AllowsNestedSeccompFilters)
+                    yield return new PolicyRule(n, Arg.Low32(0).In(0 /*SET_MODE_STRICT*/, 1 /*SET_MODE_FILTER*/), SyscallAction.Violation, "always-on: installing a further seccomp filter (needs AllowNestedSeccompFilters)");
                 break;
+            case NrPrctl when !AllowsNestedSeccompFilters:
+                yield return new PolicyRule(n, Arg.Low32(0).Equal(PrSetSeccomp), SyscallAction.Violation, "always-on: installing a further seccomp filter (prctl PR_SET_SECCOMP; needs AllowNestedSeccompFilters)");
+                break;
+            case NrChmod or NrFchmod or NrCreat or NrMknod:
+                yield return SetIdRule(n, 1);
+                break;
+            case NrFchmodat or NrFchmodat2 or NrOpen or NrMknodat:
+                yield return SetIdRule(n, 2);
+                break;
+            case NrOpenat:
+                yield return SetIdRule(n, 3);
+                break;
+            case NrOpenat2:
+                yield return new PolicyRule(n, null, SyscallAction.Errno(Enosys), "always-on: openat2 fails with ENOSYS (its mode is in a struct seccomp cannot read; callers fall back to openat, whose mode is checked)");
+                yield break;
+            case NrIoUringSetup or NrIoUringEnter or NrIoUringRegister when !AllowsIoUring && DefaultAction.Kind is SyscallActionKind.Allow or SyscallActionKind.Trace:
+                // The builder refuses an explicit allow; an allow-all default does not open io_uring either.
+                foreach (var r in mine ?? []) yield return r;
+                yield return new PolicyRule(n, null, SyscallAction.Errno(Enosys), "always-on: io_uring is off (its operations bypass seccomp; DangerouslyAllowIoUring)");
+                yield break;
             case NrExecveat or NrSendmsg when options.ExecNonce is ulong nonce:
                 yield return new PolicyRule(n, Arg.Of(5).Equal(nonce), SyscallAction.Allow, "always-on: the sandbox's own tagged exec");
                 break;
@@ -164,6 +214,11 @@ public sealed partial class Policy
             yield return new PolicyRule(n, null, SyscallAction.Allow, "SandboxMeHere: close (the handshake closes the listener)");
         yield return new PolicyRule(n, null, DefaultFor(nr), DefaultFor(nr) == DefaultAction ? "default action" : $"default action above syscall {DefaultAbove!.Value.Highest}");
     }
+
+    /// <summary>Creating or chmod-ing a file with S_ISUID/S_ISGID (mode argument <paramref name="modeArg"/>) fails with EPERM.</summary>
+    private static PolicyRule SetIdRule(int n, int modeArg) =>
+        new(n, Arg.Low32(modeArg).Masked(SetIdModeBits, ArgOp.NotEqual, 0), SyscallAction.Errno(Eperm),
+            "always-on: no set-user-ID or set-group-ID file (mode bits 06000 fail with EPERM)");
 
     /// <summary>The rules for <paramref name="nr"/> as (condition, action) pairs, cut after the first unconditional one.</summary>
     internal List<(ArgCondition? When, SyscallAction Action)> GetChain(uint nr, PolicyCompileOptions options)
@@ -187,6 +242,7 @@ public sealed partial class Policy
         new(_byNumber.Keys.Select(k => (uint)k).Concat(new uint[]
         {
             NrPtrace, NrBpf, NrClone, NrUnshare, NrClone3, NrMmap, NrMprotect, NrPkeyMprotect, NrSeccomp,
-            NrExecveat, NrSendmsg, NrClose, MagicSyscall,
+            NrExecveat, NrSendmsg, NrClose, MagicSyscall, NrOpen, NrChmod, NrFchmod, NrCreat, NrMknod, NrOpenat,
+            NrMknodat, NrFchmodat, NrFchmodat2, NrOpenat2, NrPrctl, NrIoUringSetup, NrIoUringEnter, NrIoUringRegister,
         }));
 }

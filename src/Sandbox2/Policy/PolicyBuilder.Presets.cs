@@ -18,6 +18,22 @@ public sealed partial class PolicyBuilder
         AllowReadlink();
     }
 
+    /// <summary>The prctl options ordinary tools and runtimes use (Linux numbers): PR_SET_PDEATHSIG (1), PR_GET_PDEATHSIG (2),
+    /// PR_GET_DUMPABLE (3), PR_GET_KEEPCAPS (7), PR_SET_NAME (15), PR_GET_NAME (16), PR_GET_SECCOMP (21),
+    /// PR_CAPBSET_READ (23), PR_GET_TIMERSLACK (30), PR_SET_NO_NEW_PRIVS (38, already set), PR_GET_NO_NEW_PRIVS (39),
+    /// PR_GET_TID_ADDRESS (40), PR_GET_THP_DISABLE (42), PR_GET_SPECULATION_CTRL (52), PR_SET_VMA (0x53564d41,
+    /// naming anonymous mappings).</summary>
+    public static IReadOnlyList<uint> SafePrctlOptions { get; } = [1, 2, 3, 7, 15, 16, 21, 23, 30, 38, 39, 40, 42, 52, 0x53564d41];
+
+    /// <summary>prctl with one of <see cref="SafePrctlOptions"/> only; any other option fails with EINVAL (overridable:
+    /// an explicit AllowSyscall("prctl") wins, except PR_SET_SECCOMP, which is always a violation unless
+    /// <see cref="AllowNestedSeccompFilters"/>).</summary>
+    public PolicyBuilder AllowSafePrctl() => Once(nameof(AllowSafePrctl), () =>
+    {
+        AddRule(Number("prctl"), Arg.Low32(0).In(SafePrctlOptions.Select(o => (ulong)o).ToArray()), SyscallAction.Allow, nameof(AllowSafePrctl));
+        AddOverridableRule("prctl", null, SyscallAction.Errno(22 /*EINVAL*/), nameof(AllowSafePrctl));
+    });
+
     /// <summary>The built-in <c>default</c> policy's rules (see <see cref="BuiltinPolicies.CreateDefault"/>).</summary>
     public PolicyBuilder AllowDefaultTools() => Once(nameof(AllowDefaultTools), () =>
     {
@@ -52,7 +68,8 @@ public sealed partial class PolicyBuilder
             "umask", "uname", "getrusage", "times", "sendfile", "copy_file_range", "splice", "statfs", "fstatfs",
             "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr",
             "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "set_robust_list", "exit", "exit_group",
-            "tgkill", "getpriority", "sched_getparam", "sched_getscheduler", "prctl");
+            "tgkill", "getpriority", "sched_getparam", "sched_getscheduler");
+        AllowSafePrctl();
         // No networking, but fail politely: glibc's NSS tries the nscd socket (ls -l, id) and falls back to files.
         // Overridable, so that a user's AllowSyscall("socket") (the CLI's --allow socket) wins.
         AddOverridableRule("socket", null, SyscallAction.Errno(13 /*EACCES*/), nameof(AllowDefaultTools));
@@ -89,11 +106,15 @@ public sealed partial class PolicyBuilder
         // recvmsg: a C# sandboxee receiving over Comms after SandboxMeHere (sendmsg on fd 1023 comes with the handshake).
         AllowNames(nameof(AllowDotNetRuntime), "clone", "madvise", "membarrier", "mlock", "munlock", "memfd_create", "ftruncate",
             "get_mempolicy", "sched_getaffinity", "sched_setaffinity", "sched_yield", "sched_getparam", "sched_getscheduler",
-            "sched_setscheduler", "sched_get_priority_max", "sched_get_priority_min", "sysinfo", "prctl", "getsid",
+            "sched_setscheduler", "sched_get_priority_max", "sched_get_priority_min", "sysinfo", "getsid",
             "tgkill", "tkill", "close", "lseek", "fsync", "fadvise64", "flock", "fstatfs", "statfs", "getcwd", "getrusage",
             "pwrite64", "pread64", "uname", "recvmsg", "set_robust_list", "get_robust_list", "sigaltstack", "rt_sigreturn",
             "rt_sigtimedwait", "rt_sigqueueinfo", "clock_getres", "timerfd_create", "timerfd_settime", "timerfd_gettime",
             "getpriority", "setpriority", "mincore", "msync", "unlink", "fchmod", "gettid");
+        AllowSafePrctl();
+        // The JIT: .NET 10 maps no page writable and executable at once while its W^X mode is on (the default; measured
+        // with strace), but it does with DOTNET_EnableWriteXorExecute=0 or where its double mapping is unavailable.
+        AllowWriteExecMappings();
         // A .NET program started under the filter (sandbox before exec) opens its diagnostics IPC (an AF_UNIX
         // socket and debugger FIFOs) at start-up unless DOTNET_EnableDiagnostics=0; it carries on without them.
         AddOverridableRule("socket", null, SyscallAction.Errno(13 /*EACCES*/), nameof(AllowDotNetRuntime));

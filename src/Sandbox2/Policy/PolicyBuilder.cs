@@ -14,6 +14,9 @@ public sealed partial class PolicyBuilder
     private bool _allowSafeBpf;
     private bool _allowSpeculation;
     private bool _built;
+    private bool _allowWriteExec;
+    private bool _allowNestedSeccomp;
+    private bool _allowIoUring;
 
     // ---- plain syscalls ----
 
@@ -152,6 +155,37 @@ public sealed partial class PolicyBuilder
         return this;
     }
 
+    /// <summary>Turns off the always-on W^X rule for mappings that are writable and executable at once
+    /// (mmap/mprotect/pkey_mprotect with PROT_WRITE|PROT_EXEC, which is otherwise a violation): for a JIT that writes
+    /// code in place. Implies <see cref="AllowMapExec"/>. <see cref="AllowDotNetRuntime"/> turns it on.</summary>
+    public PolicyBuilder AllowWriteExecMappings()
+    {
+        _allowMapExec = true;
+        _allowWriteExec = true;
+        return this;
+    }
+
+    /// <summary>Lets the sandboxee install further seccomp filters of its own (seccomp SET_MODE_FILTER/STRICT,
+    /// prctl PR_SET_SECCOMP) where a rule allows those syscalls. Without it installing one is always a violation:
+    /// a stacked filter returning an errno outranks the sandbox's user notification and would silence the
+    /// violations the monitor reports. A filter with NEW_LISTENER stays a violation even with it.</summary>
+    public PolicyBuilder AllowNestedSeccompFilters()
+    {
+        _allowNestedSeccomp = true;
+        return this;
+    }
+
+    /// <summary><b>Dangerous.</b> Lets rules allow io_uring_setup, io_uring_enter and io_uring_register. io_uring runs
+    /// operations (openat, socket, connect, ...) in the kernel without a syscall, so seccomp never sees them: allowing
+    /// io_uring lets the sandboxee do everything its rings can, whatever the rest of the policy says. Without this call
+    /// <see cref="Build"/> throws a <see cref="PolicyException"/> for any rule that allows or traces them, and an
+    /// allow-all default answers them with ENOSYS.</summary>
+    public PolicyBuilder DangerouslyAllowIoUring()
+    {
+        _allowIoUring = true;
+        return this;
+    }
+
     // ---- build ----
 
     /// <summary>Validates the rules and builds the policy (and the sandbox's namespace). A builder builds once: a second
@@ -161,7 +195,8 @@ public sealed partial class PolicyBuilder
         if (_built) throw new PolicyException("PolicyBuilder: can only build once (create a new builder for another policy)");
         _built = true;
         Validate();
-        var policy = new Policy(_rules, _overridable, _defaultAction, _allowMapExec, _defaultAbove, _allowSafeBpf) { AllowsSpeculation = _allowSpeculation };
+        var policy = new Policy(_rules, _overridable, _defaultAction, _allowMapExec, _defaultAbove, _allowSafeBpf,
+            _allowWriteExec, _allowNestedSeccomp, _allowIoUring) { AllowsSpeculation = _allowSpeculation };
         // The largest variant must fit the kernel's limit (throws a PolicyException naming the size).
         policy.Compile(new PolicyCompileOptions(MonitorAttached: true, ExecNonce: 0x5eed5eed5eed5eedUL));
         policy.Namespace = BuildNamespace();
@@ -198,6 +233,16 @@ public sealed partial class PolicyBuilder
                 continue;
             }
             if (r.IsUnconditional) firstUnconditional[r.Number] = r;
+        }
+        if (!_allowIoUring)
+        {
+            foreach (var r in _rules.Concat(_overridable))
+            {
+                if (r.Number is Policy.NrIoUringSetup or Policy.NrIoUringEnter or Policy.NrIoUringRegister
+                    && r.Action.Kind is SyscallActionKind.Allow or SyscallActionKind.Trace)
+                    throw new PolicyException(
+                        $"{r.SyscallName} ({r.Origin}): io_uring is refused in a sandbox: its operations (open, socket, connect, ...) run without a syscall, so seccomp never sees them and the rest of the policy would not hold (PolicyBuilder.DangerouslyAllowIoUring() accepts that)");
+            }
         }
     }
 

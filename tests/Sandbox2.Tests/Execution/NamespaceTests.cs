@@ -19,7 +19,7 @@ public class NamespaceTests
     [Fact]
     public async Task ABindTheSandboxCannotReachSaysWhy()
     {
-        if (Environment.UserName != "root") return; // about the root executor's unprivileged mapping (65534)
+        if (Environment.UserName != "root") return; // about the root executor's unprivileged mapping (a host uid of its own)
         string parent = Directory.CreateTempSubdirectory("sandbox2-ex-private-").FullName; // 0700, owned by root
         string dir = Directory.CreateDirectory(Path.Combine(parent, "inner")).FullName;
         try
@@ -27,7 +27,7 @@ public class NamespaceTests
             var o = await Sandboxes.Async(new Executor(FsProbe, ["lstat", "/data"]), Sandboxes.Policy(FsProbe).AddDirectoryAt(dir, "/data").Build());
             Assert.True(o.Result.Status == SandboxStatus.SetupError, o.ToString());
             Assert.Contains(dir, o.Result.Reason, StringComparison.Ordinal);
-            Assert.Contains("Permission denied (the sandbox's mounts are made as host uid 65534", o.Result.Reason, StringComparison.Ordinal);
+            Assert.Contains("Permission denied (the sandbox's mounts are made as its own unprivileged host uid, from 2000000000-2000065535", o.Result.Reason, StringComparison.Ordinal);
         }
         finally
         {

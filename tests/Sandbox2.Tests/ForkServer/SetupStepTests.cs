@@ -101,6 +101,7 @@ public partial class SetupStepTests
         { (int)SetupStep.BindSource, ReasonCode.FailedNamespaces, KernelFeature.Openat2 },
         { (int)SetupStep.BindSourceChanged, ReasonCode.FailedNamespaces, KernelFeature.None },
         { (int)SetupStep.LandlockPathChanged, ReasonCode.FailedPolicy, KernelFeature.None },
+        { (int)SetupStep.Keyring, ReasonCode.FailedSubprocess, KernelFeature.None },
         { (int)SetupStep.Nice, ReasonCode.FailedLimits, KernelFeature.None },
     };
 

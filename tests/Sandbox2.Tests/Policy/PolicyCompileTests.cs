@@ -53,7 +53,12 @@ public class PolicyCompileTests
         Assert.Equal(SeccompReturn.KillProcess, Run(p, "mprotect", 0, 4096, 4));
         Assert.Equal(SeccompReturn.KillProcess, Run(p, "pkey_mprotect", 0, 4096, 7, 0));
         Assert.Equal(SeccompReturn.KillProcess, Run(p, "seccomp", 1, 8, 0));
-        Assert.Equal(SeccompReturn.Allow, Run(p, "seccomp", 1, 1, 0));
+        Assert.Equal(SeccompReturn.KillProcess, Run(p, "seccomp", 1, 1, 0));   // a further filter (AllowNestedSeccompFilters)
+        Assert.Equal(SeccompReturn.Allow, Run(p, "seccomp", 2, 0, 0));         // SECCOMP_GET_ACTION_AVAIL
+        Assert.Equal(SeccompReturn.KillProcess, Run(p, "prctl", 22, 2, 0));    // PR_SET_SECCOMP
+        Assert.Equal(SeccompReturn.Errno | 1, Run(p, "chmod", 0, 0x800));      // S_ISUID
+        Assert.Equal(SeccompReturn.Errno | 38, Run(p, "openat2", 0, 0, 0, 24));
+        Assert.Equal(SeccompReturn.Errno | 38, Run(p, "io_uring_setup", 8, 0)); // allow-all does not open io_uring
         Assert.Equal(SeccompReturn.Errno | 4059, p.Run(new SeccompData(Sandbox2.Policy.MagicSyscall, SeccompReturn.AuditArchX86_64, [])));
     }
 
@@ -76,7 +81,8 @@ public class PolicyCompileTests
     {
         var policy = BuiltinPolicies.CreateDefault().Build();
         var p = policy.Compile(Kill);
-        foreach (var name in new[] { "read", "write", "openat", "exit_group", "close", "getdents64" })
+        // (open, openat, creat and the chmod family check their mode argument: no set-id bits, always on.)
+        foreach (var name in new[] { "read", "write", "fstat", "exit_group", "close", "getdents64" })
         {
             var offsets = LoadedOffsets(p, new SeccompData(SyscallTable.GetNumber(name), SeccompReturn.AuditArchX86_64, []));
             Assert.True(offsets.All(o => o is 0 or 4), $"{name} loads {string.Join(",", offsets)}");

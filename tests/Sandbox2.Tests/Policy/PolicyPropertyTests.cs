@@ -18,7 +18,8 @@ public class PolicyPropertyTests
 
     /// <summary>Syscall numbers with always-on rules, plus ordinary and unusual ones.</summary>
     internal static readonly int[] Numbers =
-        [0, 1, 2, 3, 9, 10, 39, 46, 56, 101, 110, 272, 317, 321, 322, 329, 435, 1000, 0x2f000fdb, 0x3fffffff];
+        [0, 1, 2, 3, 9, 10, 39, 46, 56, 85, 90, 91, 101, 110, 133, 157, 257, 259, 268, 272, 317, 321, 322, 329, 425, 426, 427, 435, 437, 452,
+            1000, 0x2f000fdb, 0x3fffffff];
 
     internal sealed record RuleSpec(int Nr, ArgCondition? When, SyscallAction Action)
     {
@@ -57,7 +58,9 @@ public class PolicyPropertyTests
         GenAction,
         (nr, when, action) => nr is 101 or 321
             ? new RuleSpec(nr, null, SyscallAction.Errno(action.ErrnoValue == 0 ? 1 : action.ErrnoValue))
-            : new RuleSpec(nr, when, action));
+            : nr is >= 425 and <= 427 && action.Kind is SyscallActionKind.Allow or SyscallActionKind.Trace
+                ? new RuleSpec(nr, when, SyscallAction.Violation) // the builder refuses io_uring allowed (DangerouslyAllowIoUring)
+                : new RuleSpec(nr, when, action));
 
     internal static Gen<PolicySpec> GenPolicy(int maxRules) => Gen.Select(
         GenRule.Array[0, maxRules], GenAction, Gen.Bool, Gen.Bool,
@@ -111,7 +114,18 @@ public class PolicyPropertyTests
             case 272 when (Low(0) & 0x7E020080) != 0: return SyscallAction.Violation;
             case 435: return SyscallAction.Errno(38);
             case 9 or 10 or 329 when !spec.MapExec && (Low(2) & 4) != 0: return SyscallAction.Violation;
+            case 9 or 10 or 329 when spec.MapExec && (Low(2) & 6) == 6: return SyscallAction.Violation; // W^X
             case 317 when (Low(1) & 8) != 0: return SyscallAction.Violation;
+            case 317 when Low(0) is 0 or 1: return SyscallAction.Violation; // a further filter
+            case 157 when Low(0) == 22: return SyscallAction.Violation;     // PR_SET_SECCOMP
+            case 90 or 91 or 85 or 133 when (Low(1) & 0xc00) != 0: return SyscallAction.Errno(1);   // setuid/setgid modes
+            case 268 or 452 or 2 or 259 when (Low(2) & 0xc00) != 0: return SyscallAction.Errno(1);
+            case 257 when (Low(3) & 0xc00) != 0: return SyscallAction.Errno(1);
+            case 437: return SyscallAction.Errno(38);
+            case >= 425 and <= 427 when spec.Default.Kind is SyscallActionKind.Allow or SyscallActionKind.Trace:
+                foreach (var r in spec.Rules)
+                    if (r.Nr == nr && (r.When is null || Holds(r.When, a))) return r.Action;
+                return SyscallAction.Errno(38);
             case 322 or 46 when spec.Nonce is ulong n && a[5] == n: return SyscallAction.Allow;
             case 0x2f000fdb: return SyscallAction.Errno(4059);
         }

@@ -86,6 +86,18 @@ const char *parse(size_t len)
             memcpy(&P.ll_paths[P.nll_paths].access, v, 8);
             P.ll_paths[P.nll_paths++].path = (char *)v + 8;
             break;
+        case T_BIND_ID:
+            if (n != 16 || P.nmounts == 0 || P.mounts[P.nmounts - 1].kind != M_BIND || P.mounts[P.nmounts - 1].have_id) return "bad BIND_ID";
+            memcpy(&P.mounts[P.nmounts - 1].dev, v, 8);
+            memcpy(&P.mounts[P.nmounts - 1].ino, v + 8, 8);
+            P.mounts[P.nmounts - 1].have_id = 1;
+            break;
+        case T_LANDLOCK_ID:
+            if (n != 16 || P.nll_paths == 0 || P.ll_paths[P.nll_paths - 1].have_id) return "bad LANDLOCK_ID";
+            memcpy(&P.ll_paths[P.nll_paths - 1].dev, v, 8);
+            memcpy(&P.ll_paths[P.nll_paths - 1].ino, v + 8, 8);
+            P.ll_paths[P.nll_paths - 1].have_id = 1;
+            break;
         case T_CGROUP:
             if (n != 4 || P.ncgroups == MAX_CGROUPS) return "bad CGROUP";
             memcpy(&P.cgroup_mode[P.ncgroups], v, 4);

@@ -168,10 +168,14 @@ public sealed class Executor
             }
             if (!env.Any(e => e.StartsWith("TMPDIR=", StringComparison.Ordinal))) env.Add("TMPDIR=" + privateTmp);
         }
-        var landlock = landlockAbi > 0 ? Landlock.For(mounts, landlockAbi, insidePaths: !noNamespaces, ns.Network, privateTmp) : null;
-
-
         _ = Limits.ToRlimitOps(); // a bad limit throws before anything is made
+        // Each bind source opened once, here (no planted symlink followed), and pinned until the sandbox has started.
+        var mountOps = mounts.ToMountOps();
+        var identities = new Dictionary<string, (ulong Dev, ulong Ino)>(StringComparer.Ordinal);
+        foreach (var op in mountOps)
+            if (op is { Kind: MountOpKind.Bind, Source: { } source, SourceIdentity: { } identity }) identities[source] = identity;
+        var landlock = landlockAbi > 0 ? Landlock.For(mounts, landlockAbi, insidePaths: !noNamespaces, ns.Network, privateTmp, identities) : null;
+
         // Last, so that nothing above can fail with a cgroup or pipes left behind (the sandbox disposes them).
         var output = Limits.OutputSize is { } cap ? OutputLimit.Create(cap, fds[1].Source, fds[2].Source) : null;
         if (output is not null)
@@ -191,7 +195,7 @@ public sealed class Executor
             OutsideGid = outsideGid,
             Hostname = policy.Namespace.Hostname,
             LoopbackUp = policy.Namespace.Network == NetworkMode.Loopback,
-            Mounts = mounts.ToMountOps(),
+            Mounts = mountOps,
             Rlimits = Limits.ToRlimitOps(cgroup),
             Cwd = Cwd,
             Argv = [Argv0, .. Args],

@@ -225,6 +225,7 @@ public sealed partial class Sandbox : IAsyncDisposable
         finally
         {
             plan.Plan.ProgramFd.Dispose(); // ours, or the executor's (it took ownership; an executor runs once)
+            foreach (var m in plan.Plan.Mounts) m.SourceHandle?.Dispose(); // the binds are made (or never will be)
             cgroup?.ClosePlacements(); // init is in it (or never will be)
             output?.CloseWriteEnds(); // the sandbox has them: EOF when it ends
             _commsPeer?.Dispose(); // the sandboxee has it now

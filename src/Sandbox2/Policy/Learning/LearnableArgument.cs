@@ -5,7 +5,8 @@ namespace Sandbox2;
 /// <summary>What kind of value a learned argument holds, which decides how a learned policy conditions on it.</summary>
 public enum ArgumentKind
 {
-    /// <summary>A file descriptor (<c>write</c>'s <c>fd</c>): a condition lists the descriptors seen, when they are few.</summary>
+    /// <summary>A file descriptor (<c>write</c>'s <c>fd</c>): a condition lists the descriptors seen when they were all standard
+    /// streams (0, 1, 2); other numbers depend on the order of opens, which varies between runs of a threaded program.</summary>
     Fd,
     /// <summary>One of a set of values (an ioctl request, an <c>fcntl</c> command, a socket family): the values seen, when few.</summary>
     Enum,

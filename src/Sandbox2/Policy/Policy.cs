@@ -36,8 +36,10 @@ public sealed partial class Policy
     private readonly PolicyRule[] _overridable;
     private readonly Dictionary<int, List<PolicyRule>> _byNumber = [];
 
-    internal Policy(IEnumerable<PolicyRule> rules, IEnumerable<PolicyRule> overridable, SyscallAction defaultAction, bool allowMapExec)
+    internal Policy(IEnumerable<PolicyRule> rules, IEnumerable<PolicyRule> overridable, SyscallAction defaultAction, bool allowMapExec,
+        (int Highest, SyscallAction Action)? defaultAbove = null)
     {
+        DefaultAbove = defaultAbove;
         _rules = rules.ToArray();
         _overridable = overridable.ToArray();
         DefaultAction = defaultAction;
@@ -57,6 +59,14 @@ public sealed partial class Policy
 
     /// <summary>What happens to a syscall no rule matches.</summary>
     public SyscallAction DefaultAction { get; }
+
+    /// <summary>When set, syscall numbers above <c>Highest</c> that no rule names get <c>Action</c> instead of
+    /// <see cref="DefaultAction"/> (runc's ENOSYS stub for an OCI profile: a syscall newer than the profile fails with ENOSYS,
+    /// so a program falls back as it does on an older kernel).</summary>
+    public (int Highest, SyscallAction Action)? DefaultAbove { get; }
+
+    /// <summary>The default action for syscall number <paramref name="nr"/> (<see cref="DefaultAbove"/> taken into account).</summary>
+    internal SyscallAction DefaultFor(uint nr) => DefaultAbove is { } above && nr > (uint)above.Highest ? above.Action : DefaultAction;
 
     /// <summary>Allow(MapExec): the W^X guard on mmap/mprotect/pkey_mprotect with PROT_EXEC is off.</summary>
     public bool AllowsMapExec { get; }
@@ -135,7 +145,7 @@ public sealed partial class Policy
             yield return new PolicyRule(n, Arg.Low32(0).Equal((uint)commsFd), SyscallAction.Allow, "SandboxMeHere: sendmsg on the Comms descriptor");
         if (options.CommsFd is not null && n == NrClose)
             yield return new PolicyRule(n, null, SyscallAction.Allow, "SandboxMeHere: close (the handshake closes the listener)");
-        yield return new PolicyRule(n, null, DefaultAction, "default action");
+        yield return new PolicyRule(n, null, DefaultFor(nr), DefaultFor(nr) == DefaultAction ? "default action" : $"default action above syscall {DefaultAbove!.Value.Highest}");
     }
 
     /// <summary>The rules for <paramref name="nr"/> as (condition, action) pairs, cut after the first unconditional one.</summary>
@@ -148,7 +158,7 @@ public sealed partial class Policy
             chain.Add((r.IsUnconditional ? null : r.When, r.Action));
             if (r.IsUnconditional) break;
         }
-        if (chain.Count == 0 || chain[^1].When is not null) chain.Add((null, DefaultAction));
+        if (chain.Count == 0 || chain[^1].When is not null) chain.Add((null, DefaultFor(nr)));
         // Conditional rules just before the final rule with the same action change nothing: drop them, so that
         // e.g. "mmap with PROT_EXEC → violation, else violation" becomes a plain violation.
         while (chain.Count >= 2 && chain[^2].Action == chain[^1].Action) chain.RemoveAt(chain.Count - 2);

@@ -10,6 +10,7 @@ public sealed partial class PolicyBuilder
     private readonly HashSet<string> _applied = new(StringComparer.Ordinal);
     private SyscallAction _defaultAction = SyscallAction.Violation;
     private bool _allowMapExec;
+    private (int Highest, SyscallAction Action)? _defaultAbove;
 
     // ---- plain syscalls ----
 
@@ -110,6 +111,16 @@ public sealed partial class PolicyBuilder
         return this;
     }
 
+    /// <summary>Syscall numbers above <paramref name="highest"/> that no rule names get <paramref name="action"/> instead of the
+    /// default action: runc's ENOSYS stub for an OCI profile (a syscall newer than every syscall the profile names fails with
+    /// ENOSYS, as on an older kernel, so the program falls back instead of failing with the profile's EPERM).</summary>
+    public PolicyBuilder DefaultActionAbove(int highest, SyscallAction action)
+    {
+        CheckNumber(highest);
+        _defaultAbove = (highest, action);
+        return this;
+    }
+
     /// <summary>Sandbox2's Allow(MapExec): turns off the always-on W^X guard (mmap/mprotect/pkey_mprotect with PROT_EXEC).</summary>
     public PolicyBuilder AllowMapExec()
     {
@@ -123,7 +134,7 @@ public sealed partial class PolicyBuilder
     public Policy Build()
     {
         Validate();
-        var policy = new Policy(_rules, _overridable, _defaultAction, _allowMapExec);
+        var policy = new Policy(_rules, _overridable, _defaultAction, _allowMapExec, _defaultAbove);
         // The largest variant must fit the kernel's limit (throws a PolicyException naming the size).
         policy.Compile(new PolicyCompileOptions(MonitorAttached: true, ExecNonce: 0x5eed5eed5eed5eedUL));
         policy.Namespace = BuildNamespace();

@@ -54,6 +54,9 @@ public static class PolicyLearner
             var at = a.Is32Bit ? Arg.Low32(a.Index) : Arg.Of(a.Index);
             int limit = a.Kind switch { ArgumentKind.Fd => options.MaxFds, ArgumentKind.Enum => options.MaxEnumValues, _ => options.MaxFlagValues };
             if (arg.Values.Count == 0) continue;
+            // Descriptors other than the standard streams are numbered by the order of opens, which threads make vary
+            // from run to run: a condition on them would not survive the next run.
+            if (a.Kind == ArgumentKind.Fd && arg.Values.Any(v => v > 2)) continue;
             if (!arg.Overflowed && arg.Values.Count <= limit)
             {
                 var model = ArgCondition.Any(arg.Values.Select(v => at.Equal(v)).ToArray());

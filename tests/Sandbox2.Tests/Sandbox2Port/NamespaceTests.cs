@@ -45,10 +45,21 @@ public sealed class NamespaceTests
     public async Task NamespaceTest_UserNamespaceIDMapWritten()
     {
         Assert.Equal(["1000", "1000"], await Port.Entries(Path_, Permissive(), "3"));
-        // Without namespaces: the ids the sandbox runs as outside (the executor's; 65534 when it is root).
-        var (uid, gid) = Executor.OutsideIds();
-        Assert.Equal([uid.ToString(System.Globalization.CultureInfo.InvariantCulture), gid.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-            await Port.Entries(Path_, Port.Permissive(Path_).DisableNamespaces().Build(), "3"));
+        // Without namespaces: the ids the sandbox runs as outside (the executor's; as root, one leased from the host id range).
+        string[] ids = await Port.Entries(Path_, Port.Permissive(Path_).DisableNamespaces().Build(), "3");
+        Assert.Equal(2, ids.Length);
+        uint uid = uint.Parse(ids[0], System.Globalization.CultureInfo.InvariantCulture);
+        uint gid = uint.Parse(ids[1], System.Globalization.CultureInfo.InvariantCulture);
+        if (Interop.GetEUid() == 0)
+        {
+            var (first, last) = HostIds.Range();
+            Assert.InRange(uid, first, last);
+            Assert.InRange(gid, first, last);
+        }
+        else
+        {
+            Assert.Equal(Interop.GetEUid(), uid);
+        }
     }
 
     [Fact]

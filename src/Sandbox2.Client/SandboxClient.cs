@@ -24,6 +24,7 @@ public sealed class SandboxClient : IDisposable
     /// <summary>A client on the default channel (fd 1023 or <c>SANDBOX2_COMMS_FD</c>).</summary>
     public SandboxClient() : this(Comms.OpenDefault()) { }
 
+    /// <summary>A client on <paramref name="comms"/> (which it owns from now on).</summary>
     public SandboxClient(Comms comms)
     {
         ArgumentNullException.ThrowIfNull(comms);
@@ -46,6 +47,7 @@ public sealed class SandboxClient : IDisposable
         return fd;
     }
 
+    /// <summary>True when the executor mapped a descriptor under <paramref name="name"/> that has not been taken yet.</summary>
     public bool HasMappedFd(string name) => _mappedFds.ContainsKey(name);
 
     /// <summary>Receives the policy and installs it on all threads. Throws <see cref="SandboxMeHereException"/> (after telling the executor) when it cannot.</summary>
@@ -253,6 +255,7 @@ public sealed class SandboxClient : IDisposable
         throw new SandboxMeHereException(reason, tid, name);
     }
 
+    /// <summary>Closes the mapped descriptors not taken and the Comms channel.</summary>
     public void Dispose()
     {
         foreach (var fd in _mappedFds.Values) fd.Dispose();

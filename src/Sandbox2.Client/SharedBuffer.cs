@@ -79,6 +79,7 @@ public sealed unsafe class SharedBuffer : IDisposable
     /// <summary>The memfd (pass it with <see cref="Comms.SendFd"/>).</summary>
     public SafeFileHandle Fd => _fd;
 
+    /// <summary>Size of the mapping in bytes.</summary>
     public long Size => _size;
 
     /// <summary>The mapped bytes.</summary>
@@ -91,6 +92,7 @@ public sealed unsafe class SharedBuffer : IDisposable
         }
     }
 
+    /// <summary>Unmaps the memory and closes the memfd.</summary>
     public void Dispose()
     {
         if (_address != 0)

@@ -31,5 +31,6 @@ public sealed partial class PolicyBuilder
 /// user-notification monitor, as in Sandbox2: the process is gone before the executor hears of it.</summary>
 public sealed record StackTraceOptions(bool OnViolation, bool OnTimeout = false, bool OnKill = false)
 {
+    /// <summary>Stack traces on violations only (Sandbox2's default).</summary>
     public static StackTraceOptions Default { get; } = new(OnViolation: true);
 }

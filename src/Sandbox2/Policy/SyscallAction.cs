@@ -19,8 +19,11 @@ public readonly record struct SyscallAction(SyscallActionKind Kind, int ErrnoVal
     /// <summary>The largest errno a seccomp filter can return (MAX_ERRNO).</summary>
     public const int MaxErrno = 4095;
 
+    /// <summary>Run the syscall.</summary>
     public static SyscallAction Allow => new(SyscallActionKind.Allow);
+    /// <summary>Ask the monitor (Sandbox2's SANDBOX2_TRACE).</summary>
     public static SyscallAction Trace => new(SyscallActionKind.Trace);
+    /// <summary>A violation: the sandbox is stopped and the syscall reported.</summary>
     public static SyscallAction Violation => new(SyscallActionKind.Violation);
 
     /// <summary>Fail the syscall with <paramref name="errno"/> (0..4095) without running it.</summary>
@@ -29,6 +32,7 @@ public readonly record struct SyscallAction(SyscallActionKind Kind, int ErrnoVal
             ? new SyscallAction(SyscallActionKind.Errno, errno)
             : throw new PolicyException($"errno {errno} is out of range 0..{MaxErrno}");
 
+    /// <c>allow</c>, <c>errno N</c>, <c>trace</c> or <c>violation</c>.
     public override string ToString() => Kind switch
     {
         SyscallActionKind.Allow => "allow",

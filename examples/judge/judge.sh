@@ -2,7 +2,7 @@
 # A judge in two sandboxes: compile SOURCE.c with gcc in one, run the binary on INPUT in another under judge limits,
 # and print the verdict from the result JSON (status, reasonCode, oom) and the usage.
 #   usage: examples/judge/judge.sh SOURCE.c INPUT EXPECTED [SANDBOX2]     (JUDGE_WALL=SEC: the wall limit, default 2)
-# Verdicts: AC / WA (exit 0, output compared), CE (gcc failed), TLE (TIMEOUT: WALL_TIME or CPU_LIMIT), MLE (oom),
+# Verdicts: AC / WA (exit 0, output compared), CE (gcc failed), TLE (reasonCode WALL_TIME or CPU_LIMIT), MLE (oom),
 # OLE (OUTPUT_LIMIT), RE (other SIGNALED or non-zero exit), SV (VIOLATION), IE (setup or internal error).
 set -euo pipefail
 src=$1 input=$2 expected=$3
@@ -20,6 +20,7 @@ u = r["usage"]
 code = r["reasonCode"]
 v = {"TIMEOUT": "TLE", "VIOLATION": "SV", "OK": "OK"}.get(r["status"], "IE")
 if r["oom"]: v = "MLE"
+elif code in ("CPU_LIMIT", "WALL_TIME"): v = "TLE"  # CPU_LIMIT is also SIGNALED (SIGXCPU) when RLIMIT_CPU fires first
 elif code == "OUTPUT_LIMIT": v = "OLE"
 elif r["status"] == "SIGNALED": v = "RE"
 elif r["status"] == "OK" and r["exitCode"] != 0: v = "RE"

@@ -4,6 +4,8 @@
 //   usage: Sandbox2.Examples.Tool [--ro DIR]... [--time SECONDS] -- PROGRAM [ARG...]
 using Sandbox2;
 
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
 var readOnly = new List<string>();
 double seconds = 10;
 int i = 0;

@@ -4,6 +4,8 @@
 //   usage: Sandbox2.Examples.Static [--also-stderr]     (--also-stderr: the program also writes to fd 2: a VIOLATION)
 using Sandbox2;
 
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
 string program = Path.Combine(AppContext.BaseDirectory, "static_bin");
 var policy = new PolicyBuilder()
     .AllowStaticStartup()

@@ -8,6 +8,8 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Sandbox2;
 
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
 if (args.Length < 3)
 {
     Console.Error.WriteLine("usage: Sandbox2.Examples.JudgeLoop INPUT EXPECTED SOLUTION.c...");

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Sandbox2.Tests.Comms;
+namespace Sandbox2.Tests;
 
 /// <summary>examples/static (a static binary under a policy with argument conditions) and examples/Tool (any program
 /// from C#), run as their READMEs say.</summary>

@@ -79,11 +79,9 @@ int close_fds(unsigned lo, unsigned hi, unsigned highest_known)
     return 0;
 }
 
-int open_in_root(int rootfd, const char *path, uint64_t flags)
+/* The fallback of both openat2 uses below: one component at a time, O_NOFOLLOW, refusing every symlink and "..". */
+static int walk_nofollow(int rootfd, const char *path, uint64_t flags)
 {
-    struct open_how how = { .flags = O_PATH | O_CLOEXEC | flags, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-    int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
-    if (fd >= 0 || errno != ENOSYS) return fd;
     char part[256];
     int dir = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
     if (dir < 0) return -1;
@@ -109,6 +107,27 @@ int open_in_root(int rootfd, const char *path, uint64_t flags)
         dir = next;
         s = e + 1;
     }
+}
+
+int open_in_root(int rootfd, const char *path, uint64_t flags)
+{
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC | flags, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS) return fd;
+    return walk_nofollow(rootfd, path, flags);
+}
+
+/* A host path the executor resolved (bind sources, Landlock rules at host paths): nothing in it may be a symlink, so it
+ * is the file the executor opened or the open fails. Absolute paths are taken relative to dirfd (the host root). */
+int open_beneath(int dirfd, const char *path)
+{
+    while (*path == '/') path++;
+    if (!*path) return fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS) return fd;
+    return walk_nofollow(dirfd, path, O_NOFOLLOW);
 }
 
 static unsigned long existing_flags(int fd)

@@ -37,6 +37,11 @@
  *    15 LANDLOCK_PATH u64 allowed rights, str path   (repeated: one path-beneath rule)
  *    16 CGROUP      u32 mode      (repeated) 1: clone3 CLONE_INTO_CGROUP with the fd (a v2 cgroup directory),
  *                                 2: write init's pid to the fd (a v1 cgroup.procs) before init is released
+ *    20 BIND_ID     u64 st_dev, u64 st_ino   the preceding MOUNT (a bind) binds its source only if it is this file
+ *    21 LANDLOCK_ID u64 st_dev, u64 st_ino   the preceding LANDLOCK_PATH: opened without following symlinks, must
+ *                                 be this file
+ *   A bind source is opened under the host root (/oldroot) without following any symlink (openat2
+ *   RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a component walk with O_NOFOLLOW) and mounted from that descriptor.
  *   Without CLONE_NEWUSER the IDS are taken by init itself (no-namespaces isolation: setresgid/setresuid).
  *   SCM_RIGHTS: [0] program (O_PATH), [1] status channel (SEQPACKET), [2..] sources of the FD records, then one fd
  *   per CGROUP record.

@@ -13,14 +13,26 @@ void apply_landlock(void)
     size_t size = P.ll_scoped ? 24 : P.ll_net ? 16 : 8; /* the struct grew with the ABI: pass what the kernel knows */
     int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
     CHECK(rs, ST_LANDLOCK, "");
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    CHECK(root, ST_LANDLOCK_RULE, "open /");
     for (int i = 0; i < P.nll_paths; i++) {
         const struct landlock_path *lp = &P.ll_paths[i];
-        int fd = open(lp->path, O_PATH | O_CLOEXEC);
-        if (fd < 0) fail(errno, ST_LANDLOCK_RULE, lp->path, NULL, NULL);
+        int fd;
+        if (lp->have_id) { /* a host path the executor opened: no symlink followed, and the same file */
+            fd = open_beneath(root, lp->path);
+            struct stat st;
+            if (fd < 0) fail(errno, ST_LANDLOCK_RULE, lp->path, " (opened without following symlinks)", NULL);
+            if (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != lp->dev || (uint64_t)st.st_ino != lp->ino)
+                fail(ESTALE, ST_LANDLOCK_PATH_CHANGED, lp->path, NULL, NULL);
+        } else {
+            fd = open(lp->path, O_PATH | O_CLOEXEC);
+            if (fd < 0) fail(errno, ST_LANDLOCK_RULE, lp->path, NULL, NULL);
+        }
         struct path_beneath_attr pb = { lp->access, fd };
         if (syscall(SYS_landlock_add_rule, rs, RULE_PATH_BENEATH, &pb, 0) < 0) fail(errno, ST_LANDLOCK_RULE, lp->path, NULL, NULL);
         close(fd);
     }
+    close(root);
     CHECK(syscall(SYS_landlock_restrict_self, rs, 0), ST_LANDLOCK_RESTRICT, "");
     close(rs);
 }

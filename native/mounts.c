@@ -4,17 +4,38 @@
 /* ---------- init: mount tree ---------- */
 
 /* Targets are resolved inside the new root (openat2 RESOLVE_IN_ROOT): a symlink or ".." in the tree being built
- * resolves as the sandboxee would see it and can never lead out of it. Mounts go onto the resolved fd through
- * the host's procfs (/oldroot/proc/self/fd/N), as runc does. */
-static int newroot_fd = -1;
-static char pb[ROOT_MAX], fdpath[64];
+ * resolves as the sandboxee would see it and can never lead out of it. Bind sources are host paths the executor
+ * resolved (no planted symlink followed) and opened: here each is opened once under the host root (/oldroot) with no
+ * symlink followed at all (open_beneath), checked to be the file the executor opened (BIND_ID: st_dev, st_ino), and
+ * mounted from that descriptor. Mounts go from and onto descriptors through the host's procfs
+ * (/oldroot/proc/self/fd/N), as runc does. (The executor's own descriptor cannot be the source: it belongs to the
+ * host's mount namespace, and the kernel refuses to bind, or open_tree, a mount of another namespace.) */
+static int newroot_fd = -1, oldroot_fd = -1;
+static char fdpath[64], srcpath[64];
 
 static int in_root(const char *path, uint64_t flags) { return open_in_root(newroot_fd, path, flags); }
 
-static const char *fd_path(int fd)
+static const char *fd_path_in(char *buf, size_t size, int fd)
 {
-    snprintf(fdpath, sizeof fdpath, "/oldroot/proc/self/fd/%d", fd);
-    return fdpath;
+    snprintf(buf, size, "/oldroot/proc/self/fd/%d", fd);
+    return buf;
+}
+
+static const char *fd_path(int fd) { return fd_path_in(fdpath, sizeof fdpath, fd); }
+
+/* The bind source of op, opened under the host root without following any symlink; it must be the executor's file. */
+static int open_source(const struct mount_op *op)
+{
+    int src = open_beneath(oldroot_fd, op->source);
+    if (src < 0) fail(errno, ST_BIND_SOURCE, op->source, " -> ", op->target);
+    struct stat st;
+    if (fstat(src, &st) < 0) fail(errno, ST_BIND_SOURCE, op->source, " -> ", op->target);
+    if (S_ISLNK(st.st_mode)) fail(ELOOP, ST_BIND_SOURCE, op->source, " -> ", op->target); /* O_NOFOLLOW gave the link itself */
+    if (op->have_id) {
+        if ((uint64_t)st.st_dev != op->dev || (uint64_t)st.st_ino != op->ino)
+            fail(ESTALE, ST_BIND_SOURCE_CHANGED, op->source, " -> ", op->target);
+    }
+    return src;
 }
 
 /* Opens the parent directory of target (inside the new root); *name = the last component. */
@@ -75,9 +96,10 @@ static void do_mount_op(const struct mount_op *op)
     default:
         if ((fd = in_root(t, 0)) < 0) fail(errno, ST_MOUNT_TARGET, t, NULL, NULL);
         if (op->kind == M_BIND) {
-            if (strlen(op->source) + 9 >= ROOT_MAX) fail(ENAMETOOLONG, ST_BIND, op->source, NULL, NULL);
-            cat(cat(pb, pb + ROOT_MAX, "/oldroot"), pb + ROOT_MAX, op->source);
-            if (mount(pb, fd_path(fd), NULL, MS_BIND | MS_REC, NULL) < 0) fail(errno, ST_BIND, op->source, " -> ", t);
+            int src = open_source(op);
+            if (mount(fd_path_in(srcpath, sizeof srcpath, src), fd_path(fd), NULL, MS_BIND | MS_REC, NULL) < 0)
+                fail(errno, ST_BIND, op->source, " -> ", t);
+            close(src);
             close(fd);
             if ((fd = in_root(t, 0)) < 0) fail(errno, ST_MOUNT_TARGET, t, NULL, NULL); /* now the new mount */
             setattr(fd, op->attrs, 1, ST_MOUNT_FLAGS, t);
@@ -107,8 +129,10 @@ void build_root(void)
     CHECK(chdir("/"), ST_SCRATCH, "chdir /");
     CHECK(mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), ST_ROOT_TMPFS, "/newroot");
     CHECK(newroot_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC), ST_ROOT_TMPFS, "open /newroot");
+    CHECK(oldroot_fd = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC), ST_SCRATCH, "open /oldroot");
     for (int i = 0; i < P.nmounts; i++) do_mount_op(&P.mounts[i]);
     close(newroot_fd);
+    close(oldroot_fd);
     CHECK(mount("oldroot", "/oldroot", NULL, MS_REC | MS_PRIVATE, NULL), ST_DETACH_OLDROOT, "make /oldroot private");
     CHECK(umount2("/oldroot", MNT_DETACH), ST_DETACH_OLDROOT, "umount /oldroot");
     int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);

@@ -58,6 +58,12 @@ const char *parse(size_t len)
             memcpy(&P.rlimits[P.nrlimits].soft, v + 4, 8);
             memcpy(&P.rlimits[P.nrlimits++].hard, v + 12, 8);
             break;
+        case T_NICE:
+            if (n != 4) return "bad NICE";
+            memcpy(&P.nice, v, 4);
+            if (P.nice < -20 || P.nice > 19) return "bad NICE value";
+            P.have_nice = 1;
+            break;
         case T_CWD: P.cwd = (char *)v; break;
         case T_ARG: if (P.nargv == MAX_ARGS) return "too many ARG"; P.argv[P.nargv++] = (char *)v; break;
         case T_ENV: if (P.nenvp == MAX_ARGS) return "too many ENV"; P.envp[P.nenvp++] = (char *)v; break;
@@ -85,6 +91,18 @@ const char *parse(size_t len)
             if (P.nll_paths == MAX_MOUNTS + 1) return "too many LANDLOCK_PATH";
             memcpy(&P.ll_paths[P.nll_paths].access, v, 8);
             P.ll_paths[P.nll_paths++].path = (char *)v + 8;
+            break;
+        case T_BIND_ID:
+            if (n != 16 || P.nmounts == 0 || P.mounts[P.nmounts - 1].kind != M_BIND || P.mounts[P.nmounts - 1].have_id) return "bad BIND_ID";
+            memcpy(&P.mounts[P.nmounts - 1].dev, v, 8);
+            memcpy(&P.mounts[P.nmounts - 1].ino, v + 8, 8);
+            P.mounts[P.nmounts - 1].have_id = 1;
+            break;
+        case T_LANDLOCK_ID:
+            if (n != 16 || P.nll_paths == 0 || P.ll_paths[P.nll_paths - 1].have_id) return "bad LANDLOCK_ID";
+            memcpy(&P.ll_paths[P.nll_paths - 1].dev, v, 8);
+            memcpy(&P.ll_paths[P.nll_paths - 1].ino, v + 8, 8);
+            P.ll_paths[P.nll_paths - 1].have_id = 1;
             break;
         case T_CGROUP:
             if (n != 4 || P.ncgroups == MAX_CGROUPS) return "bad CGROUP";

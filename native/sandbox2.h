@@ -47,7 +47,7 @@
 #define MAX_CGROUPS 8
 
 enum { T_CLONE = 1, T_IDS, T_HOSTNAME, T_LOOPBACK, T_MOUNT, T_RLIMIT, T_CWD, T_ARG, T_ENV, T_FD, T_BPF, T_NONCE, T_OPTIONS,
-       T_LANDLOCK, T_LANDLOCK_PATH, T_CGROUP };
+       T_LANDLOCK, T_LANDLOCK_PATH, T_CGROUP, T_BIND_ID = 20, T_LANDLOCK_ID = 21, T_NICE = 32 };
 enum { CG_INTO = 1, CG_PROCS = 2 }; /* CGROUP record modes: clone3 CLONE_INTO_CGROUP fd, or a cgroup.procs fd */
 enum { M_MKDIR, M_FILE, M_BIND, M_TMPFS, M_PROC, M_SYMLINK };
 enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3 };
@@ -63,14 +63,16 @@ enum step {
     ST_PDEATHSIG = 50, ST_SETSID = 51, ST_SIGMASK = 52, ST_DUP = 53, ST_DUP2 = 54, ST_CLOSE_RANGE = 55, ST_RLIMIT = 56,
     ST_CHDIR = 57, ST_CAPS = 58, ST_NO_NEW_PRIVS = 59, ST_SECCOMP = 60, ST_SECCOMP_LISTENER = 61, ST_SEND_LISTENER = 62,
     ST_EXEC = 63, ST_LANDLOCK = 64, ST_LANDLOCK_RULE = 65, ST_LANDLOCK_RESTRICT = 66,
+    ST_BIND_SOURCE = 70, ST_BIND_SOURCE_CHANGED = 71, ST_LANDLOCK_PATH_CHANGED = 72,
+    ST_NICE = 82,
 };
 #define OPT_LISTENER 1u
 #define OPT_FILTER 2u
 #define OPT_CGROUP_NS 4u /* init unshares its cgroup namespace once placed (v1: placed after clone) */
 
-struct mount_op { uint32_t kind, attrs; const char *target, *source, *options; };
+struct mount_op { uint32_t kind, attrs; const char *target, *source, *options; int have_id; uint64_t dev, ino; };
 struct rlimit_op { uint32_t resource; uint64_t soft, hard; };
-struct landlock_path { uint64_t access; const char *path; };
+struct landlock_path { uint64_t access; const char *path; int have_id; uint64_t dev, ino; };
 
 struct plan {
     uint64_t clone_flags, nonce;
@@ -88,6 +90,7 @@ struct plan {
     uint64_t ll_fs, ll_net, ll_scoped;
     struct landlock_path ll_paths[MAX_MOUNTS + 1]; int nll_paths; /* one per mount, and the root */
     uint32_t cgroup_mode[MAX_CGROUPS]; int ncgroups;
+    int have_nice, nice; /* a NICE record: the sandboxee's niceness (setpriority before exec) */
 };
 extern struct plan P;
 extern struct sock_filter bpf[MAX_BPF];
@@ -123,6 +126,7 @@ int close_from(unsigned lo);
 #define FD_BOUND 4096 /* above every descriptor the forkserver can hold (it starts with 0-3 only) */
 int close_fds(unsigned lo, unsigned hi, unsigned highest_known);
 int open_in_root(int rootfd, const char *path, uint64_t flags);
+int open_beneath(int dirfd, const char *path); /* O_PATH, no symlink followed in any component, no ".." */
 int set_mount_attrs(int fd, uint32_t attrs, int recursive);
 /* probe.c */
 int probe_main(const char *name);

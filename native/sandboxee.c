@@ -66,6 +66,11 @@ void __attribute__((noreturn)) sandboxee(pid_t init_pid)
         snprintf(num, sizeof num, "%u", P.rlimits[i].resource);
         if (syscall(SYS_prlimit64, 0, P.rlimits[i].resource, &r, NULL) < 0) fail(errno, ST_RLIMIT, num, NULL, NULL);
     }
+    if (P.have_nice && setpriority(PRIO_PROCESS, 0, P.nice) < 0) { /* PID 2 only: init keeps the executor's priority */
+        char num[12];
+        snprintf(num, sizeof num, "%d", P.nice);
+        fail(errno, ST_NICE, num, NULL, NULL);
+    }
     if (P.cwd && chdir(P.cwd) < 0) fail(errno, ST_CHDIR, P.cwd, NULL, NULL);
     drop_caps();
     CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ST_NO_NEW_PRIVS, "");

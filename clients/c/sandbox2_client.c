@@ -164,6 +164,7 @@ out:
 
 static int send_with_fd(sandbox2_comms *c, uint32_t tag, const void *value, uint64_t len, int fd) {
   if (c->terminated || c->fd < 0) return SANDBOX2_ERR_CLOSED;
+  if (len > c->max_size) return SANDBOX2_ERR_TOO_LARGE; /* refused at once: nothing sent, the channel stays usable */
   unsigned char header[HEADER_SIZE];
   memcpy(header, &tag, 4);
   memcpy(header + 4, &len, 8);
@@ -281,6 +282,18 @@ int sandbox2_comms_recv_bytes(sandbox2_comms *c, void **data, uint64_t *len) {
   return recv_expected(c, SANDBOX2_TAG_BYTES, -1, data, len);
 }
 
+int sandbox2_comms_send_barrier(sandbox2_comms *c) { return sandbox2_comms_send_tlv(c, SANDBOX2_TAG_BARRIER, NULL, 0); }
+
+int sandbox2_comms_recv_barrier(sandbox2_comms *c) {
+  uint32_t tag;
+  void *v;
+  uint64_t len;
+  int err = sandbox2_comms_recv_tlv(c, &tag, &v, &len, NULL);
+  if (err) return err;
+  free(v);
+  return tag != SANDBOX2_TAG_BARRIER ? SANDBOX2_ERR_TAG : len != 0 ? SANDBOX2_ERR_VALUE : SANDBOX2_OK;
+}
+
 int sandbox2_comms_send_fd(sandbox2_comms *c, int fd) { return send_with_fd(c, SANDBOX2_TAG_FD, NULL, 0, fd); }
 
 int sandbox2_comms_recv_fd(sandbox2_comms *c, int *fd) {
@@ -306,7 +319,48 @@ static struct {
 } mapped[MAX_MAPPED_FDS];
 static int nmapped;
 
+/* Sandbox before exec: the executor lists the named descriptors in SANDBOX2_FD_MAPPINGS ("name:fd,name:fd", names
+ * percent-encoded). Read once, on the first look-up; a malformed entry is skipped. */
+static int hexval(char ch) {
+  return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+static void load_env_mappings(void) {
+  static int loaded;
+  if (loaded) return;
+  loaded = 1;
+  const char *env = getenv(SANDBOX2_FD_MAPPINGS_ENV);
+  if (!env) return;
+  while (*env && nmapped < MAX_MAPPED_FDS) {
+    const char *end = strchr(env, ',');
+    size_t n = end ? (size_t)(end - env) : strlen(env);
+    const char *colon = memchr(env, ':', n);
+    if (colon && colon > env) {
+      char *name = malloc((size_t)(colon - env) + 1), *w = name;
+      int ok = name != NULL;
+      for (const char *r = env; ok && r < colon; r++) {
+        if (*r != '%') { *w++ = *r; continue; }
+        int hi = r + 2 < colon ? hexval(r[1]) : -1, lo = hi >= 0 ? hexval(r[2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) ok = 0;
+        else { *w++ = (char)(hi * 16 + lo); r += 2; }
+      }
+      char *fdend;
+      long fd = strtol(colon + 1, &fdend, 10);
+      if (ok && fdend == env + n && fdend != colon + 1 && fd >= 0 && fd <= 0x7fffffff) {
+        *w = 0;
+        mapped[nmapped].name = name;
+        mapped[nmapped++].fd = (int)fd;
+      } else {
+        free(name);
+      }
+    }
+    if (!end) break;
+    env = end + 1;
+  }
+}
+
 int sandbox2_get_mapped_fd(const char *name) {
+  load_env_mappings();
   for (int i = 0; i < nmapped; i++) {
     if (mapped[i].name && strcmp(mapped[i].name, name) == 0) {
       int fd = mapped[i].fd;

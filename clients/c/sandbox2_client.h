@@ -24,6 +24,7 @@ extern "C" {
 
 #define SANDBOX2_COMMS_FD 1023
 #define SANDBOX2_COMMS_FD_ENV "SANDBOX2_COMMS_FD"
+#define SANDBOX2_FD_MAPPINGS_ENV "SANDBOX2_FD_MAPPINGS" /* sandbox before exec: "name:fd,..." (names percent-encoded) */
 #define SANDBOX2_TEST_NO_TSYNC_ENV "SANDBOX2_TEST_NO_TSYNC"
 #define SANDBOX2_DEFAULT_MAX_MESSAGE_SIZE (256ull << 20)
 
@@ -39,6 +40,7 @@ extern "C" {
 #define SANDBOX2_TAG_STRING 0x80000100u
 #define SANDBOX2_TAG_BYTES 0x80000101u
 #define SANDBOX2_TAG_PROTO2 0x80000102u
+#define SANDBOX2_TAG_BARRIER 0x80000103u
 #define SANDBOX2_TAG_VERSION 0x80000104u
 #define SANDBOX2_TAG_FD 0x80000201u
 #define SANDBOX2_TAG_CREDS 0x80000202u
@@ -49,7 +51,8 @@ enum {
   SANDBOX2_ERR_TRUNCATED = -2, /* the peer hung up in the middle of a message */
   SANDBOX2_ERR_TAG = -3,       /* a message of another type arrived (it was consumed) */
   SANDBOX2_ERR_VALUE = -4,     /* right type, impossible value (wrong length, bool not 0/1) */
-  SANDBOX2_ERR_TOO_LARGE = -5, /* header announced more than max_size bytes; channel terminated */
+  SANDBOX2_ERR_TOO_LARGE = -5, /* received: header announced more than max_size bytes (channel terminated);
+                                  sent: value longer than max_size (refused, nothing sent) */
   SANDBOX2_ERR_NO_FD = -6,     /* an Fd message without a descriptor */
   SANDBOX2_ERR_IO = -7,        /* other kernel error (errno is kept) */
   SANDBOX2_ERR_NOMEM = -8,
@@ -95,6 +98,9 @@ int sandbox2_comms_send_string(sandbox2_comms *c, const char *s);
 int sandbox2_comms_recv_string(sandbox2_comms *c, char **s);
 int sandbox2_comms_send_bytes(sandbox2_comms *c, const void *data, uint64_t len);
 int sandbox2_comms_recv_bytes(sandbox2_comms *c, void **data, uint64_t *len);
+/* A barrier: an empty message both sides meet at (Sandbox2's SendBarrier/RecvBarrier). */
+int sandbox2_comms_send_barrier(sandbox2_comms *c);
+int sandbox2_comms_recv_barrier(sandbox2_comms *c);
 /* Sends a duplicate of fd (SCM_RIGHTS); the caller keeps its own. */
 int sandbox2_comms_send_fd(sandbox2_comms *c, int fd);
 /* Receives a descriptor (O_CLOEXEC). */
@@ -103,7 +109,8 @@ int sandbox2_comms_recv_fd(sandbox2_comms *c, int *fd);
 /* Receives the policy from the executor and installs it on every thread (TSYNC). Returns only on
  * success; on any failure it tells the executor why, prints "sandbox2: <reason>" and aborts. */
 void sandbox2_sandbox_me_here(sandbox2_comms *c);
-/* The descriptor mapped under name by the executor (one-shot), or -1. */
+/* The descriptor mapped under name by the executor (one-shot), or -1: after sandbox2_sandbox_me_here, or, with the
+ * sandbox installed before exec, from SANDBOX2_FD_MAPPINGS at any time. */
 int sandbox2_get_mapped_fd(const char *name);
 
 #ifdef __cplusplus

@@ -49,7 +49,7 @@ internal static class Program
         {
             RunCommand.Create(),
             NotBuiltYetCommand("policy", "Check or compile a policy file (not built yet)."),
-            NotBuiltYetCommand("trace", "Learn mode: run PROGRAM and write the policy it needs (not built yet)."),
+            TraceCommand.Create(),
             DoctorCommand.Create(),
         };
         HelpExamples.Install(root);

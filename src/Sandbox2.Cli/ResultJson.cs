@@ -80,44 +80,6 @@ internal sealed class ResultJson
     });
 }
 
-/// <summary>Where <c>--result</c> goes: a file, opened (and so checked) before the sandbox starts, or standard error ("-").</summary>
-internal sealed class ResultDestination : IDisposable
-{
-    private readonly FileStream? _file;
-
-    private ResultDestination(FileStream? file) => _file = file;
-
-    /// <summary>Opens <paramref name="spec"/> for writing; a file that cannot be created is a command-line error.</summary>
-    public static ResultDestination Open(string spec)
-    {
-        if (spec == "-")
-            return new ResultDestination(null);
-        try
-        {
-            return new ResultDestination(new FileStream(spec, FileMode.Create, FileAccess.Write, FileShare.Read));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            throw new CommandLineException($"--result {spec}: cannot write it: {ResultJson.OneLine(e.Message)}", e);
-        }
-    }
-
-    public void Write(ResultJson result)
-    {
-        string json = result.ToJson();
-        if (_file is null)
-        {
-            Console.Error.Write(json);
-            Console.Error.Flush();
-            return;
-        }
-        _file.Write(System.Text.Encoding.UTF8.GetBytes(json));
-        _file.Flush();
-    }
-
-    public void Dispose() => _file?.Dispose();
-}
-
 internal sealed class ViolationJson
 {
     public required string Syscall { get; init; }

@@ -87,17 +87,32 @@ internal static class RunCommand
 
     public static Command Create()
     {
-        var command = new Command("run", "Run PROGRAM in a fresh sandbox with the built-in default policy.")
-        {
-            PolicyFile, AllowConnect, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
-            MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, Isolation, SandboxAfterStart, StackTrace,
-            Result, Program,
-        };
-        command.SetAction(RunAsync);
+        var command = new Command("run", "Run PROGRAM in a fresh sandbox with the built-in default policy.");
+        AddOptions(command);
+        command.SetAction((parsed, cancellationToken) => RunAsync(parsed, learning: null, cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
+    /// <summary>Adds the run options and PROGRAM to <paramref name="command"/> (<c>run</c>, and <c>trace</c>, which takes the same).</summary>
+    internal static void AddOptions(Command command)
+    {
+        foreach (Option option in new Option[]
+        {
+            PolicyFile, AllowConnect, Allow, RoBind, Bind, Tmpfs, NoProc, Cwd, Env, Hostname, Network, TimeLimit, CpuLimit,
+            MemoryLimit, FileSizeLimit, OpenFilesLimit, ProcessLimit, OutputLimit, Isolation, SandboxAfterStart, StackTrace, Result,
+        })
+        {
+            command.Options.Add(option);
+        }
+        command.Arguments.Add(Program);
+    }
+
+    /// <summary>Options that choose syscall rules, which learn mode does not take (it allows and records every syscall).</summary>
+    internal static IEnumerable<Option> PolicyOptions => [PolicyFile, Allow];
+
+    /// <summary>Runs the sandbox; with <paramref name="learning"/> (<c>trace</c>) every syscall is recorded and allowed, and the
+    /// learned policy is written after the run.</summary>
+    internal static async Task<int> RunAsync(ParseResult parsed, TraceCommand.Learning? learning, CancellationToken cancellationToken)
     {
         RejectNotBuilt(parsed);
         string[] command = parsed.GetValue(Program) ?? [];
@@ -122,7 +137,7 @@ internal static class RunCommand
             // The executor finds PROGRAM on the host's PATH (as execvp would); argv[0] stays as typed.
             executor = CreateExecutor(parsed, command[0], command[1..], out Shebang? script);
             string? hostPath = File.Exists(executor.ProgramPath) ? executor.ProgramPath : null;
-            policy = BuildPolicy(parsed, hostPath, network, script);
+            policy = BuildPolicy(parsed, hostPath, network, script, learning);
         }
         catch (SetupException e)
         {
@@ -142,7 +157,7 @@ internal static class RunCommand
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopSignals.Token);
         try
         {
-            await using var sandbox = new Sandbox(executor, policy);
+            await using var sandbox = new Sandbox(executor, policy, learning?.Recorder);
             result = await sandbox.RunAsync(stop.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -178,6 +193,8 @@ internal static class RunCommand
         if (result.Status != SandboxStatus.Ok)
             global::Sandbox2.Cli.Program.Error($"{ResultJson.StatusName(result.Status)}: {ResultJson.OneLine(result.Reason)}");
         resultFile?.Write(ResultJson.From(result));
+        if (learning is not null && !learning.WritePolicy(result))
+            return ExitStatus.SetupError;
         return ExitStatus.From(result);
     }
 
@@ -190,9 +207,9 @@ internal static class RunCommand
         }
     }
 
-    private static Policy BuildPolicy(ParseResult parsed, string? hostPath, NetworkMode network, Shebang? script = null)
+    private static Policy BuildPolicy(ParseResult parsed, string? hostPath, NetworkMode network, Shebang? script, TraceCommand.Learning? learning)
     {
-        PolicyBuilder builder = BuiltinPolicies.CreateDefault();
+        PolicyBuilder builder = learning is null ? BuiltinPolicies.CreateDefault() : new PolicyBuilder();
         Apply("--allow", () =>
         {
             foreach (string list in parsed.GetValue(Allow) ?? [])
@@ -245,9 +262,10 @@ internal static class RunCommand
         if (parsed.GetValue(Isolation) == IsolationLevel.NoNamespaces)
             builder.DisableNamespaces();
         builder.CollectStacktracesOnViolation(parsed.GetValue(StackTrace)); // the library's default is on, the CLI's off
+        builder.CollectStacktracesOnTimeout(parsed.GetValue(StackTrace)); // likewise
 
         Policy? policy = null;
-        Apply("policy", () => policy = builder.Build());
+        Apply("policy", () => policy = learning is null ? builder.Build() : SyscallRecorder.CreateTracingPolicy(builder));
         return policy!;
     }
 

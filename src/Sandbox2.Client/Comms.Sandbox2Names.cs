@@ -127,4 +127,10 @@ public sealed partial class Comms
     /// <summary>Sandbox2's name of <see cref="ReceiveCredsAsync"/>; kept hidden for code written before the rename.</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public ValueTask<UnixCredentials> RecvCredsAsync(CancellationToken cancellationToken = default) => ReceiveCredsAsync(cancellationToken);
+
+    /// <summary>Sandbox2's name for <see cref="ReceiveBarrier"/>.</summary>
+    public void RecvBarrier() => ReceiveBarrier();
+
+    /// <summary>Sandbox2's name for <see cref="ReceiveBarrierAsync"/>.</summary>
+    public ValueTask RecvBarrierAsync(CancellationToken cancellationToken = default) => ReceiveBarrierAsync(cancellationToken);
 }

@@ -225,11 +225,38 @@ public sealed partial class Comms
     }
 
     /// <summary>Sends this process's credentials (SCM_CREDENTIALS; the kernel checks them).</summary>
-    public void SendCreds() => SendMessage(CommsTag.Creds, [], null, creds: true);
+    /// <exception cref="CommsException"><see cref="CommsError.MissingAncillary"/>: the channel was not set up for
+    /// credentials (SO_PASSCRED is off on this end, as on a socketpair not made by <see cref="CreatePair"/>), so the peer
+    /// would receive a Creds message without them (Sandbox2: SendCreds fails without SO_PASSCRED). Nothing was sent.</exception>
+    public void SendCreds()
+    {
+        CheckPassCred();
+        SendMessage(CommsTag.Creds, [], null, creds: true);
+    }
 
-    /// <summary>Sends this process's credentials asynchronously (SCM_CREDENTIALS).</summary>
-    public ValueTask SendCredsAsync(CancellationToken cancellationToken = default) =>
-        SendMessageAsync(CommsTag.Creds, ReadOnlyMemory<byte>.Empty, null, true, cancellationToken);
+    /// <summary>Asynchronous <see cref="SendCreds"/>.</summary>
+    public ValueTask SendCredsAsync(CancellationToken cancellationToken = default)
+    {
+        CheckPassCred();
+        return SendMessageAsync(CommsTag.Creds, ReadOnlyMemory<byte>.Empty, null, true, cancellationToken);
+    }
+
+    // ---------------------------------------------------------------- barrier
+
+    /// <summary>Sends a barrier (Sandbox2's <c>SendBarrier</c>): an empty message of tag <see cref="CommsTag.Barrier"/>;
+    /// with <see cref="ReceiveBarrier"/> on the other side, the two sides meet at the same point.</summary>
+    public void SendBarrier() => SendMessage(CommsTag.Barrier, []);
+
+    /// <summary>Waits for the peer's barrier (<see cref="CommsError.TagMismatch"/> if another message comes first).</summary>
+    public void ReceiveBarrier() => ReceiveExpected(CommsTag.Barrier, 0);
+
+    /// <summary>Asynchronous <see cref="SendBarrier"/>.</summary>
+    public ValueTask SendBarrierAsync(CancellationToken cancellationToken = default) =>
+        SendMessageAsync(CommsTag.Barrier, ReadOnlyMemory<byte>.Empty, null, false, cancellationToken);
+
+    /// <summary>Asynchronous <see cref="ReceiveBarrier"/>.</summary>
+    public async ValueTask ReceiveBarrierAsync(CancellationToken cancellationToken = default) =>
+        await ReceiveExpectedAsync(CommsTag.Barrier, 0, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Receives the peer's kernel-verified credentials (sets SO_PASSCRED on first use).</summary>
     public UnixCredentials ReceiveCreds()

@@ -99,13 +99,24 @@ public sealed partial class Comms : IDisposable
         int* sv = stackalloc int[2];
         if (Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_STREAM | Interop.SOCK_CLOEXEC, 0, sv) != 0)
             throw new CommsException(CommsError.Io, $"socketpair: {Interop.StrError(Marshal.GetLastPInvokeError())}");
-        return (new SafeSocketHandle(sv[0], true), new SafeSocketHandle(sv[1], true));
+        var pair = (new SafeSocketHandle(sv[0], true), new SafeSocketHandle(sv[1], true));
+        // Both ends carry credentials (SO_PASSCRED), as Sandbox2's channels do: SendCreds works either way.
+        int one = 1;
+        if (Interop.SetSockOpt(pair.Item1, Interop.SOL_SOCKET, Interop.SO_PASSCRED, &one, sizeof(int)) != 0
+            || Interop.SetSockOpt(pair.Item2, Interop.SOL_SOCKET, Interop.SO_PASSCRED, &one, sizeof(int)) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            pair.Item1.Dispose();
+            pair.Item2.Dispose();
+            throw new CommsException(CommsError.Io, $"setsockopt(SO_PASSCRED): {Interop.StrError(errno)}");
+        }
+        return pair;
     }
 
     /// <summary>The socket.</summary>
     public SafeSocketHandle Handle => _handle;
 
-    /// <summary>Largest message value accepted by a receive (default 256 MiB, at most <see cref="int.MaxValue"/>).</summary>
+    /// <summary>Largest message value accepted by a receive, and sent by a send (default 256 MiB, at most <see cref="int.MaxValue"/>).</summary>
     public long MaxMessageSize
     {
         get => _maxMessageSize;
@@ -231,6 +242,28 @@ public sealed partial class Comms : IDisposable
                 throw IoError("setsockopt(SO_PASSCRED)", Marshal.GetLastPInvokeError());
         }
         _passCred = true;
+    }
+
+    /// <summary>SendCreds needs SO_PASSCRED on this end (the peer's cannot be asked; Sandbox2 sets it on both ends).</summary>
+    unsafe void CheckPassCred()
+    {
+        ThrowIfTerminated();
+        if (_passCred) return;
+        int value = 0;
+        uint length = sizeof(int);
+        if (Interop.GetSockOpt(_handle, Interop.SOL_SOCKET, Interop.SO_PASSCRED, &value, &length) != 0)
+            throw IoError("getsockopt(SO_PASSCRED)", Marshal.GetLastPInvokeError());
+        if (value == 0)
+            throw new CommsException(CommsError.MissingAncillary,
+                "SendCreds: the channel does not pass credentials (SO_PASSCRED is off): the peer would receive none");
+    }
+
+    /// <summary>Refuses at once (nothing sent, the channel stays usable) a message the peer's default cap would refuse.</summary>
+    void CheckSendSize(uint tag, long length)
+    {
+        if (length > _maxMessageSize)
+            throw new CommsException(CommsError.TooLarge,
+                $"message too large to send: {CommsTag.Name(tag)} of {length} bytes exceeds the limit of {_maxMessageSize} bytes (use a SharedBuffer for large data)");
     }
 
     (uint Tag, ulong Length) ParseHeader(ReadOnlySpan<byte> header) =>
@@ -462,6 +495,7 @@ public sealed partial class Comms : IDisposable
     internal void SendMessage(uint tag, ReadOnlySpan<byte> value, SafeHandle? fd = null, bool creds = false)
     {
         ThrowIfTerminated();
+        CheckSendSize(tag, value.Length);
         Span<byte> header = stackalloc byte[HeaderSize];
         WriteHeader(header, tag, value.Length);
         _sendLock.Wait();
@@ -549,6 +583,7 @@ public sealed partial class Comms : IDisposable
     internal async ValueTask SendMessageAsync(uint tag, ReadOnlyMemory<byte> value, SafeHandle? fd, bool creds, CancellationToken cancellationToken)
     {
         ThrowIfTerminated();
+        CheckSendSize(tag, value.Length);
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         bool started = false;
         try

@@ -37,18 +37,51 @@ public sealed class SandboxClient : IDisposable
     /// <summary>True after a successful <see cref="SandboxMeHere"/>.</summary>
     public bool IsSandboxed { get; private set; }
 
-    /// <summary>The descriptor the executor mapped under <paramref name="name"/> (one-shot: the caller owns it).</summary>
+    /// <summary>Environment variable with the named descriptors of a program sandboxed before exec
+    /// (<c>name:fd,name:fd</c>, names percent-encoded; Sandbox2 passes its name→fd map in the environment too).</summary>
+    public const string FdMappingsVariable = "SANDBOX2_FD_MAPPINGS";
+
+    /// <summary>The descriptor the executor mapped under <paramref name="name"/> (one-shot: the caller owns it): after
+    /// <see cref="SandboxMeHere"/>, or — a program sandboxed before exec — from <see cref="FdMappingsVariable"/>.</summary>
+    /// <exception cref="InvalidOperationException">No handshake yet and no mappings in the environment.</exception>
+    /// <exception cref="KeyNotFoundException">Nothing was mapped under that name (or it was taken already).</exception>
     public SafeFileHandle GetMappedFd(string name)
     {
-        if (!_handshakeDone)
+        if (!_handshakeDone && !LoadEnvironmentMappings())
             throw new InvalidOperationException("GetMappedFd: mapped descriptors arrive with SandboxMeHere(); call it first");
         if (!_mappedFds.Remove(name, out var fd))
             throw new KeyNotFoundException($"GetMappedFd: no descriptor named \"{name}\" was mapped (or it was already taken)");
         return fd;
     }
 
-    /// <summary>True when the executor mapped a descriptor under <paramref name="name"/> that has not been taken yet.</summary>
-    public bool HasMappedFd(string name) => _mappedFds.ContainsKey(name);
+    /// <summary>True if a descriptor is mapped under <paramref name="name"/> and not taken yet.</summary>
+    public bool HasMappedFd(string name)
+    {
+        if (!_handshakeDone) LoadEnvironmentMappings();
+        return _mappedFds.ContainsKey(name);
+    }
+
+    bool _environmentLoaded;
+
+    /// <summary>Reads <see cref="FdMappingsVariable"/> once; false when it is not set. A malformed entry is skipped.</summary>
+    bool LoadEnvironmentMappings()
+    {
+        string? env = Environment.GetEnvironmentVariable(FdMappingsVariable);
+        if (env is null) return false;
+        if (_environmentLoaded) return true;
+        _environmentLoaded = true;
+        foreach (var entry in env.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int colon = entry.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(entry.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int fd)) continue;
+            string name;
+            try { name = Uri.UnescapeDataString(entry[..colon]); }
+            catch (UriFormatException) { continue; }
+            if (name.Length == 0 || name.Contains('\0', StringComparison.Ordinal) || _mappedFds.ContainsKey(name)) continue;
+            _mappedFds[name] = new SafeFileHandle(fd, ownsHandle: true);
+        }
+        return true;
+    }
 
     /// <summary>Receives the policy and installs it on all threads. Throws <see cref="SandboxMeHereException"/> (after telling the executor) when it cannot.</summary>
     public void SandboxMeHere()

@@ -14,7 +14,7 @@ public sealed unsafe class SharedBuffer : IDisposable
 {
     readonly SafeFileHandle _fd;
     nint _address;
-    readonly long _size;
+    long _size;
 
     SharedBuffer(SafeFileHandle fd, long size)
     {
@@ -79,7 +79,7 @@ public sealed unsafe class SharedBuffer : IDisposable
     /// <summary>The memfd (pass it with <see cref="Comms.SendFd"/>).</summary>
     public SafeFileHandle Fd => _fd;
 
-    /// <summary>Size of the mapping in bytes.</summary>
+    /// <summary>The mapped size in bytes.</summary>
     public long Size => _size;
 
     /// <summary>The mapped bytes.</summary>
@@ -92,7 +92,39 @@ public sealed unsafe class SharedBuffer : IDisposable
         }
     }
 
-    /// <summary>Unmaps the memory and closes the memfd.</summary>
+    /// <summary>Grows the buffer to <paramref name="newSize"/> bytes (Sandbox2's <c>Buffer::Expand</c>): the same memfd
+    /// (<see cref="Fd"/> keeps its number), the data kept, the new bytes zero. The backing file is only ever grown, never
+    /// truncated: a file the other side already made larger keeps its size and contents.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="newSize"/> is below <see cref="Size"/> or above <see cref="int.MaxValue"/>.</exception>
+    /// <exception cref="IOException">The file could not be grown or mapped (the old mapping is then kept).</exception>
+    public void Expand(long newSize)
+    {
+        ObjectDisposedException.ThrowIf(_fd.IsClosed, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(newSize, _size);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(newSize, int.MaxValue);
+        if (newSize == _size) return;
+        long fileSize;
+        bool added = false;
+        try
+        {
+            _fd.DangerousAddRef(ref added);
+            Interop.Stat st;
+            if (Interop.FStat(_fd.DangerousGetHandle().ToInt32(), &st) != 0)
+                throw new IOException($"SharedBuffer: fstat: {Interop.StrError(Marshal.GetLastPInvokeError())}");
+            fileSize = st.Size;
+        }
+        finally { if (added) _fd.DangerousRelease(); }
+        if (fileSize < newSize && Interop.FTruncate(_fd, newSize) != 0)
+            throw new IOException($"SharedBuffer: growing the file to {newSize} bytes: {Interop.StrError(Marshal.GetLastPInvokeError())}");
+        nint address = Interop.Mmap(0, (nuint)newSize, Interop.PROT_READ | Interop.PROT_WRITE, Interop.MAP_SHARED, _fd, 0);
+        if (address == Interop.MAP_FAILED)
+            throw new IOException($"SharedBuffer: mmap of {newSize} bytes failed: {Interop.StrError(Marshal.GetLastPInvokeError())}");
+        if (_address != 0) _ = Interop.Munmap(_address, (nuint)_size);
+        _address = address;
+        _size = newSize;
+    }
+
+    /// <summary>Unmaps the buffer and closes the memfd.</summary>
     public void Dispose()
     {
         if (_address != 0)

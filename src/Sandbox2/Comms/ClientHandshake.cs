@@ -26,10 +26,11 @@ internal static class ClientHandshake
         ArgumentNullException.ThrowIfNull(policy);
         foreach (var (nr, name) in (ReadOnlySpan<(int, string)>)[(Policy.NrSendmsg, "sendmsg"), (Policy.NrClose, "close")])
         {
-            var call = new Syscall(SyscallArch.X86_64, nr, [(ulong)Comms.DefaultConnectionFd, 0, 0, 0, 0, 0]);
+            int commsFd = options.CommsFd ?? Comms.DefaultConnectionFd;
+            var call = new Syscall(SyscallArch.X86_64, nr, [(ulong)commsFd, 0, 0, 0, 0, 0]);
             var action = policy.Evaluate(call, options);
             if (action.Kind != SyscallActionKind.Allow)
-                throw new PolicyException($"SandboxMeHere needs {name}(fd {Comms.DefaultConnectionFd}) to be allowed after the filter is installed, " +
+                throw new PolicyException($"SandboxMeHere needs {name}(fd {commsFd}) to be allowed after the filter is installed, " +
                     $"but the policy makes it {action} ({policy.Explain(call, options)})");
         }
     }

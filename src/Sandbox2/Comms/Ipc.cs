@@ -17,13 +17,19 @@ public sealed class Ipc : IDisposable
 {
     readonly List<MappedFd> _mappings = [];
 
+    /// <summary>Highest descriptor number a mapping can target. 1023 is allowed: the Comms channel then moves to a
+    /// free number below it, announced in <c>SANDBOX2_COMMS_FD</c> (as in Sandbox2).</summary>
+    public const int MaxRemoteFd = 1023;
+
     /// <summary>The mappings, in the order they were made.</summary>
     public IReadOnlyList<MappedFd> Mappings => _mappings;
 
     /// <summary>Gives <paramref name="localFd"/> (ownership passes to the Ipc) to the sandboxee at <paramref name="remoteFd"/>.</summary>
     public void MapFd(SafeHandle localFd, int remoteFd) => Add(localFd, remoteFd, "");
 
-    /// <summary>Gives <paramref name="localFd"/> to the sandboxee under <paramref name="name"/>.</summary>
+    /// <summary>Gives <paramref name="localFd"/> to the sandboxee under <paramref name="name"/> (it calls
+    /// <c>GetMappedFd(name)</c>): with the sandbox installed before exec the descriptor gets a free number and the
+    /// name→number map reaches the program in <c>SANDBOX2_FD_MAPPINGS</c>; with SandboxMeHere it comes in the handshake.</summary>
     public void MapFd(SafeHandle localFd, string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -53,8 +59,8 @@ public sealed class Ipc : IDisposable
         if (handle.IsInvalid || handle.IsClosed) throw new ArgumentException("the descriptor is invalid or closed", nameof(handle));
         if (remoteFd < -1 || (remoteFd == -1 && name.Length == 0))
             throw new ArgumentOutOfRangeException(nameof(remoteFd), $"MapFd: bad target descriptor {remoteFd}");
-        if (remoteFd == Comms.DefaultConnectionFd)
-            throw new ArgumentException($"MapFd: descriptor {remoteFd} is the sandboxee's Comms channel", nameof(remoteFd));
+        if (remoteFd > MaxRemoteFd)
+            throw new ArgumentOutOfRangeException(nameof(remoteFd), $"MapFd: descriptor {remoteFd} is above {MaxRemoteFd} (the sandboxee's RLIMIT_NOFILE)");
         if (_mappings.Count >= Client.SandboxMeHereProtocol.MaxMappedFds)
             throw new InvalidOperationException($"MapFd: at most {Client.SandboxMeHereProtocol.MaxMappedFds} descriptors can be mapped");
         foreach (var m in _mappings)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
@@ -105,8 +106,9 @@ public sealed class Executor
         if (meHere && commsPeer is null) throw new ArgumentException("SandboxMeHere needs a Comms channel", nameof(commsPeer));
 
         ulong nonce = meHere ? 0 : Interop.GetRandomUInt64();
+        var layout = FdLayout.For(Ipc.Mappings, meHere, commsPeer is not null);
         var options = meHere
-            ? new PolicyCompileOptions(MonitorAttached: true, CommsFd: Comms.DefaultConnectionFd)
+            ? new PolicyCompileOptions(MonitorAttached: true, CommsFd: layout.CommsFd)
             : new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
         if (meHere) ClientHandshake.CheckPolicy(policy, options);
         byte[] bpf = meHere ? policy.Compile(options).ToBytes() : CompiledPolicyCache.Compile(policy, nonce);
@@ -135,9 +137,14 @@ public sealed class Executor
                 env.Add(k + "=" + v);
             }
         }
+        env.RemoveAll(e => e.StartsWith(Comms.ConnectionFdVariable + "=", StringComparison.Ordinal)
+            || e.StartsWith(Client.SandboxClient.FdMappingsVariable + "=", StringComparison.Ordinal)); // ours to set
+        if (commsPeer is not null && layout.CommsFd != Comms.DefaultConnectionFd)
+            env.Add(Comms.ConnectionFdVariable + "=" + layout.CommsFd.ToString(CultureInfo.InvariantCulture));
+        if (layout.NamedVariable is { } named) env.Add(Client.SandboxClient.FdMappingsVariable + "=" + named);
         if (ExecArguments.Check([Argv0, .. Args], env) is { } tooLong) return (null, new SandboxResult(SandboxStatus.SetupError, tooLong, ReasonCode.FailedConfig));
         var mounts = policy.Namespace.Mounts.Clone();
-        var fds = FdMappings(meHere, commsPeer); // before the program is opened: nothing to close on a bad mapping
+        var fds = FdMappings(layout, commsPeer); // before the program is opened: nothing to close on a bad mapping
         SafeHandle programFd;
         if (ProgramFd is { } fd)
         {
@@ -171,10 +178,14 @@ public sealed class Executor
             }
             if (!env.Any(e => e.StartsWith("TMPDIR=", StringComparison.Ordinal))) env.Add("TMPDIR=" + privateTmp);
         }
-        var landlock = landlockAbi > 0 ? Landlock.For(mounts, landlockAbi, insidePaths: !noNamespaces, ns.Network, privateTmp) : null;
-
-
         _ = Limits.ToRlimitOps(); // a bad limit throws before anything is made
+        // Each bind source opened once, here (no planted symlink followed), and pinned until the sandbox has started.
+        var mountOps = mounts.ToMountOps();
+        var identities = new Dictionary<string, (ulong Dev, ulong Ino)>(StringComparer.Ordinal);
+        foreach (var op in mountOps)
+            if (op is { Kind: MountOpKind.Bind, Source: { } source, SourceIdentity: { } identity }) identities[source] = identity;
+        var landlock = landlockAbi > 0 ? Landlock.For(mounts, landlockAbi, insidePaths: !noNamespaces, ns.Network, privateTmp, identities) : null;
+
         // Last, so that nothing above can fail with a cgroup or pipes left behind (the sandbox disposes them).
         var output = Limits.OutputSize is { } cap ? OutputLimit.Create(cap, fds[1].Source, fds[2].Source) : null;
         if (output is not null)
@@ -194,8 +205,9 @@ public sealed class Executor
             OutsideGid = outsideGid,
             Hostname = policy.Namespace.Hostname,
             LoopbackUp = policy.Namespace.Network == NetworkMode.Loopback,
-            Mounts = mounts.ToMountOps(),
+            Mounts = mountOps,
             Rlimits = Limits.ToRlimitOps(cgroup),
+            Nice = Limits.SandboxeeNice(),
             Cwd = Cwd,
             Argv = [Argv0, .. Args],
             Environment = env,
@@ -214,8 +226,8 @@ public sealed class Executor
         return (new ExecutionPlan(plan, options, meHere ? bpf : null) { Isolation = isolation, PrivateDirectory = privateTmp, Cgroup = cgroup, Output = output }, null);
     }
 
-    /// <summary>0/1/2, Comms at 1023 when open, and (before exec) the Ipc's mappings at their numbers.</summary>
-    private List<FdMapping> FdMappings(bool meHere, SafeSocketHandle? commsPeer)
+    /// <summary>0/1/2, Comms at <see cref="FdLayout.CommsFd"/> when open, and (before exec) the Ipc's mappings at their numbers.</summary>
+    private List<FdMapping> FdMappings(FdLayout layout, SafeSocketHandle? commsPeer)
     {
         var fds = new SortedDictionary<int, SafeHandle>
         {
@@ -223,17 +235,42 @@ public sealed class Executor
             [1] = Stdout ?? new SafeFileHandle(1, ownsHandle: false),
             [2] = Stderr ?? new SafeFileHandle(2, ownsHandle: false),
         };
-        if (!meHere)
-        {
-            foreach (var m in Ipc.Mappings)
-            {
-                if (m.RemoteFd < 0)
-                    throw new ArgumentException($"MapFd by name (\"{m.Name}\") needs EnableSandboxBeforeExec = false: names reach the program with SandboxMeHere");
-                fds[m.RemoteFd] = m.Handle;
-            }
-        }
-        if (commsPeer is not null) fds[Comms.DefaultConnectionFd] = commsPeer;
+        foreach (var (fd, mapping) in layout.Placed) fds[fd] = mapping.Handle;
+        if (commsPeer is not null) fds[layout.CommsFd] = commsPeer;
         return [.. fds.Select(kv => new FdMapping(kv.Key, kv.Value))];
+    }
+
+    /// <summary>Where the descriptors go: the Ipc's numbered mappings (before exec), numbers for its named-only ones
+    /// (before exec: the highest free ones below 1023, announced in <c>SANDBOX2_FD_MAPPINGS</c>), and the Comms channel
+    /// (1023, or the highest free number below it when a mapping takes 1023).</summary>
+    internal sealed record FdLayout(int CommsFd, IReadOnlyList<(int Fd, MappedFd Mapping)> Placed, string? NamedVariable)
+    {
+        public static FdLayout For(IReadOnlyList<MappedFd> mappings, bool meHere, bool comms)
+        {
+            var used = new HashSet<int> { 0, 1, 2 };
+            foreach (var m in mappings)
+                if (m.RemoteFd >= 0) used.Add(m.RemoteFd);
+            int NextFree()
+            {
+                for (int fd = Ipc.MaxRemoteFd; fd > 2; fd--)
+                    if (used.Add(fd)) return fd;
+                throw new ArgumentException("MapFd: no descriptor number below 1024 is left for the Comms channel or a named mapping");
+            }
+            int commsFd = Comms.DefaultConnectionFd;
+            if (comms && !used.Add(commsFd)) commsFd = NextFree();
+            var placed = new List<(int, MappedFd)>();
+            var named = new List<string>();
+            if (!meHere)
+            {
+                foreach (var m in mappings)
+                {
+                    int fd = m.RemoteFd >= 0 ? m.RemoteFd : NextFree();
+                    placed.Add((fd, m));
+                    if (m.Name.Length > 0) named.Add(Uri.EscapeDataString(m.Name) + ":" + fd.ToString(CultureInfo.InvariantCulture));
+                }
+            }
+            return new FdLayout(commsFd, placed, named.Count > 0 ? string.Join(',', named) : null);
+        }
     }
 
     /// <summary>Finds the program on the host: a path is taken as is (relative to the current directory), a bare

@@ -15,7 +15,10 @@ namespace Sandbox2;
 /// 10 FD u32 target (repeated); 11 BPF sock_filter[]; 12 NONCE u64; 13 OPTIONS u32 (bit 0 listener,
 /// bit 1 filter before exec, bit 2 init unshares its cgroup namespace once placed); 14 LANDLOCK u64 handled fs rights,
 /// u64 handled net rights, u64 scopes; 15 LANDLOCK_PATH u64 allowed rights, str path (repeated); 16 CGROUP u32 mode
-/// (repeated; 1 clone3 CLONE_INTO_CGROUP with the fd, 2 write init's pid to the fd). Without CLONE_NEWUSER init takes
+/// (repeated; 1 clone3 CLONE_INTO_CGROUP with the fd, 2 write init's pid to the fd); 20 BIND_ID u64 st_dev, u64 st_ino of
+/// the preceding MOUNT (a bind: its source must be that file); 21 LANDLOCK_ID u64 st_dev, u64 st_ino of the preceding
+/// LANDLOCK_PATH (opened without following symlinks, must be that file). A bind source is always opened under the host
+/// root without following any symlink. Without CLONE_NEWUSER init takes
 /// the IDS itself. SCM_RIGHTS: program fd, status channel, one source per FD record, then one fd per CGROUP record.</para>
 /// <para>Reply: <c>{ i32 errno, i32 init pid, u32 step, char detail[] }</c> + SCM_RIGHTS init pidfd when errno is 0.</para>
 /// <para>Status channel records: 1 SETUP_ERROR <c>{ u32 type, i32 errno, u32 step, char detail[] }</c> (step: <see cref="SetupStep"/>);
@@ -38,6 +41,8 @@ internal static class ForkServerProtocol
     private enum Tag : uint
     {
         CloneFlags = 1, Ids, Hostname, Loopback, Mount, Rlimit, Cwd, Arg, Env, Fd, Bpf, Nonce, Options, Landlock, LandlockPath, Cgroup,
+        BindIdentity = 20, LandlockIdentity = 21,
+        Nice = 32,
     }
 
     internal const uint OptionListener = 1, OptionFilter = 2, OptionCgroupNamespace = 4;
@@ -110,8 +115,18 @@ internal static class ForkServerProtocol
                 throw new ArgumentException($"{m.Kind} mount at '{m.Target}' has no source", nameof(plan));
             byte[] t = Utf8Z(m.Target, "mount target"), s = Utf8Z(m.Source ?? "", "mount source"), o = Utf8Z(m.Options ?? "", "mount options");
             w.Record(Tag.Mount, 8 + t.Length + s.Length + o.Length).U32((uint)m.Kind).U32(MountAttrs(m.Flags)).Bytes(t).Bytes(s).Bytes(o);
+            if (m.SourceIdentity is { } id)
+            {
+                if (m.Kind != MountOpKind.Bind) throw new ArgumentException($"{m.Kind} mount at '{m.Target}' has a source identity", nameof(plan));
+                w.Record(Tag.BindIdentity, 16).U64(id.Dev).U64(id.Ino);
+            }
         }
         foreach (var r in plan.Rlimits) w.Record(Tag.Rlimit, 20).U32((uint)r.Resource).U64(r.Soft).U64(r.Hard);
+        if (plan.Nice is int nice)
+        {
+            if (nice is < -20 or > 19) throw new ArgumentException($"plan niceness {nice} is outside -20..19", nameof(plan));
+            w.Record(Tag.Nice, 4).U32((uint)nice);
+        }
         w.String(Tag.Cwd, plan.Cwd, "cwd");
         foreach (var a in plan.Argv) w.String(Tag.Arg, a, "argv entry");
         foreach (var e in plan.Environment) w.String(Tag.Env, e, "environment entry");
@@ -130,6 +145,7 @@ internal static class ForkServerProtocol
             {
                 byte[] p = Utf8Z(r.Path, "Landlock path");
                 w.Record(Tag.LandlockPath, 8 + p.Length).U64(r.Access).Bytes(p);
+                if (r.Identity is { } id) w.Record(Tag.LandlockIdentity, 16).U64(id.Dev).U64(id.Ino);
             }
         }
         if (w.Length > MaxRequestBytes) throw new ArgumentException($"plan is {w.Length} bytes; at most {MaxRequestBytes}", nameof(plan));

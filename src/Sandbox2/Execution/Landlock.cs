@@ -12,8 +12,10 @@ public enum LandlockMode
     Off,
 }
 
-/// <summary>One Landlock path-beneath rule: the rights allowed at and below <paramref name="Path"/>.</summary>
-internal readonly record struct LandlockRule(ulong Access, string Path);
+/// <summary>One Landlock path-beneath rule: the rights allowed at and below <paramref name="Path"/>. With
+/// <paramref name="Identity"/> (host paths, no namespaces) native/landlock.c opens the path without following any
+/// symlink and adds the rule only if it is the file the executor opened (st_dev, st_ino).</summary>
+internal readonly record struct LandlockRule(ulong Access, string Path, (ulong Dev, ulong Ino)? Identity = null);
 
 /// <summary>A Landlock ruleset for native/landlock.c: the rights handled (everything the ABI knows) and the rules.</summary>
 internal sealed record LandlockPlan(int Abi, ulong HandledFs, ulong HandledNet, ulong Scoped, IReadOnlyList<LandlockRule> Rules);
@@ -49,7 +51,10 @@ internal static class Landlock
     /// namespaces), where a tmpfs is <paramref name="privateTmp"/>.</param>
     /// <param name="network">The network mode: none denies TCP bind/connect (ABI 4+).</param>
     /// <param name="privateTmp">No namespaces: the private directory that stands for the <c>/tmp</c> tmpfs.</param>
-    public static LandlockPlan For(Mounts mounts, int abi, bool insidePaths, NetworkMode network, string? privateTmp = null)
+    /// <param name="identities">No namespaces: the identity of each bind source (by host path) as the executor opened
+    /// it (<see cref="MountOp.SourceIdentity"/>), checked again where the rule is added.</param>
+    public static LandlockPlan For(Mounts mounts, int abi, bool insidePaths, NetworkMode network, string? privateTmp = null,
+        IReadOnlyDictionary<string, (ulong Dev, ulong Ino)>? identities = null)
     {
         ulong fs = HandledFs(abi);
         const ulong fileRights = Execute | WriteFile | ReadFile | Truncate | IoctlDev;
@@ -71,7 +76,7 @@ internal static class Landlock
             };
             if (e.Kind == Mounts.EntryKind.Tmpfs && !insidePaths) path = privateTmp ?? throw new InvalidOperationException("no private directory for the tmpfs " + e.Inside);
             access &= fs & (isFile ? fileRights : ulong.MaxValue);
-            if (access != 0) rules.Add(new(access, path));
+            if (access != 0) rules.Add(new(access, path, !insidePaths && identities is not null && identities.TryGetValue(path, out var id) ? id : null));
         }
         ulong net = abi >= 4 && network == NetworkMode.None ? BindTcp | ConnectTcp : 0;
         ulong scoped = abi >= 6 ? ScopeAbstractUnixSocket | ScopeSignal : 0;

@@ -40,6 +40,20 @@ public sealed partial class Limits
     /// <summary>Wall-clock limit; null = none. Then the sandbox is killed with status TIMEOUT.</summary>
     public TimeSpan? WallTime { get; set; } = TimeSpan.FromSeconds(120);
 
+    /// <summary>How much lower the sandboxee's CPU priority is than the executor's: its niceness is the executor's plus
+    /// this (at most 19; set with setpriority in the sandboxee before exec, which any process may do). A sandbox that keeps
+    /// every CPU busy then cannot delay the executor's own threads (its wall-time verdict, its kill). 0 or null = the
+    /// executor's priority. Default 10. (Not in Sandbox2, which relies on its ptrace monitor's own thread.)</summary>
+    public int? NiceIncrement { get; set; } = 10;
+
+    /// <summary>The sandboxee's niceness for the plan, or null to inherit the executor's.</summary>
+    internal int? SandboxeeNice()
+    {
+        if (NiceIncrement is not { } inc || inc == 0) return null;
+        if (inc is < 0 or > 39) throw new ArgumentException($"nice increment must be 0..39, not {inc}");
+        return Math.Min(19, Interop.GetNice() + inc);
+    }
+
     private const int RLIMIT_CPU = 0, RLIMIT_FSIZE = 1, RLIMIT_CORE = 4, RLIMIT_NPROC = 6, RLIMIT_NOFILE = 7, RLIMIT_AS = 9;
     private const ulong Infinity = ulong.MaxValue;
 

@@ -27,7 +27,7 @@ public sealed partial class Sandbox : IAsyncDisposable
     private readonly Stopwatch _clock = new();
     private Task<SandboxResult>? _run;
     private SpawnedSandbox? _spawned;
-    private Timer? _wallTimer;
+    private Monitor.MonitorTimer? _wallTimer; // in the monitor's epoll set: the verdict needs no thread-pool thread
     private TimeSpan? _pendingWallTime;
     private Comms? _comms;
     private SafeSocketHandle? _commsPeer;
@@ -115,7 +115,7 @@ public sealed partial class Sandbox : IAsyncDisposable
         lock (_gate)
         {
             _pendingWallTime = limit;
-            _wallTimer?.Change(limit ?? Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _wallTimer?.Change(limit);
         }
     }
 
@@ -133,9 +133,11 @@ public sealed partial class Sandbox : IAsyncDisposable
     private void OnWallTime() => End(EndCause.Timeout(_clock.Elapsed), Policy.StackTraces.OnTimeout);
 
     /// <summary>Timeout / kill with stack traces on: the main thread's trace (collected off the monitor's event loop, within
-    /// <see cref="KillStackTraceBudget"/>), then the kill.</summary>
+    /// <see cref="KillStackTraceBudget"/>), then the kill. A backstop on the monitor's loop kills at the budget whatever the
+    /// trace or the thread pool do.</summary>
     private async Task CollectStackTraceThenKillAsync(SpawnedSandbox running)
     {
+        using var backstop = Monitor.Shared.After(KillStackTraceBudget, running.Kill);
         try
         {
             _outcome.SetStackTrace(StackTrace.FindSandboxee(running.InitPid) is int pid
@@ -225,6 +227,7 @@ public sealed partial class Sandbox : IAsyncDisposable
         finally
         {
             plan.Plan.ProgramFd.Dispose(); // ours, or the executor's (it took ownership; an executor runs once)
+            foreach (var m in plan.Plan.Mounts) m.SourceHandle?.Dispose(); // the binds are made (or never will be)
             cgroup?.ClosePlacements(); // init is in it (or never will be)
             output?.CloseWriteEnds(); // the sandbox has them: EOF when it ends
             _commsPeer?.Dispose(); // the sandboxee has it now
@@ -237,7 +240,10 @@ public sealed partial class Sandbox : IAsyncDisposable
             {
                 _spawned = spawned;
                 if (_pendingWallTime is { } wall)
-                    _wallTimer = new Timer(static s => ((Sandbox)s!).OnWallTime(), this, wall, Timeout.InfiniteTimeSpan);
+                {
+                    _wallTimer = Monitor.Shared.CreateTimer(OnWallTime);
+                    _wallTimer.Change(wall);
+                }
             }
             if (_outcome.Cause is not null) spawned.Kill(); // decided before the start (Kill, DisposeAsync)
             cgroup?.Watch(Executor.Limits.CpuTime, cause => End(cause));
@@ -246,12 +252,11 @@ public sealed partial class Sandbox : IAsyncDisposable
 
             MonitoredSandbox? monitored = null;
             monitored = new MonitoredSandbox(Policy, plan.Options, _notify, Policy.StackTraces.OnViolation, OnViolation);
-            using var attachment = await AttachMonitorAsync(spawned, monitored, plan, cancellationToken).ConfigureAwait(false);
-            if (attachment is not null && _notify is not null
-                && !await _notify.EventStartedAsync(spawned.InitPid, cancellationToken).ConfigureAwait(false))
-            {
-                End(EndCause.SetupError(ReasonCode.FailedNotify, "Notify.EventStarted refused the sandbox"));
-            }
+            // SandboxMeHere: EventStarted comes first and may use Comms (the program may talk before its handshake).
+            bool meHere = plan.HandshakeBpf is not null;
+            bool accepted = !meHere || _notify is null || await EventStartedAsync(spawned, cancellationToken).ConfigureAwait(false);
+            using var attachment = accepted ? await AttachMonitorAsync(spawned, monitored, plan, cancellationToken).ConfigureAwait(false) : null;
+            if (!meHere && attachment is not null && _notify is not null) await EventStartedAsync(spawned, cancellationToken).ConfigureAwait(false);
             _ready.TrySetResult(attachment is not null && _outcome.Cause is null);
             var report = await spawned.Completion.ConfigureAwait(false);
             lock (_gate) _wallTimer?.Dispose();
@@ -272,6 +277,25 @@ public sealed partial class Sandbox : IAsyncDisposable
                 spawned.Kill();
             }
         }
+    }
+
+    /// <summary>Calls <see cref="Notify.EventStartedAsync(int, Comms?, CancellationToken)"/>; a refusal (or a throw) ends
+    /// the sandbox with SETUP_ERROR. Returns whether it accepted.</summary>
+    private async Task<bool> EventStartedAsync(SpawnedSandbox spawned, CancellationToken cancellationToken)
+    {
+        string? why = null;
+        try
+        {
+            if (!await _notify!.EventStartedAsync(spawned.InitPid, _comms, cancellationToken).ConfigureAwait(false))
+                why = "Notify.EventStarted refused the sandbox";
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            why = $"Notify.EventStarted threw: {e.Message}";
+        }
+        if (why is null) return true;
+        End(EndCause.SetupError(ReasonCode.FailedNotify, why));
+        return false;
     }
 
     /// <summary>Attaches the monitor to the sandbox's seccomp listener: the one sent before exec, or (SandboxMeHere) the

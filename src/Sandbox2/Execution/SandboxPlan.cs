@@ -49,7 +49,16 @@ internal enum MountFlags
 }
 
 /// <summary>One mount-tree operation. Target is an absolute path inside the sandbox; Source a host path (Bind) or link text (Symlink).</summary>
-internal sealed record MountOp(MountOpKind Kind, string Target, string? Source = null, MountFlags Flags = MountFlags.None, string? Options = null);
+internal sealed record MountOp(MountOpKind Kind, string Target, string? Source = null, MountFlags Flags = MountFlags.None, string? Options = null)
+{
+    /// <summary>Bind: (st_dev, st_ino) of Source as the executor opened it; native/mounts.c binds Source only if the
+    /// file it finds there (under the host root, no symlink followed) is this one. Null: no identity check.</summary>
+    public (ulong Dev, ulong Ino)? SourceIdentity { get; init; }
+
+    /// <summary>Bind: the executor's <c>O_PATH</c> descriptor of Source, held until the sandbox has started (so that
+    /// the inode cannot be freed and its number reused). Disposed by the sandbox.</summary>
+    public SafeHandle? SourceHandle { get; init; }
+}
 
 /// <summary>setrlimit(Resource, Soft, Hard) in the sandboxee before exec. Values are raw (ulong.MaxValue = RLIM_INFINITY).</summary>
 internal readonly record struct RlimitOp(int Resource, ulong Soft, ulong Hard);
@@ -72,6 +81,8 @@ internal sealed class SandboxPlan
     /// <summary>Mount operations, in order, building the new root (an empty tmpfs). After the last one the root is remounted read-only.</summary>
     public IReadOnlyList<MountOp> Mounts { get; init; } = [];
     public IReadOnlyList<RlimitOp> Rlimits { get; init; } = [];
+    /// <summary>The sandboxee's niceness (setpriority in PID 2 before exec; init keeps the executor's); null = inherited.</summary>
+    public int? Nice { get; init; }
     /// <summary>Working directory inside the sandbox.</summary>
     public string Cwd { get; init; } = "/";
     /// <summary>argv as the program sees it (argv[0] first).</summary>

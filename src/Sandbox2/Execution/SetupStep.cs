@@ -18,6 +18,9 @@ internal enum SetupStep
     ParentDeathSignal = 50, SetSid = 51, SignalMask = 52, Dup = 53, Dup2 = 54, CloseRange = 55, Rlimit = 56,
     Chdir = 57, Capabilities = 58, NoNewPrivs = 59, Seccomp = 60, SeccompListener = 61, SendListener = 62,
     Exec = 63, Landlock = 64, LandlockRule = 65, LandlockRestrict = 66,
+    // Host paths the executor opened, opened again without following symlinks and checked to be the same file.
+    BindSource = 70, BindSourceChanged = 71, LandlockPathChanged = 72,
+    Nice = 82,
 }
 
 /// <summary>What a setup step is, for reporting.</summary>
@@ -102,6 +105,10 @@ internal static class SetupSteps
         SetupStep.Landlock => new("create the Landlock ruleset", ReasonCode.FailedPolicy, KernelFeature.Landlock),
         SetupStep.LandlockRule => new("Landlock rule for ", ReasonCode.FailedPolicy, KernelFeature.Landlock),
         SetupStep.LandlockRestrict => new("enforce the Landlock ruleset", ReasonCode.FailedPolicy, KernelFeature.Landlock),
+        SetupStep.BindSource => new("bind (its source opened under the host root, no symlink followed) ", ReasonCode.FailedNamespaces, KernelFeature.Openat2),
+        SetupStep.BindSourceChanged => new("bind (its source is no longer the file the executor opened) ", ReasonCode.FailedNamespaces, KernelFeature.None),
+        SetupStep.LandlockPathChanged => new("Landlock rule (its path is no longer the file the executor opened) for ", ReasonCode.FailedPolicy, KernelFeature.None),
+        SetupStep.Nice => new("setpriority ", ReasonCode.FailedLimits, KernelFeature.None),
         _ => new(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"setup step {(int)step} "), ReasonCode.FailedSubprocess, KernelFeature.None),
     };
 }

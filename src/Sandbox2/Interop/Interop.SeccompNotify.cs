@@ -12,6 +12,12 @@ internal static partial class Interop
     /// <summary>Let the kernel run the syscall (kernel ≥ 5.5).</summary>
     internal const uint SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1;
 
+    /// <summary>SECCOMP_IOW(4, __u64): listener flags (kernel ≥ 6.6); the argument is the flags value itself.</summary>
+    internal const uint SECCOMP_IOCTL_NOTIF_SET_FLAGS = 0x40082104;
+    /// <summary>Wake the monitor on the notifying thread's CPU and switch to it (and back on the reply): a
+    /// notification round trip without two cross-CPU wake-ups (kernel ≥ 6.6).</summary>
+    internal const ulong SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
+
     internal const uint AUDIT_ARCH_X86_64 = 0xC000003E;
     internal const uint AUDIT_ARCH_I386 = 0x40000003;
     internal const int X32_SYSCALL_BIT = 0x40000000;
@@ -44,6 +50,9 @@ internal static partial class Interop
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     internal static partial int SeccompNotifSend(SafeHandle listener, nuint request, ref SeccompNotifResp resp);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    internal static partial int SeccompNotifSetFlags(SafeHandle listener, nuint request, ulong flags);
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     internal static partial int SeccompNotifIdValid(SafeHandle listener, nuint request, ref ulong id);

@@ -8,6 +8,11 @@ internal interface IMonitoredSandbox
     /// false = violation. Foreign-ABI syscalls are violations without asking.</summary>
     bool IsTraced(Syscall syscall);
 
+    /// <summary>Learn mode's fast path, called on the loop thread for every notified x86-64 syscall before anything else:
+    /// true = recorded, the monitor lets it run (SECCOMP_USER_NOTIF_FLAG_CONTINUE) at once; false = the usual path.
+    /// Must be O(1), bounded in memory, and never block.</summary>
+    bool TryRecordAndAllow(int nr, ReadOnlySpan<ulong> args, int pid) => false;
+
     /// <summary>The user's hooks, or null (trace rules are then denied, as by Sandbox2's default Notify).</summary>
     Notify? Notify { get; }
 

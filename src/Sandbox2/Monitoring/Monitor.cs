@@ -99,6 +99,68 @@ internal sealed class Monitor : IDisposable
         return entry.Completion.Task;
     }
 
+    /// <summary>A one-shot timer in the loop's own epoll set (a CLOCK_MONOTONIC timerfd), disarmed until
+    /// <see cref="MonitorTimer.Change"/>: <paramref name="onFire"/> runs on the loop thread, so no thread pool (which a
+    /// sandbox keeping every CPU busy can starve) stands between the deadline and the kill. It must be short and must not
+    /// block (a kill, a post). Dispose it when done.</summary>
+    public MonitorTimer CreateTimer(Action onFire)
+    {
+        ArgumentNullException.ThrowIfNull(onFire);
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        int raw = Interop.TimerFdCreate(Interop.CLOCK_MONOTONIC, Interop.TFD_CLOEXEC | Interop.TFD_NONBLOCK);
+        if (raw < 0) throw new InvalidOperationException($"monitor: timerfd_create failed: errno {Marshal.GetLastPInvokeError()}");
+        var fd = new SafeFileHandle(raw, ownsHandle: true);
+        var entry = new TimerEntry(this, (ulong)Interlocked.Increment(ref _nextToken), fd, onFire);
+        try { Add(entry, Interop.EPOLLIN); }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+        return new MonitorTimer(entry);
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the loop thread once <paramref name="delay"/> has passed; disposing the
+    /// result cancels it.</summary>
+    public IDisposable After(TimeSpan delay, Action action)
+    {
+        MonitorTimer? timer = null;
+        timer = CreateTimer(() =>
+        {
+            try { action(); }
+            finally { timer?.Dispose(); }
+        });
+        timer.Change(delay);
+        return timer;
+    }
+
+    /// <summary>A timer of <see cref="CreateTimer"/>.</summary>
+    internal sealed class MonitorTimer : IDisposable
+    {
+        private readonly TimerEntry _entry;
+
+        internal MonitorTimer(TimerEntry entry) => _entry = entry;
+
+        /// <summary>Arms the timer to fire once after <paramref name="dueTime"/> (counted from now; at least 1 ns), or
+        /// disarms it (null). Safe from any thread; a no-op once disposed.</summary>
+        public void Change(TimeSpan? dueTime)
+        {
+            var spec = default(Interop.ITimerSpec);
+            if (dueTime is { } due)
+            {
+                long ns = Math.Max(1, due.Ticks * 100);
+                spec.ValueSeconds = ns / 1_000_000_000;
+                spec.ValueNanoseconds = ns % 1_000_000_000;
+            }
+            try { Interop.TimerFdSetTime(_entry.Handle, 0, ref spec, 0); }
+            catch (ObjectDisposedException) { }
+        }
+
+        /// <summary>Stops the timer (it never fires after this returns on the loop thread; from another thread, a firing
+        /// already under way may still finish) and closes its timerfd.</summary>
+        public void Dispose() => _entry.Owner.Remove(_entry);
+    }
+
     /// <summary>Time budget of one stack trace: past it the trace is one "(stack trace unavailable: …)" line and the
     /// verdict is reported (a violating thread is held meanwhile; a timed-out or killed sandbox is killed after its
     /// trace). A trace takes a few ms; the first parse of a large library tens of ms, many times that on a machine
@@ -221,7 +283,7 @@ internal sealed class Monitor : IDisposable
     }
 
     /// <summary>One watched fd.</summary>
-    private abstract class Entry(Monitor owner, ulong token, SafeHandle handle)
+    internal abstract class Entry(Monitor owner, ulong token, SafeHandle handle)
     {
         public Monitor Owner { get; } = owner;
         public ulong Token { get; } = token;
@@ -249,6 +311,19 @@ internal sealed class Monitor : IDisposable
         {
             if (!_fired) Completion.TrySetCanceled();
         }
+    }
+
+    /// <summary>One timerfd: reads its expiry count, then runs the action on the loop thread.</summary>
+    internal sealed class TimerEntry(Monitor owner, ulong token, SafeFileHandle handle, Action onFire) : Entry(owner, token, handle)
+    {
+        public override void OnEvents(uint events)
+        {
+            ulong expirations = 0;
+            if (Interop.EventFdRead(Handle, ref expirations, 8) != 8) return; // EAGAIN: re-armed or disarmed meanwhile
+            onFire();
+        }
+
+        public override void OnRemoved() => Handle.Dispose();
     }
 
     /// <summary>One sandbox's seccomp listener.</summary>
@@ -280,8 +355,14 @@ internal sealed class Monitor : IDisposable
                 // ENOENT: the task was killed or interrupted between poll and recv. Nothing to answer.
                 return;
             }
-            long received = Stopwatch.GetTimestamp();
             if (Volatile.Read(ref _ended) != 0) return;
+            // Learn mode's fast path: record and let the syscall run, here on the loop (no allocation, no thread hop).
+            if (notif.Arch == Interop.AUDIT_ARCH_X86_64 && (notif.Nr & Interop.X32_SYSCALL_BIT) == 0 && TryRecord(in notif))
+            {
+                Respond(notif.Id, 0, Interop.SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+                return;
+            }
+            long received = Stopwatch.GetTimestamp();
 
             var syscall = ToSyscall(in notif);
             bool traced = false;
@@ -305,6 +386,12 @@ internal sealed class Monitor : IDisposable
             // User code runs on the thread pool, never on the loop.
             ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.self.TraceAsync(s.notify, s.syscall, s.id, s.received),
                 (self: this, notify, syscall, id, received), preferLocal: false);
+        }
+
+        private unsafe bool TryRecord(in Interop.SeccompNotif notif)
+        {
+            fixed (ulong* a = notif.Args)
+                return _target.TryRecordAndAllow(notif.Nr, new ReadOnlySpan<ulong>(a, 6), (int)notif.Pid);
         }
 
         private async Task TraceAsync(Notify notify, Syscall syscall, ulong id, long received)

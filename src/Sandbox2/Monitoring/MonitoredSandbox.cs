@@ -41,6 +41,9 @@ internal sealed class MonitoredSandbox(
     public IDisposable Attach(SafeHandle listener, Monitor? monitor = null)
     {
         ArgumentNullException.ThrowIfNull(listener);
+        // Learn mode notifies every syscall: ask for synchronous wake-ups (best effort; older kernels say EINVAL).
+        if (notify is SyscallRecorder)
+            _ = Interop.SeccompNotifSetFlags(listener, Interop.SECCOMP_IOCTL_NOTIF_SET_FLAGS, Interop.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
         try
         {
             return new Attachment((monitor ?? Monitor.Shared).Register(listener, this), listener);
@@ -62,6 +65,26 @@ internal sealed class MonitoredSandbox(
     }
 
     public bool IsTraced(Syscall syscall) => policy.Evaluate(syscall, options).Kind == SyscallActionKind.Trace;
+
+    /// <summary>Per syscall number below <see cref="FastPathNumbers"/>: 0 = not looked at yet, 1 = every call is traced
+    /// (one unconditional trace rule), 2 = anything else (the usual path decides).</summary>
+    private readonly byte[] _unconditionallyTraced = new byte[FastPathNumbers];
+    private const int FastPathNumbers = 1024;
+
+    public bool TryRecordAndAllow(int nr, ReadOnlySpan<ulong> args, int pid)
+    {
+        if (notify is not SyscallRecorder recorder || (uint)nr >= FastPathNumbers) return false;
+        byte known = _unconditionallyTraced[nr];
+        if (known == 0)
+        {
+            var chain = policy.GetChain((uint)nr, options);
+            known = chain.Count == 1 && chain[0].Action.Kind == SyscallActionKind.Trace ? (byte)1 : (byte)2;
+            _unconditionallyTraced[nr] = known; // only the loop thread writes; a repeat computes the same value
+        }
+        if (known != 1) return false;
+        recorder.Record(nr, args, pid);
+        return true;
+    }
     public Notify? Notify => notify;
     public bool StackTraceOnViolation => stackTraceOnViolation;
     public CancellationToken Cancellation => cancellation;

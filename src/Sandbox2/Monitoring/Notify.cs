@@ -60,6 +60,12 @@ public class Notify
     /// <summary>The sandboxee was started (<paramref name="pid"/> = its host pid). Returning false ends the sandbox with SETUP_ERROR.</summary>
     public virtual ValueTask<bool> EventStartedAsync(int pid, CancellationToken cancellationToken) => ValueTask.FromResult(true);
 
+    /// <summary>The sandboxee was started, with the executor's end of its Comms channel (Sandbox2's
+    /// <c>EventStarted(pid, comms)</c>; null without one). In SandboxMeHere mode it runs before the handshake, while the
+    /// program runs unfiltered: it may read what the program sends before calling SandboxMeHere (the handshake begins with
+    /// the client's first handshake message, after those). The default calls <see cref="EventStartedAsync(int, CancellationToken)"/>.</summary>
+    public virtual ValueTask<bool> EventStartedAsync(int pid, Comms? comms, CancellationToken cancellationToken) => EventStartedAsync(pid, cancellationToken);
+
     /// <summary>Once, when the sandbox has ended.</summary>
     public virtual ValueTask EventFinishedAsync(SandboxResult result, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 

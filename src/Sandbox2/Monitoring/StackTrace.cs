@@ -220,7 +220,15 @@ internal static class StackTrace
     /// <summary>The host pid of the sandboxee (PID 2 of the pid namespace whose init is <paramref name="initPid"/>), or null.</summary>
     public static int? FindSandboxee(int initPid)
     {
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        // init's children first (one small read, however many processes the host runs), else a scan of /proc.
+        IEnumerable<string> candidates;
+        try
+        {
+            string children = File.ReadAllText($"/proc/{initPid}/task/{initPid}/children");
+            candidates = children.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(c => "/proc/" + c).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { candidates = Directory.EnumerateDirectories("/proc"); }
+        foreach (var dir in candidates)
         {
             if (!int.TryParse(Path.GetFileName(dir), out int pid) || pid == initPid) continue;
             try

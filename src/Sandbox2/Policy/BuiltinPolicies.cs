@@ -62,6 +62,9 @@ public static class BuiltinPolicies
         ["allow_mprotect_without_exec"] = b => b.AllowMprotectWithoutExec(),
         ["allow_system_malloc"] = b => b.AllowSystemMalloc(),
         ["allow_restartable_sequences"] = b => b.AllowRestartableSequences(),
+        // Sandbox2's Allow(MapExec): the always-on W^X guard off, so that the policy's own mmap/mprotect rules decide
+        // PROT_EXEC (what a learned policy of a dynamic program or a JIT says with USE allow_map_exec).
+        ["allow_map_exec"] = b => b.AllowMapExec(),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Applies preset <paramref name="name"/>; an unknown name throws a <see cref="PolicyException"/> listing the known ones.</summary>

@@ -157,18 +157,20 @@ public sealed class Mounts
         }
     }
 
-    /// <summary>Host path → canonical path of an existing file or directory.</summary>
+    /// <summary>Host path → canonical path of an existing file or directory, resolved by <see cref="HostPath"/>: a
+    /// symbolic link not owned by root (one a sandbox could have planted in a directory it can write) is refused, in
+    /// any component, the last one too.</summary>
     private static string ResolveOutside(string outside)
     {
         ArgumentNullException.ThrowIfNull(outside);
         if (outside.Length == 0) throw new PolicyException("host path is empty");
         if (outside.Contains('\0', StringComparison.Ordinal)) throw new PolicyException("host path contains a NUL byte");
         if (outside[0] != '/') throw new PolicyException($"host path {outside} is not absolute");
-        string real;
-        try { real = Path.GetFullPath(ResolveLinks(outside)); }
-        catch (IOException e) { throw new PolicyException($"host path {outside}: {e.Message}"); }
-        if (!File.Exists(real) && !Directory.Exists(real)) throw new PolicyException($"host path {outside} does not exist");
-        return real;
+        using var resolved = HostPath.TryOpen(outside, out string? error);
+        if (resolved is null)
+            throw new PolicyException(error is not null && error.EndsWith("No such file or directory", StringComparison.Ordinal)
+                ? $"host path {outside} does not exist ({error})" : $"host path {outside}: {error}");
+        return resolved.CanonicalPath;
     }
 
     /// <summary>Whether a bind shows its host path where it is on the host (the inside path leads to the same file), as
@@ -214,21 +216,57 @@ public sealed class Mounts
 
     /// <summary>The plan's mount operations: parents first; directories and files created as mount points;
     /// read-only binds nosuid+nodev, writable binds nosuid+nodev+noexec (Sandbox2's flags).</summary>
+    /// <remarks>Each bind source is opened here, once per sandbox, by <see cref="HostPath"/> (no planted link
+    /// followed) and must still be the canonical path the policy recorded; its identity (st_dev, st_ino) goes into the
+    /// plan and its <c>O_PATH</c> descriptor stays open (the inode cannot be reused) until the sandbox has started.
+    /// native/mounts.c opens the same path under the host root without following any symlink and binds it only if it
+    /// is that same file. Throws <see cref="PolicyException"/> naming a source that changed.</remarks>
     internal List<MountOp> ToMountOps()
     {
         var ops = new List<MountOp>();
+        try
+        {
+            AddMountOps(ops);
+        }
+        catch
+        {
+            foreach (var op in ops) op.SourceHandle?.Dispose();
+            throw;
+        }
+        return ops;
+    }
+
+    /// <summary>The bind of host path <paramref name="source"/> (canonical) at <paramref name="target"/>, pinned.</summary>
+    private static MountOp PinnedBind(string target, string source, MountFlags flags, bool directory)
+    {
+        var resolved = HostPath.TryOpen(source, out string? error)
+            ?? throw new PolicyException($"bind source {source}: {error}");
+        if (resolved.CanonicalPath != source || resolved.IsDirectory != directory)
+        {
+            resolved.Dispose();
+            throw new PolicyException($"bind source {source} changed since the policy was built (it is now {(resolved.IsDirectory ? "the directory" : "the file")} {resolved.CanonicalPath}): refused");
+        }
+        return new MountOp(MountOpKind.Bind, target, source, flags)
+        {
+            SourceIdentity = (resolved.Stat.Dev, resolved.Stat.Ino),
+            SourceHandle = resolved.Fd,
+        };
+    }
+
+    private void AddMountOps(List<MountOp> ops)
+    {
         foreach (var e in _entries.Values)
         {
             switch (e.Kind)
             {
                 case EntryKind.Directory:
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, e.Inside));
-                    ops.Add(new MountOp(MountOpKind.Bind, e.Inside, e.Outside, BindFlags(e.Writable)));
+                    ops.Add(PinnedBind(e.Inside, e.Outside!, BindFlags(e.Writable), directory: true));
                     break;
                 case EntryKind.File:
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, ParentOf(e.Inside)!));
                     ops.Add(new MountOp(MountOpKind.CreateFile, e.Inside));
-                    ops.Add(new MountOp(MountOpKind.Bind, e.Inside, e.Outside, BindFlags(e.Writable)));
+                    ops.Add(PinnedBind(e.Inside, e.Outside!, BindFlags(e.Writable), directory: false));
                     break;
                 case EntryKind.Tmpfs:
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, e.Inside));
@@ -238,11 +276,12 @@ public sealed class Mounts
                 case EntryKind.Proc:
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, e.Inside));
                     ops.Add(new MountOp(MountOpKind.Proc, e.Inside));
+                    AddProcMasks(ops, e.Inside);
                     break;
                 case EntryKind.Device: // device nodes must stay usable: no nodev
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, ParentOf(e.Inside)!));
                     ops.Add(new MountOp(MountOpKind.CreateFile, e.Inside));
-                    ops.Add(new MountOp(MountOpKind.Bind, e.Inside, e.Outside, MountFlags.NoSuid | MountFlags.NoExec));
+                    ops.Add(PinnedBind(e.Inside, e.Outside!, MountFlags.NoSuid | MountFlags.NoExec, directory: false));
                     break;
                 case EntryKind.Symlink:
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, ParentOf(e.Inside)!));
@@ -250,8 +289,38 @@ public sealed class Mounts
                     break;
             }
         }
-        return ops;
+        if (_entries.TryGetValue("/sys", out var sys) && sys.Kind == EntryKind.Directory && sys.Outside == "/sys")
+            foreach (var dir in (ReadOnlySpan<string>)["firmware", "devices/virtual/powercap"])
+                if (Directory.Exists("/sys/" + dir) && !_entries.ContainsKey("/sys/" + dir))
+                    ops.Add(MaskDirectory("/sys/" + dir));
     }
+
+    /// <summary>What a fresh procfs shows of the host and container runtimes mask (runc's and Docker's
+    /// <c>maskedPaths</c>, and more): files read as empty (<c>/dev/null</c> bound read-only over them), directories
+    /// as empty read-only tmpfs. <c>/proc/cmdline</c> (the host's boot line), <c>/proc/loadavg</c> (the host's task
+    /// count and load), <c>/proc/sys/kernel</c> (host identifiers such as <c>random/boot_id</c>, <c>hostname</c>,
+    /// <c>osrelease</c>, and tunables), interrupt counters, kernel memory and log, keys, timers and scheduler internals, ACPI, sound and SCSI.</summary>
+    internal static readonly string[] MaskedProcFiles =
+        ["cmdline", "loadavg", "interrupts", "kcore", "keys", "key-users", "latency_stats", "timer_list", "timer_stats", "sched_debug", "sysrq-trigger", "kmsg", "config.gz"];
+
+    /// <inheritdoc cref="MaskedProcFiles"/>
+    internal static readonly string[] MaskedProcDirectories = ["sys/kernel", "acpi", "asound", "scsi"];
+
+    /// <summary>Masks for the procfs at <paramref name="proc"/>: each of <see cref="MaskedProcFiles"/> and
+    /// <see cref="MaskedProcDirectories"/> that this kernel's procfs has (the host's <c>/proc</c> is the same kernel's:
+    /// a mask on a path that does not exist would fail the mount).</summary>
+    private static void AddProcMasks(List<MountOp> ops, string proc)
+    {
+        foreach (var f in MaskedProcFiles)
+            if (File.Exists("/proc/" + f))
+                ops.Add(PinnedBind(proc + "/" + f, "/dev/null", MountFlags.ReadOnly | MountFlags.NoSuid | MountFlags.NoExec, directory: false));
+        foreach (var d in MaskedProcDirectories)
+            if (Directory.Exists("/proc/" + d))
+                ops.Add(MaskDirectory(proc + "/" + d));
+    }
+
+    private static MountOp MaskDirectory(string target) =>
+        new(MountOpKind.Tmpfs, target, null, MountFlags.ReadOnly | MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec, "size=4k,nr_inodes=1,mode=0555");
 
     private static MountFlags BindFlags(bool writable) =>
         writable ? MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec : MountFlags.ReadOnly | MountFlags.NoSuid | MountFlags.NoDev;

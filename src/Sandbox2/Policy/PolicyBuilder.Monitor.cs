@@ -12,7 +12,8 @@ public sealed partial class PolicyBuilder
         return this;
     }
 
-    /// <summary>Collect the sandboxee's main-thread stack trace when the wall-time limit kills it (before the kill).</summary>
+    /// <summary>Collect the sandboxee's main-thread stack trace when the wall-time limit kills it (before the kill; at
+    /// most <see cref="Monitor.StackTraceBudget"/> later). Sandbox2's default: on.</summary>
     public PolicyBuilder CollectStacktracesOnTimeout(bool enable)
     {
         _stackTraces = _stackTraces with { OnTimeout = enable };
@@ -27,10 +28,13 @@ public sealed partial class PolicyBuilder
     }
 }
 
-/// <summary>When the monitor collects stack traces. On signal (and on exit) is not possible with a seccomp
-/// user-notification monitor, as in Sandbox2: the process is gone before the executor hears of it.</summary>
-public sealed record StackTraceOptions(bool OnViolation, bool OnTimeout = false, bool OnKill = false)
+/// <summary>When the monitor collects stack traces. On signal and on exit are not built yet: the process is gone
+/// before a seccomp user-notification monitor hears of it (Sandbox2 catches it with its ptrace monitor).</summary>
+/// <param name="OnViolation">On a policy violation (the violating thread). Default on.</param>
+/// <param name="OnTimeout">When the wall-time limit ends the sandbox (the main thread). Default on, as in Sandbox2.</param>
+/// <param name="OnKill">On <see cref="Sandbox.Kill"/> (the main thread). Default off, as in Sandbox2.</param>
+public sealed record StackTraceOptions(bool OnViolation, bool OnTimeout = true, bool OnKill = false)
 {
-    /// <summary>Stack traces on violations only (Sandbox2's default).</summary>
+    /// <summary>Sandbox2's defaults: on violation and on timeout.</summary>
     public static StackTraceOptions Default { get; } = new(OnViolation: true);
 }

@@ -73,7 +73,6 @@ public class CliCommandLineTests
     [Theory]
     [InlineData("policy", "check", "my.policy")]
     [InlineData("policy", "compile", "my.policy")]
-    [InlineData("trace", "--output", "x", "--", "/bin/true")]
     public async Task LaterCommandsSayNotBuiltYet(params string[] args)
     {
         CliOutcome r = await CliRunner.RunAsync(args);

@@ -97,6 +97,10 @@ public partial class SetupStepTests
         { (int)SetupStep.Landlock, ReasonCode.FailedPolicy, KernelFeature.Landlock },
         { (int)SetupStep.LandlockRule, ReasonCode.FailedPolicy, KernelFeature.Landlock },
         { (int)SetupStep.LandlockRestrict, ReasonCode.FailedPolicy, KernelFeature.Landlock },
+        { (int)SetupStep.BindSource, ReasonCode.FailedNamespaces, KernelFeature.Openat2 },
+        { (int)SetupStep.BindSourceChanged, ReasonCode.FailedNamespaces, KernelFeature.None },
+        { (int)SetupStep.LandlockPathChanged, ReasonCode.FailedPolicy, KernelFeature.None },
+        { (int)SetupStep.Nice, ReasonCode.FailedLimits, KernelFeature.None },
     };
 
     [Theory]

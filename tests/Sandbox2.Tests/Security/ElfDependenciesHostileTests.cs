@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using Sandbox2.Tests.Cli;
 
-namespace Sandbox2.Tests.Execution;
+namespace Sandbox2.Tests.Security;
 
 /// <summary>The program's ELF headers are untrusted input (issue 9, item 1): crafted binaries that try to choose host
 /// files for the sandbox are refused, through the library and through the CLI, and nothing blocks.</summary>

@@ -42,6 +42,11 @@
  *                                 be this file
  *   A bind source is opened under the host root (/oldroot) without following any symlink (openat2
  *   RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a component walk with O_NOFOLLOW) and mounted from that descriptor.
+ *    28 ROOT_WRITABLE u64 size   the root tmpfs stays writable (noexec, size bytes) instead of read-only
+ *    29 SPEC_ALLOW  (empty)       install the filter with SECCOMP_FILTER_FLAG_SPEC_ALLOW
+ *    30 LANDLOCK_PROGRAM u64 rights   a Landlock rule on the program's own fd (the program is not mounted)
+ *    31 SHARED_NETNS (empty)      clone inside the forkserver's one empty network namespace (made at the first
+ *                                 such request; needs CAP_SYS_ADMIN), the clone flags carry no CLONE_NEWNET
  *   Without CLONE_NEWUSER the IDS are taken by init itself (no-namespaces isolation: setresgid/setresuid).
  *   SCM_RIGHTS: [0] program (O_PATH), [1] status channel (SEQPACKET), [2..] sources of the FD records, then one fd
  *   per CGROUP record.
@@ -85,6 +90,23 @@ static int write_file(int pid, const char *name, const char *text)
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+/* UseForkServerSharedNetNs: the forkserver's one extra network namespace, made on first use (unshare, then back to its
+ * own), entered around the clone of each sandbox that asks for it so that the sandbox is born in it. */
+static int own_netns = -1, shared_netns = -1;
+
+static int enter_shared_netns(void)
+{
+    if (own_netns < 0 && (own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) return -1;
+    if (shared_netns < 0) {
+        if (syscall(SYS_unshare, CLONE_NEWNET) < 0) return -1;
+        shared_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        int e = errno;
+        if (syscall(SYS_setns, own_netns, CLONE_NEWNET) < 0) _exit(1); /* cannot happen: it was just left; never serve from a wrong one */
+        if (shared_netns < 0) { errno = e; return -1; }
+    }
+    return (int)syscall(SYS_setns, shared_netns, CLONE_NEWNET);
+}
+
 static void spawn(int sigfd)
 {
     int sync[2];
@@ -92,7 +114,15 @@ static void spawn(int sigfd)
     if (pipe2(sync, O_CLOEXEC) < 0) return reply(errno, 0, ST_PIPE, "", -1);
     int pidfd = -1;
     int into = cgroup_clone_fd();
+    if (P.shared_netns && enter_shared_netns() < 0) {
+        int e = errno;
+        close(sync[0]);
+        close(sync[1]);
+        return reply(e, 0, ST_SHARED_NETNS, "", -1);
+    }
     long pid = clone_pidfd(P.clone_flags, &pidfd, into);
+    /* The forkserver (only: init stays where it was born) goes back at once; it never serves a request from the shared one. */
+    if (pid != 0 && P.shared_netns && syscall(SYS_setns, own_netns, CLONE_NEWNET) < 0) _exit(1);
     if (pid < 0) {
         int e = errno;
         close(sync[0]);

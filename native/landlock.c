@@ -33,6 +33,10 @@ void apply_landlock(void)
         close(fd);
     }
     close(root);
+    if (P.ll_program) { /* the program is executed from its fd and not mounted: the rule is on that fd's file */
+        struct path_beneath_attr pb = { P.ll_program, prog_fd };
+        if (syscall(SYS_landlock_add_rule, rs, RULE_PATH_BENEATH, &pb, 0) < 0) fail(errno, ST_LANDLOCK_RULE, "the program (its descriptor)", NULL, NULL);
+    }
     CHECK(syscall(SYS_landlock_restrict_self, rs, 0), ST_LANDLOCK_RESTRICT, "");
     close(rs);
 }

@@ -127,7 +127,10 @@ void build_root(void)
     CHECK(mkdir("oldroot", 0755), ST_SCRATCH, "mkdir oldroot");
     CHECK(syscall(SYS_pivot_root, ".", "oldroot"), ST_PIVOT_SCRATCH, "");
     CHECK(chdir("/"), ST_SCRATCH, "chdir /");
-    CHECK(mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), ST_ROOT_TMPFS, "/newroot");
+    char root_opts[64];
+    snprintf(root_opts, sizeof root_opts, P.root_size ? "mode=0755,size=%llu" : "mode=0755", (unsigned long long)P.root_size);
+    unsigned long root_flags = MS_NOSUID | MS_NODEV | (P.root_size ? MS_NOEXEC : 0); /* a writable root is noexec, like writable binds */
+    CHECK(mount("tmpfs", "/newroot", "tmpfs", root_flags, root_opts), ST_ROOT_TMPFS, "/newroot");
     CHECK(newroot_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC), ST_ROOT_TMPFS, "open /newroot");
     CHECK(oldroot_fd = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC), ST_SCRATCH, "open /oldroot");
     for (int i = 0; i < P.nmounts; i++) do_mount_op(&P.mounts[i]);
@@ -143,6 +146,6 @@ void build_root(void)
     CHECK(umount2(".", MNT_DETACH), ST_PIVOT_ROOT, "detach scratch root");
     CHECK(chdir("/"), ST_PIVOT_ROOT, "chdir /");
     close(old);
-    setattr(AT_FDCWD, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, ST_REMOUNT_RO, "/");
+    if (!P.root_size) setattr(AT_FDCWD, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, ST_REMOUNT_RO, "/");
     umask(saved_umask);
 }

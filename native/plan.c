@@ -110,11 +110,17 @@ const char *parse(size_t len)
             if (P.cgroup_mode[P.ncgroups] != CG_INTO && P.cgroup_mode[P.ncgroups] != CG_PROCS) return "bad CGROUP mode";
             P.ncgroups++;
             break;
+        case T_ROOT_WRITABLE: if (n != 8) return "bad ROOT_WRITABLE"; memcpy(&P.root_size, v, 8); if (!P.root_size) return "ROOT_WRITABLE size 0"; break;
+        case T_SPEC_ALLOW: if (n != 0) return "bad SPEC_ALLOW"; P.spec_allow = 1; break;
+        case T_LANDLOCK_PROGRAM: if (n != 8) return "bad LANDLOCK_PROGRAM"; memcpy(&P.ll_program, v, 8); break;
+        case T_SHARED_NETNS: if (n != 0) return "bad SHARED_NETNS"; P.shared_netns = 1; break;
         default: return "unknown record tag";
         }
     }
     if (nrecv_fds != 2 + fdi + P.ncgroups) return "fd count does not match FD records";
     if (P.nargv == 0) return "no argv";
+    if (P.shared_netns && (P.clone_flags & CLONE_NEWNET)) return "SHARED_NETNS with CLONE_NEWNET";
+    if (P.ll_program && !P.landlock) return "LANDLOCK_PROGRAM without LANDLOCK";
     P.argv[P.nargv] = NULL;
     P.envp[P.nenvp] = NULL;
     return NULL;

@@ -47,7 +47,12 @@
 #define MAX_CGROUPS 8
 
 enum { T_CLONE = 1, T_IDS, T_HOSTNAME, T_LOOPBACK, T_MOUNT, T_RLIMIT, T_CWD, T_ARG, T_ENV, T_FD, T_BPF, T_NONCE, T_OPTIONS,
-       T_LANDLOCK, T_LANDLOCK_PATH, T_CGROUP, T_BIND_ID = 20, T_LANDLOCK_ID = 21, T_NICE = 32 };
+       T_LANDLOCK, T_LANDLOCK_PATH, T_CGROUP, T_BIND_ID = 20, T_LANDLOCK_ID = 21,
+       /* 28-31: parity with Sandbox2's policy and namespace switches */
+       T_ROOT_WRITABLE = 28, T_SPEC_ALLOW = 29, T_LANDLOCK_PROGRAM = 30, T_SHARED_NETNS = 31,
+       /* 32-35: the sandboxee's scheduling */
+       T_NICE = 32 };
+
 enum { CG_INTO = 1, CG_PROCS = 2 }; /* CGROUP record modes: clone3 CLONE_INTO_CGROUP fd, or a cgroup.procs fd */
 enum { M_MKDIR, M_FILE, M_BIND, M_TMPFS, M_PROC, M_SYMLINK };
 enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3 };
@@ -64,6 +69,7 @@ enum step {
     ST_CHDIR = 57, ST_CAPS = 58, ST_NO_NEW_PRIVS = 59, ST_SECCOMP = 60, ST_SECCOMP_LISTENER = 61, ST_SEND_LISTENER = 62,
     ST_EXEC = 63, ST_LANDLOCK = 64, ST_LANDLOCK_RULE = 65, ST_LANDLOCK_RESTRICT = 66,
     ST_BIND_SOURCE = 70, ST_BIND_SOURCE_CHANGED = 71, ST_LANDLOCK_PATH_CHANGED = 72,
+    ST_SHARED_NETNS = 78,
     ST_NICE = 82,
 };
 #define OPT_LISTENER 1u
@@ -90,6 +96,10 @@ struct plan {
     uint64_t ll_fs, ll_net, ll_scoped;
     struct landlock_path ll_paths[MAX_MOUNTS + 1]; int nll_paths; /* one per mount, and the root */
     uint32_t cgroup_mode[MAX_CGROUPS]; int ncgroups;
+    uint64_t root_size;   /* T_ROOT_WRITABLE: the root tmpfs stays writable (noexec, this size); 0 = remounted read-only */
+    int spec_allow;       /* T_SPEC_ALLOW: the filter is installed with SECCOMP_FILTER_FLAG_SPEC_ALLOW */
+    uint64_t ll_program;  /* T_LANDLOCK_PROGRAM: a Landlock rule with these rights on the program's fd (it is not mounted) */
+    int shared_netns;     /* T_SHARED_NETNS: clone inside the forkserver's one shared, empty network namespace */
     int have_nice, nice; /* a NICE record: the sandboxee's niceness (setpriority before exec) */
 };
 extern struct plan P;

@@ -78,9 +78,10 @@ void __attribute__((noreturn)) sandboxee(pid_t init_pid)
     if ((P.options & OPT_FILTER) && P.nbpf) {
         struct sock_fprog prog = { P.nbpf, bpf };
         unsigned flags = (P.options & OPT_LISTENER) ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+        if (P.spec_allow) flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
         long lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-        CHECK(lfd, flags ? ST_SECCOMP_LISTENER : ST_SECCOMP, "");
-        if (flags) {
+        CHECK(lfd, (P.options & OPT_LISTENER) ? ST_SECCOMP_LISTENER : ST_SECCOMP, P.spec_allow ? "SPEC_ALLOW" : "");
+        if (P.options & OPT_LISTENER) {
             uint32_t type = S_LISTENER;
             CHECK(send_status(&type, sizeof type, (int)lfd), ST_SEND_LISTENER, "");
         }

@@ -15,7 +15,7 @@ dotnet build "$HERE/PolicyBench" -c Release -v q -nologo >/dev/null
 BENCH=$ROOT/artifacts/bin/PolicyBench/release/PolicyBench
 "$BENCH" compile 300
 "$BENCH" filters "$OUT"
-MODES="bare:none:110 allow:allow:110 tree-getppid:tree:110 tree-getpid0:tree:39 linear-getppid:linear:110 linear-getpid0:linear:39"
+MODES="bare:none:110 allow:allow:110 tree-getppid:tree:110 tree-getpid0:tree:39 linear-getppid:linear:110 linear-getpid0:linear:39 docker-getppid:docker:110 docker-personality0:docker:135"
 for stack in 1 10; do
   : > "$OUT/results-$stack.txt"
   r=0

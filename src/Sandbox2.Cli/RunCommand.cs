@@ -13,7 +13,7 @@ internal static class RunCommand
     /// <summary>PATH inside the sandbox unless <c>--env PATH=...</c> says otherwise.</summary>
     internal const string DefaultPath = Executor.DefaultPath;
 
-    private static readonly Option<string> PolicyFile = new("--policy") { Description = "Policy file in the policy language (not built yet)", HelpName = "FILE" };
+    private static readonly Option<string> PolicyFile = new("--policy") { Description = "The seccomp policy: a built-in one (@default, @subprocess, @dotnet, @docker), an OCI/Docker seccomp profile (.json) or a file in the policy language [default: @default]", HelpName = "FILE|@NAME" };
     private static readonly Option<string[]> AllowConnect = new("--allow-connect") { Description = "With --network proxy: an endpoint the program may connect to (not built yet)", HelpName = "HOST:PORT" };
     private static readonly Option<string[]> Allow = Repeatable("--allow", "NAME[,NAME...]", "Also allow these syscalls (repeatable)");
     private static readonly Option<string[]> RoBind = Repeatable("--ro-bind", "SRC[:DST]", "Bind a host path read-only (repeatable)");
@@ -200,7 +200,7 @@ internal static class RunCommand
 
     private static void RejectNotBuilt(ParseResult parsed)
     {
-        foreach (Option option in new Option[] { PolicyFile, AllowConnect })
+        foreach (Option option in new Option[] { AllowConnect })
         {
             if (parsed.GetResult(option) is { Implicit: false })
                 throw CommandLineException.NotBuiltYet(option.Name);
@@ -209,7 +209,7 @@ internal static class RunCommand
 
     private static Policy BuildPolicy(ParseResult parsed, string? hostPath, NetworkMode network, Shebang? script, TraceCommand.Learning? learning)
     {
-        PolicyBuilder builder = learning is null ? BuiltinPolicies.CreateDefault() : new PolicyBuilder();
+        PolicyBuilder builder = learning is null ? LoadPolicy(parsed.GetValue(PolicyFile)) : new PolicyBuilder();
         Apply("--allow", () =>
         {
             foreach (string list in parsed.GetValue(Allow) ?? [])
@@ -267,6 +267,39 @@ internal static class RunCommand
         Policy? policy = null;
         Apply("policy", () => policy = learning is null ? builder.Build() : SyscallRecorder.CreateTracingPolicy(builder));
         return policy!;
+    }
+
+    /// <summary>The <c>--policy</c> option: <c>@NAME</c>, an OCI profile (<c>.json</c>) or a policy-language file (through
+    /// <see cref="PolicyFiles.Load"/>); none means <c>@default</c>. What an import changed is printed as warnings on stderr.</summary>
+    private static PolicyBuilder LoadPolicy(string? spec)
+    {
+        if (spec is null) return BuiltinPolicies.CreateDefault();
+        if (spec.Length == 0) throw new CommandLineException("--policy: empty policy name");
+        PolicyFileKind kind;
+        try
+        {
+            kind = PolicyFiles.GetKind(spec);
+        }
+        catch (PolicyException e)
+        {
+            throw new CommandLineException($"--policy: {ResultJson.OneLine(e.Message)}", e);
+        }
+        if (kind == PolicyFileKind.PolicyLanguage)
+            throw CommandLineException.NotBuiltYet($"--policy {spec} (the policy language; @NAME and .json profiles are built)");
+        var warnings = new List<string>();
+        PolicyBuilder? builder = null;
+        try
+        {
+            builder = PolicyFiles.Load(spec, warnings);
+        }
+        catch (PolicyException e)
+        {
+            // The message names the file (and line:column where known).
+            throw new CommandLineException(ResultJson.OneLine(e.Message), e);
+        }
+        foreach (string w in warnings)
+            global::Sandbox2.Cli.Program.Error($"warning: {ResultJson.OneLine(w)}");
+        return builder;
     }
 
     /// <summary>Adds <c>--ro-bind</c>/<c>--bind SRC[:DST]</c>. Returns whether it mounts something on /tmp.</summary>

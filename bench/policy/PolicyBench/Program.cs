@@ -1,7 +1,8 @@
 // PolicyBench compile [N]        : compile time of a 300-rule policy (median/min/max of N runs, after warm-up)
 // PolicyBench filters DIR         : writes DIR/tree.bpf (our compiler, ~100-syscall policy), DIR/linear.bpf
 //                                   (the same rules as a linear chain, getppid/getpid last, misses fall through)
-//                                   and DIR/allow.bpf (a lone "ret ALLOW" after the arch check)
+//                                   , DIR/allow.bpf (a lone "ret ALLOW" after the arch check) and DIR/docker.bpf
+//                                   (the built-in @docker policy: Docker's default profile, as the sandbox installs it)
 using System.Diagnostics;
 using Sandbox2;
 using Sandbox2.Bpf;
@@ -117,5 +118,9 @@ static void Filters(string dir)
         BpfInstruction.Return(SeccompReturn.KillProcess),
         BpfInstruction.Return(SeccompReturn.Allow)]);
     File.WriteAllBytes(Path.Combine(dir, "allow.bpf"), allow.ToBytes());
-    Console.WriteLine($"tree.bpf {tree.Length} insns, linear.bpf {linear.Length} insns, allow.bpf {allow.Length} insns, {policy.Rules.Count} rules");
+    var docker = BuiltinPolicies.Create("@docker").Build().Compile(new PolicyCompileOptions());
+    File.WriteAllBytes(Path.Combine(dir, "docker.bpf"), docker.ToBytes());
+    File.WriteAllText(Path.Combine(dir, "docker.txt"), docker.Disassemble());
+    Console.WriteLine($"tree.bpf {tree.Length} insns, linear.bpf {linear.Length} insns, allow.bpf {allow.Length} insns, {policy.Rules.Count} rules; "
+        + $"docker.bpf {docker.Length} insns, {SeccompActionCache.CachedSyscalls(docker).Count} syscalls in the kernel's action cache");
 }

@@ -51,15 +51,23 @@ internal sealed class BpfCompiler
             if (ranges.Count > 0 && ranges[^1].Key == key) return;
             ranges.Add(new Range(low, key, chain));
         }
-        var defaultChain = new List<(ArgCondition?, SyscallAction)> { (null, policy.DefaultAction) };
-        uint next = 0;
+        List<(ArgCondition?, SyscallAction)> DefaultChain(ulong nr) => [(null, policy.DefaultFor((uint)nr))];
+        // A gap [from, to) between special numbers: the default action, split where DefaultAbove starts.
+        void AddGap(ulong from, ulong to)
+        {
+            if (from >= to) return;
+            Add((uint)from, DefaultChain(from));
+            if (policy.DefaultAbove is { } above && from <= (ulong)above.Highest && (ulong)above.Highest + 1 < to)
+                Add((uint)above.Highest + 1, DefaultChain((ulong)above.Highest + 1));
+        }
+        ulong next = 0;
         foreach (uint nr in policy.GetSpecialNumbers())
         {
-            if (nr > next) Add(next, defaultChain);
+            AddGap(next, nr);
             Add(nr, policy.GetChain(nr, options));
-            next = nr + 1;
+            next = (ulong)nr + 1;
         }
-        if (next != 0) Add(next, defaultChain);
+        AddGap(next, 1UL << 32);
         return ranges;
     }
 

@@ -111,15 +111,14 @@ public sealed class Executor
             ? new PolicyCompileOptions(MonitorAttached: true, CommsFd: layout.CommsFd)
             : new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
         if (meHere) ClientHandshake.CheckPolicy(policy, options);
+        if (meHere && policy.AllowsSpeculation)
+            throw new PolicyException("AllowSeccompSpeculation() needs EnableSandboxBeforeExec = true: in SandboxMeHere mode the client installs the filter, and its handshake has no speculation flag yet");
         byte[] bpf = meHere ? policy.Compile(options).ToBytes() : CompiledPolicyCache.Compile(policy, nonce);
 
         var (outsideUid, outsideGid) = OutsideIds();
         var ns = policy.Namespace;
         bool noNamespaces = ns.Isolation == IsolationLevel.NoNamespaces;
         int landlockAbi = ns.Landlock == LandlockMode.Off ? 0 : Landlock.Abi;
-        // A program given as an open descriptor has no path a Landlock rule could grant execution of: inside the
-        // namespaces the second wall is left out for it unless the policy requires Landlock (then exec is refused).
-        if (ProgramFd is not null && !noNamespaces && ns.Landlock != LandlockMode.Required) landlockAbi = 0;
         if (landlockAbi == 0 && ns.Landlock == LandlockMode.Required)
         {
             int errno = Math.Max(1, -Interop.LandlockAbiVersion());
@@ -154,15 +153,9 @@ public sealed class Executor
         {
             var (path, error) = Resolve(ProgramPath);
             if (error is not null) return (null, error);
+            // As Sandbox2: the program is executed from this descriptor (execveat) and is not mounted; it is in the
+            // sandbox's root only where the policy mounts it (/proc/self/exe works either way).
             programFd = Interop.OpenPath(path!);
-            try
-            {
-                if (!mounts.Covers(path!, path!)) mounts.AddFileAt(path!, path!);
-            }
-            catch (PolicyException)
-            {
-                // The program's path is taken by another mount: it still runs (from its fd).
-            }
         }
 
         // Without namespaces the /tmp tmpfs is a private directory (removed when the sandbox ends) and the program learns it
@@ -180,11 +173,18 @@ public sealed class Executor
         }
         _ = Limits.ToRlimitOps(); // a bad limit throws before anything is made
         // Each bind source opened once, here (no planted symlink followed), and pinned until the sandbox has started.
-        var mountOps = mounts.ToMountOps();
+        List<MountOp> mountOps;
+        try { mountOps = mounts.ToMountOps(); }
+        catch (Mounts.MountSourceException e)
+        {
+            if (ProgramFd is null) programFd.Dispose(); // ours (opened above); a caller's stays the caller's
+            if (privateTmp is not null) Directory.Delete(privateTmp);
+            return (null, SandboxOutcome.FromFailure(new SetupFailure(e.What, 0, ReasonCode.FailedNamespaces, KernelFeature.None, SetupStep.BindSource)));
+        }
         var identities = new Dictionary<string, (ulong Dev, ulong Ino)>(StringComparer.Ordinal);
         foreach (var op in mountOps)
             if (op is { Kind: MountOpKind.Bind, Source: { } source, SourceIdentity: { } identity }) identities[source] = identity;
-        var landlock = landlockAbi > 0 ? Landlock.For(mounts, landlockAbi, insidePaths: !noNamespaces, ns.Network, privateTmp, identities) : null;
+        var landlock = landlockAbi > 0 ? Landlock.For(mounts, landlockAbi, insidePaths: !noNamespaces, ns.Network, privateTmp, identities, ns.RootWritable) : null;
 
         // Last, so that nothing above can fail with a cgroup or pipes left behind (the sandbox disposes them).
         var output = Limits.OutputSize is { } cap ? OutputLimit.Create(cap, fds[1].Source, fds[2].Source) : null;
@@ -221,6 +221,11 @@ public sealed class Executor
             SandboxBeforeExec = !meHere,
             Cgroups = cgroup?.Placements ?? [],
             UnshareCgroupNamespace = cgroup?.UnshareNamespaceAfterPlacement ?? false,
+            WritableRootSize = ns.RootWritable ? ns.RootSizeBytes : 0,
+            SpeculationAllowed = policy.AllowsSpeculation,
+            // The program is not mounted: Landlock grants executing (and reading, for ld.so) its file through its fd.
+            LandlockProgramAccess = landlock is null ? 0 : Landlock.ProgramAccess(landlock.Abi),
+            SharedNetworkNamespace = ns.Network == NetworkMode.ForkServerShared,
         };
         var isolation = new SandboxIsolation { Level = ns.Isolation, LandlockAbi = landlock?.Abi };
         return (new ExecutionPlan(plan, options, meHere ? bpf : null) { Isolation = isolation, PrivateDirectory = privateTmp, Cgroup = cgroup, Output = output }, null);

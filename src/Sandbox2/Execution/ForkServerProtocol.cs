@@ -42,6 +42,7 @@ internal static class ForkServerProtocol
     {
         CloneFlags = 1, Ids, Hostname, Loopback, Mount, Rlimit, Cwd, Arg, Env, Fd, Bpf, Nonce, Options, Landlock, LandlockPath, Cgroup,
         BindIdentity = 20, LandlockIdentity = 21,
+        RootWritable = 28, SpecAllow = 29, LandlockProgram = 30, SharedNetNs = 31,
         Nice = 32,
     }
 
@@ -147,6 +148,18 @@ internal static class ForkServerProtocol
                 w.Record(Tag.LandlockPath, 8 + p.Length).U64(r.Access).Bytes(p);
                 if (r.Identity is { } id) w.Record(Tag.LandlockIdentity, 16).U64(id.Dev).U64(id.Ino);
             }
+        }
+        if (plan.WritableRootSize != 0) w.Record(Tag.RootWritable, 8).U64(plan.WritableRootSize);
+        if (plan.SpeculationAllowed) w.Record(Tag.SpecAllow, 0);
+        if (plan.LandlockProgramAccess != 0)
+        {
+            if (plan.Landlock is null) throw new ArgumentException("a Landlock rule for the program needs a Landlock ruleset", nameof(plan));
+            w.Record(Tag.LandlockProgram, 8).U64(plan.LandlockProgramAccess);
+        }
+        if (plan.SharedNetworkNamespace)
+        {
+            if (plan.Namespaces.HasFlag(PlanNamespaces.Net)) throw new ArgumentException("the shared network namespace replaces a new one: the plan must not ask for both", nameof(plan));
+            w.Record(Tag.SharedNetNs, 0);
         }
         if (w.Length > MaxRequestBytes) throw new ArgumentException($"plan is {w.Length} bytes; at most {MaxRequestBytes}", nameof(plan));
         return w.ToArray();

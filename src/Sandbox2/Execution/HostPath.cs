@@ -34,18 +34,31 @@ internal static class HostPath
     /// (lexically, before the walk); a ".." inside a followed root-owned link goes to the parent of the real directory
     /// reached so far. Returns null and a reason (naming the component) when a component is missing, not a directory,
     /// or a symbolic link not owned by root.</summary>
-    public static Resolved? TryOpen(string path, out string? error)
+    public static Resolved? TryOpen(string path, out string? error) => TryOpen(path, out error, out _);
+
+    /// <inheritdoc cref="TryOpen(string, out string?)"/>
+    /// <param name="errno">The errno of the failed call (ELOOP for a refused link, 0 for success). An exhausted
+    /// resource (EMFILE, ENFILE, ENOMEM) is a <see cref="ResourceExhaustedException"/>, not an error.</param>
+    public static Resolved? TryOpen(string path, out string? error, out int errno)
     {
         ArgumentNullException.ThrowIfNull(path);
         error = null;
-        if (path.Length == 0 || path[0] != '/') { error = $"{path} is not an absolute path"; return null; }
-        if (path.Contains('\0', StringComparison.Ordinal)) { error = "the path contains a NUL byte"; return null; }
+        errno = 0;
+        int lastErrno = 0;
+        string LastError()
+        {
+            lastErrno = Marshal.GetLastPInvokeError();
+            if (HostResources.IsExhaustion(lastErrno) && lastErrno != 11) throw new ResourceExhaustedException(HostResources.Exhausted($"opening {path}", lastErrno));
+            return Marshal.GetPInvokeErrorMessage(lastErrno);
+        }
+        if (path.Length == 0 || path[0] != '/') { error = $"{path} is not an absolute path"; errno = 22; return null; }
+        if (path.Contains('\0', StringComparison.Ordinal)) { error = "the path contains a NUL byte"; errno = 22; return null; }
         var pending = new Stack<string>(Path.GetFullPath(path).Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse());
         var canonical = new List<string>();
         var followed = new List<string>();
         SafeFdHandle dir = OpenRoot();
         Interop.Stat st = default;
-        if (Interop.FStat(dir, out st) != 0) { dir.Dispose(); error = "fstat /: " + LastError(); return null; }
+        if (Interop.FStat(dir, out st) != 0) { dir.Dispose(); error = "fstat /: " + LastError(); return Failed(out errno, lastErrno); }
         int hops = 0;
         try
         {
@@ -58,28 +71,28 @@ internal static class HostPath
                 {
                     if (canonical.Count == 0) continue; // "/.." is "/"
                     int up = Interop.OpenAt(dir, "..", Interop.O_PATH | Interop.O_DIRECTORY | Interop.O_CLOEXEC, 0);
-                    if (up < 0) { error = $"{shown}: {LastError()}"; return null; }
+                    if (up < 0) { error = $"{shown}: {LastError()}"; return Failed(out errno, lastErrno); }
                     Replace(ref dir, up);
                     canonical.RemoveAt(canonical.Count - 1);
-                    if (Interop.FStat(dir, out st) != 0) { error = $"{shown}: fstat: {LastError()}"; return null; }
+                    if (Interop.FStat(dir, out st) != 0) { error = $"{shown}: fstat: {LastError()}"; return Failed(out errno, lastErrno); }
                     continue;
                 }
                 int fd = Interop.OpenAt(dir, part, Interop.O_PATH | Interop.O_NOFOLLOW | Interop.O_CLOEXEC, 0);
-                if (fd < 0) { error = $"{shown}: {LastError()}"; return null; }
+                if (fd < 0) { error = $"{shown}: {LastError()}"; return Failed(out errno, lastErrno); }
                 var next = new SafeFdHandle(fd);
-                if (Interop.FStat(next, out var nst) != 0) { next.Dispose(); error = $"{shown}: fstat: {LastError()}"; return null; }
+                if (Interop.FStat(next, out var nst) != 0) { next.Dispose(); error = $"{shown}: fstat: {LastError()}"; return Failed(out errno, lastErrno); }
                 if ((nst.Mode & Interop.S_IFMT) == Interop.S_IFLNK)
                 {
                     string? target = ReadLink(next);
                     next.Dispose();
-                    if (target is null) { error = $"{shown}: readlink: {LastError()}"; return null; }
+                    if (target is null) { error = $"{shown}: readlink: {LastError()}"; return Failed(out errno, lastErrno); }
                     if (nst.Uid != 0)
                     {
                         error = $"{shown} is a symbolic link owned by uid {nst.Uid.ToString(CultureInfo.InvariantCulture)} (-> {target}): "
                             + "not followed, a sandbox could have planted it (only root's links are followed); name the real path";
-                        return null;
+                        return Failed(out errno, lastErrno);
                     }
-                    if (++hops > MaxLinks) { error = $"{path}: more than {MaxLinks} symbolic links"; return null; }
+                    if (++hops > MaxLinks) { error = $"{path}: more than {MaxLinks} symbolic links"; return Failed(out errno, lastErrno); }
                     followed.Add($"{shown} -> {target}");
                     if (target.StartsWith('/'))
                     {
@@ -93,6 +106,7 @@ internal static class HostPath
                 {
                     next.Dispose();
                     error = $"{shown}: not a directory";
+                    errno = 20; // ENOTDIR
                     return null;
                 }
                 dir.Dispose();
@@ -111,11 +125,20 @@ internal static class HostPath
     public static Resolved Open(string path, string what)
         => TryOpen(path, out string? error) ?? throw new PolicyException($"{what} {path}: {error}");
 
+    /// <summary>A failed walk: its errno (ELOOP for a refused link).</summary>
+    private static Resolved? Failed(out int errno, int lastErrno)
+    {
+        errno = lastErrno != 0 ? lastErrno : 40;
+        return null;
+    }
+
     private static SafeFdHandle OpenRoot()
     {
         int fd = Interop.Open("/", Interop.O_PATH | Interop.O_DIRECTORY | Interop.O_CLOEXEC, 0);
-        if (fd < 0) throw new IOException("cannot open /: " + LastError());
-        return new SafeFdHandle(fd);
+        if (fd >= 0) return new SafeFdHandle(fd);
+        int errno = Marshal.GetLastPInvokeError();
+        if (HostResources.IsExhaustion(errno)) throw new ResourceExhaustedException(HostResources.Exhausted("opening /", errno));
+        throw new IOException("cannot open /: " + Marshal.GetPInvokeErrorMessage(errno));
     }
 
     private static void Replace(ref SafeFdHandle dir, int fd)
@@ -138,6 +161,4 @@ internal static class HostPath
         if (n < 0 || n >= buffer.Length) return null;
         return Encoding.UTF8.GetString(buffer[..(int)n]);
     }
-
-    private static string LastError() => Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
 }

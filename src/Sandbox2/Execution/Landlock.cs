@@ -44,6 +44,10 @@ internal static class Landlock
     internal static ulong HandledFs(int abi) =>
         abi <= 0 ? 0 : (0x1FFFUL) | (abi >= 2 ? Refer : 0) | (abi >= 3 ? Truncate : 0) | (abi >= 5 ? IoctlDev : 0);
 
+    /// <summary>The rights on the program's own file (executed from its descriptor, not mounted): execute, and read for
+    /// ld.so and /proc/self/exe.</summary>
+    internal static ulong ProgramAccess(int abi) => (Execute | ReadFile) & HandledFs(abi);
+
     /// <summary>The rules for <paramref name="mounts"/> at ABI <paramref name="abi"/>.</summary>
     /// <param name="mounts">The sandbox's mounts (with its program added).</param>
     /// <param name="abi">The ABI to use (1 or more).</param>
@@ -53,15 +57,17 @@ internal static class Landlock
     /// <param name="privateTmp">No namespaces: the private directory that stands for the <c>/tmp</c> tmpfs.</param>
     /// <param name="identities">No namespaces: the identity of each bind source (by host path) as the executor opened
     /// it (<see cref="MountOp.SourceIdentity"/>), checked again where the rule is added.</param>
+    /// <param name="rootWritable">SetRootWritable: the root may be written (not executed) too.</param>
     public static LandlockPlan For(Mounts mounts, int abi, bool insidePaths, NetworkMode network, string? privateTmp = null,
-        IReadOnlyDictionary<string, (ulong Dev, ulong Ino)>? identities = null)
+        IReadOnlyDictionary<string, (ulong Dev, ulong Ino)>? identities = null, bool rootWritable = false)
     {
         ulong fs = HandledFs(abi);
         const ulong fileRights = Execute | WriteFile | ReadFile | Truncate | IoctlDev;
         const ulong readOnly = Execute | ReadFile | ReadDir;
         const ulong readWrite = WriteFile | ReadFile | ReadDir | RemoveDir | RemoveFile | MakeDir | MakeReg | MakeSock | MakeFifo | MakeSym | Refer | Truncate;
         var rules = new List<LandlockRule>();
-        if (insidePaths) rules.Add(new(ReadDir & fs, "/")); // the root is an empty read-only tmpfs holding only mount points
+        // The root is an empty tmpfs holding only mount points: read-only, or writable (noexec) with SetRootWritable.
+        if (insidePaths) rules.Add(new((rootWritable ? readWrite : ReadDir) & fs, "/"));
         foreach (var e in mounts.Entries)
         {
             string path = insidePaths ? e.Inside : e.Outside ?? e.Inside;
@@ -78,7 +84,7 @@ internal static class Landlock
             access &= fs & (isFile ? fileRights : ulong.MaxValue);
             if (access != 0) rules.Add(new(access, path, !insidePaths && identities is not null && identities.TryGetValue(path, out var id) ? id : null));
         }
-        ulong net = abi >= 4 && network == NetworkMode.None ? BindTcp | ConnectTcp : 0;
+        ulong net = abi >= 4 && network is NetworkMode.None or NetworkMode.ForkServerShared ? BindTcp | ConnectTcp : 0;
         ulong scoped = abi >= 6 ? ScopeAbstractUnixSocket | ScopeSignal : 0;
         return new LandlockPlan(abi, fs, net, scoped, rules);
     }

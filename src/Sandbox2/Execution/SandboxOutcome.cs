@@ -124,7 +124,7 @@ internal sealed class SandboxOutcome
         string hint = failure.FeatureMissing ? KernelFeatures.MissingHint(failure.Feature)
             : failure.Step == SetupStep.Exec && failure.Errno == 2 // ENOENT
             ? " (is its ELF interpreter mounted in the sandbox?)"
-            : failure.Step == SetupStep.Bind && failure.Errno == 13 // EACCES
+            : failure.Step is SetupStep.Bind or SetupStep.BindSource && failure.Errno == 13 // EACCES
             ? FormattableString.Invariant($" (the sandbox's mounts are made as host uid {Executor.OutsideIds().Uid}: it must be able to reach the source)")
             : "";
         return new SandboxResult(SandboxStatus.SetupError, $"setup failed: {failure.What}{why}{hint}", failure.Code)

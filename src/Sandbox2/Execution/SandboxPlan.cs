@@ -109,4 +109,13 @@ internal sealed class SandboxPlan
     /// <summary>init unshares its cgroup namespace once placed (v1, where it is placed after clone; then the clone
     /// flags carry no CLONE_NEWCGROUP).</summary>
     public bool UnshareCgroupNamespace { get; init; }
+    /// <summary>Non-zero: the root tmpfs stays writable (noexec, of this many bytes) instead of being remounted read-only.</summary>
+    public ulong WritableRootSize { get; init; }
+    /// <summary>Install the filter with SECCOMP_FILTER_FLAG_SPEC_ALLOW (Allow(SeccompSpeculation)).</summary>
+    public bool SpeculationAllowed { get; init; }
+    /// <summary>Non-zero (with <see cref="Landlock"/>): a Landlock rule with these rights on <see cref="ProgramFd"/>'s file,
+    /// which is executed from its descriptor and not mounted.</summary>
+    public ulong LandlockProgramAccess { get; init; }
+    /// <summary>Clone the sandbox inside the forkserver's one shared network namespace (no CLONE_NEWNET then).</summary>
+    public bool SharedNetworkNamespace { get; init; }
 }

@@ -20,6 +20,8 @@ internal enum SetupStep
     Exec = 63, Landlock = 64, LandlockRule = 65, LandlockRestrict = 66,
     // Host paths the executor opened, opened again without following symlinks and checked to be the same file.
     BindSource = 70, BindSourceChanged = 71, LandlockPathChanged = 72,
+    // Forkserver: UseForkServerSharedNetNs (made on first use, entered around the clone).
+    SharedNetNs = 78,
     Nice = 82,
 }
 
@@ -102,6 +104,7 @@ internal static class SetupSteps
         SetupStep.SeccompListener => new("install seccomp filter with a listener", ReasonCode.FailedPolicy, KernelFeature.SeccompUserNotification),
         SetupStep.SendListener => new("send seccomp listener", ReasonCode.FailedMonitor, KernelFeature.None),
         SetupStep.Exec => new("execveat ", ReasonCode.FailedSubprocess, KernelFeature.None),
+        SetupStep.SharedNetNs => new("make or enter the forkserver's shared network namespace (UseForkServerSharedNetNs needs a forkserver with CAP_SYS_ADMIN)", ReasonCode.FailedNamespaces, KernelFeature.None),
         SetupStep.Landlock => new("create the Landlock ruleset", ReasonCode.FailedPolicy, KernelFeature.Landlock),
         SetupStep.LandlockRule => new("Landlock rule for ", ReasonCode.FailedPolicy, KernelFeature.Landlock),
         SetupStep.LandlockRestrict => new("enforce the Landlock ruleset", ReasonCode.FailedPolicy, KernelFeature.Landlock),

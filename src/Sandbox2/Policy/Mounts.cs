@@ -220,7 +220,7 @@ public sealed class Mounts
     /// followed) and must still be the canonical path the policy recorded; its identity (st_dev, st_ino) goes into the
     /// plan and its <c>O_PATH</c> descriptor stays open (the inode cannot be reused) until the sandbox has started.
     /// native/mounts.c opens the same path under the host root without following any symlink and binds it only if it
-    /// is that same file. Throws <see cref="PolicyException"/> naming a source that changed.</remarks>
+    /// is that same file. Throws <see cref="MountSourceException"/> naming a source that is gone or changed.</remarks>
     internal List<MountOp> ToMountOps()
     {
         var ops = new List<MountOp>();
@@ -236,37 +236,50 @@ public sealed class Mounts
         return ops;
     }
 
-    /// <summary>The bind of host path <paramref name="source"/> (canonical) at <paramref name="target"/>, pinned.</summary>
-    private static MountOp PinnedBind(string target, string source, MountFlags flags, bool directory)
+    /// <summary>The bind of host path <paramref name="source"/> (canonical) at <paramref name="target"/>, pinned: its
+    /// identity taken now, its descriptor held by the first op that binds it (<paramref name="pinned"/>: one descriptor
+    /// per source, however often it is bound).</summary>
+    private static MountOp PinnedBind(string target, string source, MountFlags flags, bool directory, Dictionary<string, (ulong Dev, ulong Ino)> pinned)
     {
-        var resolved = HostPath.TryOpen(source, out string? error)
-            ?? throw new PolicyException($"bind source {source}: {error}");
+        if (pinned.TryGetValue(source, out var known))
+            return new MountOp(MountOpKind.Bind, target, source, flags) { SourceIdentity = known };
+        var resolved = HostPath.TryOpen(source, out string? error, out int errno)
+            ?? throw new MountSourceException($"bind {source} -> {target}: {error}", errno);
         if (resolved.CanonicalPath != source || resolved.IsDirectory != directory)
         {
             resolved.Dispose();
-            throw new PolicyException($"bind source {source} changed since the policy was built (it is now {(resolved.IsDirectory ? "the directory" : "the file")} {resolved.CanonicalPath}): refused");
+            throw new MountSourceException($"bind {source} -> {target}: the source changed since the policy was built (it is now {(resolved.IsDirectory ? "the directory" : "the file")} {resolved.CanonicalPath})", 116); // ESTALE
         }
-        return new MountOp(MountOpKind.Bind, target, source, flags)
-        {
-            SourceIdentity = (resolved.Stat.Dev, resolved.Stat.Ino),
-            SourceHandle = resolved.Fd,
-        };
+        pinned[source] = (resolved.Stat.Dev, resolved.Stat.Ino);
+        return new MountOp(MountOpKind.Bind, target, source, flags) { SourceIdentity = pinned[source], SourceHandle = resolved.Fd };
+    }
+
+    /// <summary>A bind source that cannot be opened as the policy recorded it (gone, changed, a symlink now): the
+    /// sandbox fails with SETUP_ERROR naming it and the errno.</summary>
+    internal sealed class MountSourceException(string what, int errno) : IOException(what)
+    {
+        /// <summary>What failed and why ("bind SRC -&gt; DST: why").</summary>
+        public string What { get; } = what;
+
+        /// <summary>The errno (ENOENT, ELOOP, ESTALE for a changed source, ...).</summary>
+        public int Errno { get; } = errno;
     }
 
     private void AddMountOps(List<MountOp> ops)
     {
+        var pinned = new Dictionary<string, (ulong Dev, ulong Ino)>(StringComparer.Ordinal);
         foreach (var e in _entries.Values)
         {
             switch (e.Kind)
             {
                 case EntryKind.Directory:
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, e.Inside));
-                    ops.Add(PinnedBind(e.Inside, e.Outside!, BindFlags(e.Writable), directory: true));
+                    ops.Add(PinnedBind(e.Inside, e.Outside!, BindFlags(e.Writable), directory: true, pinned));
                     break;
                 case EntryKind.File:
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, ParentOf(e.Inside)!));
                     ops.Add(new MountOp(MountOpKind.CreateFile, e.Inside));
-                    ops.Add(PinnedBind(e.Inside, e.Outside!, BindFlags(e.Writable), directory: false));
+                    ops.Add(PinnedBind(e.Inside, e.Outside!, BindFlags(e.Writable), directory: false, pinned));
                     break;
                 case EntryKind.Tmpfs:
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, e.Inside));
@@ -276,12 +289,12 @@ public sealed class Mounts
                 case EntryKind.Proc:
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, e.Inside));
                     ops.Add(new MountOp(MountOpKind.Proc, e.Inside));
-                    AddProcMasks(ops, e.Inside);
+                    AddProcMasks(ops, e.Inside, pinned);
                     break;
                 case EntryKind.Device: // device nodes must stay usable: no nodev
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, ParentOf(e.Inside)!));
                     ops.Add(new MountOp(MountOpKind.CreateFile, e.Inside));
-                    ops.Add(PinnedBind(e.Inside, e.Outside!, MountFlags.NoSuid | MountFlags.NoExec, directory: false));
+                    ops.Add(PinnedBind(e.Inside, e.Outside!, MountFlags.NoSuid | MountFlags.NoExec, directory: false, pinned));
                     break;
                 case EntryKind.Symlink:
                     ops.Add(new MountOp(MountOpKind.MakeDirectory, ParentOf(e.Inside)!));
@@ -309,11 +322,11 @@ public sealed class Mounts
     /// <summary>Masks for the procfs at <paramref name="proc"/>: each of <see cref="MaskedProcFiles"/> and
     /// <see cref="MaskedProcDirectories"/> that this kernel's procfs has (the host's <c>/proc</c> is the same kernel's:
     /// a mask on a path that does not exist would fail the mount).</summary>
-    private static void AddProcMasks(List<MountOp> ops, string proc)
+    private static void AddProcMasks(List<MountOp> ops, string proc, Dictionary<string, (ulong Dev, ulong Ino)> pinned)
     {
         foreach (var f in MaskedProcFiles)
             if (File.Exists("/proc/" + f))
-                ops.Add(PinnedBind(proc + "/" + f, "/dev/null", MountFlags.ReadOnly | MountFlags.NoSuid | MountFlags.NoExec, directory: false));
+                ops.Add(PinnedBind(proc + "/" + f, "/dev/null", MountFlags.ReadOnly | MountFlags.NoSuid | MountFlags.NoExec, directory: false, pinned));
         foreach (var d in MaskedProcDirectories)
             if (Directory.Exists("/proc/" + d))
                 ops.Add(MaskDirectory(proc + "/" + d));

@@ -9,6 +9,10 @@ public enum NetworkMode
     Loopback,
     /// <summary>The host's network (no network namespace). Unsafe: the sandboxee can reach whatever the host can.</summary>
     Host,
+    /// <summary>Sandbox2's <c>UseForkServerSharedNetNs()</c>: one empty network namespace (no interface up) made once
+    /// by the forkserver and shared by every sandbox of it that asks for it. Cheaper than a namespace per sandbox,
+    /// weaker: those sandboxes can reach each other's sockets there. Needs a forkserver with CAP_SYS_ADMIN (run as root).</summary>
+    ForkServerShared,
 }
 
 /// <summary>The namespace part of a policy (Sandbox2's <c>Namespace</c>): the mount tree, hostname and network.
@@ -24,6 +28,17 @@ public sealed class Namespace
         Mounts = mounts; Hostname = hostname; Network = network; Isolation = isolation; Landlock = landlock;
     }
 
+    /// <summary><see cref="PolicyBuilder.SetRootWritable"/>: the root tmpfs stays writable (noexec, of at most
+    /// <see cref="RootSizeBytes"/>) instead of being remounted read-only.</summary>
+    public bool RootWritable { get; internal init; }
+
+    /// <summary>The size of a writable root tmpfs.</summary>
+    public ulong RootSizeBytes { get; internal init; }
+
+    /// <summary><see cref="PolicyBuilder.UseSharedIpcNs"/>: the sandbox shares the executor's IPC namespace (System V IPC,
+    /// POSIX message queues) instead of getting its own.</summary>
+    public bool SharedIpc { get; internal init; }
+
     /// <summary>Namespaces (the default) or, after <see cref="PolicyBuilder.DisableNamespaces"/>, none.</summary>
     public IsolationLevel Isolation { get; }
 
@@ -38,7 +53,10 @@ public sealed class Namespace
     /// <summary>The network: none (a new, empty network namespace; the default), loopback or the host's.</summary>
     public NetworkMode Network { get; }
 
+    /// <summary>The namespace this sandbox is cloned with: all but the network one for the host's network or the
+    /// forkserver's shared one, all but IPC with <see cref="SharedIpc"/>, none without namespaces.</summary>
     internal PlanNamespaces CloneNamespaces =>
         Isolation == IsolationLevel.NoNamespaces ? PlanNamespaces.None
-        : Network == NetworkMode.Host ? PlanNamespaces.All & ~PlanNamespaces.Net : PlanNamespaces.All;
+        : PlanNamespaces.All & ~(Network is NetworkMode.Host or NetworkMode.ForkServerShared ? PlanNamespaces.Net : 0)
+            & ~(SharedIpc ? PlanNamespaces.Ipc : 0);
 }

@@ -37,8 +37,15 @@ public sealed partial class Policy
     private readonly PolicyRule[] _overridable;
     private readonly Dictionary<int, List<PolicyRule>> _byNumber = [];
 
-    internal Policy(IEnumerable<PolicyRule> rules, IEnumerable<PolicyRule> overridable, SyscallAction defaultAction, bool allowMapExec)
+    /// <summary>bpf() commands <see cref="PolicyBuilder.AllowSafeBpf"/> allows: MAP_LOOKUP_ELEM 1, MAP_UPDATE_ELEM 2,
+    /// MAP_DELETE_ELEM 3, MAP_GET_NEXT_KEY 4, OBJ_GET 7, MAP_GET_NEXT_ID 12, MAP_GET_FD_BY_ID 14, OBJ_GET_INFO_BY_FD 15.</summary>
+    internal static readonly ulong[] SafeBpfCommands = [1, 2, 3, 4, 7, 12, 14, 15];
+
+    internal Policy(IEnumerable<PolicyRule> rules, IEnumerable<PolicyRule> overridable, SyscallAction defaultAction, bool allowMapExec,
+        (int Highest, SyscallAction Action)? defaultAbove = null, bool allowSafeBpf = false)
     {
+        DefaultAbove = defaultAbove;
+        AllowsSafeBpf = allowSafeBpf;
         _rules = rules.ToArray();
         _overridable = overridable.ToArray();
         DefaultAction = defaultAction;
@@ -59,8 +66,22 @@ public sealed partial class Policy
     /// <summary>What happens to a syscall no rule matches.</summary>
     public SyscallAction DefaultAction { get; }
 
+    /// <summary>When set, syscall numbers above <c>Highest</c> that no rule names get <c>Action</c> instead of
+    /// <see cref="DefaultAction"/> (runc's ENOSYS stub for an OCI profile: a syscall newer than the profile fails with ENOSYS,
+    /// so a program falls back as it does on an older kernel).</summary>
+    public (int Highest, SyscallAction Action)? DefaultAbove { get; }
+
+    /// <summary>The default action for syscall number <paramref name="nr"/> (<see cref="DefaultAbove"/> taken into account).</summary>
+    internal SyscallAction DefaultFor(uint nr) => DefaultAbove is { } above && nr > (uint)above.Highest ? above.Action : DefaultAction;
+
     /// <summary>Allow(MapExec): the W^X guard on mmap/mprotect/pkey_mprotect with PROT_EXEC is off.</summary>
     public bool AllowsMapExec { get; }
+
+    /// <summary>AllowSafeBpf: bpf() with a map/object command in <see cref="SafeBpfCommands"/> is allowed.</summary>
+    public bool AllowsSafeBpf { get; }
+
+    /// <summary>Allow(SeccompSpeculation): the filter is installed with SECCOMP_FILTER_FLAG_SPEC_ALLOW.</summary>
+    public bool AllowsSpeculation { get; internal init; }
 
     /// <summary>The model's decision for <paramref name="syscall"/> (what the compiled filter does with it).</summary>
     public SyscallAction Evaluate(Syscall syscall, PolicyCompileOptions options = default)
@@ -104,6 +125,12 @@ public sealed partial class Policy
         _byNumber.TryGetValue(n, out var mine);
         switch (n)
         {
+            case NrBpf when AllowsSafeBpf:
+                // Before the user's errno rules: a later BlockSyscallWithErrno(bpf) decides every other command.
+                yield return new PolicyRule(n, Arg.Low32(0).In(SafeBpfCommands), SyscallAction.Allow, "AllowSafeBpf: bpf on maps and objects already held");
+                foreach (var r in mine ?? []) if (r.Action.Kind == SyscallActionKind.Errno) yield return r;
+                yield return new PolicyRule(n, null, SyscallAction.Violation, "always-on: bpf is never allowed (AllowSafeBpf: only map and object commands)");
+                yield break;
             case NrPtrace or NrBpf:
                 // Only an errno block by the user can change these (checked by the builder); else a violation.
                 foreach (var r in mine ?? []) if (r.Action.Kind == SyscallActionKind.Errno) yield return r;
@@ -136,7 +163,7 @@ public sealed partial class Policy
             yield return new PolicyRule(n, Arg.Low32(0).Equal((uint)commsFd), SyscallAction.Allow, "SandboxMeHere: sendmsg on the Comms descriptor");
         if (options.CommsFd is not null && n == NrClose)
             yield return new PolicyRule(n, null, SyscallAction.Allow, "SandboxMeHere: close (the handshake closes the listener)");
-        yield return new PolicyRule(n, null, DefaultAction, "default action");
+        yield return new PolicyRule(n, null, DefaultFor(nr), DefaultFor(nr) == DefaultAction ? "default action" : $"default action above syscall {DefaultAbove!.Value.Highest}");
     }
 
     /// <summary>The rules for <paramref name="nr"/> as (condition, action) pairs, cut after the first unconditional one.</summary>
@@ -149,7 +176,7 @@ public sealed partial class Policy
             chain.Add((r.IsUnconditional ? null : r.When, r.Action));
             if (r.IsUnconditional) break;
         }
-        if (chain.Count == 0 || chain[^1].When is not null) chain.Add((null, DefaultAction));
+        if (chain.Count == 0 || chain[^1].When is not null) chain.Add((null, DefaultFor(nr)));
         // Conditional rules just before the final rule with the same action change nothing: drop them, so that
         // e.g. "mmap with PROT_EXEC → violation, else violation" becomes a plain violation.
         while (chain.Count >= 2 && chain[^2].Action == chain[^1].Action) chain.RemoveAt(chain.Count - 2);

@@ -10,6 +10,10 @@ public sealed partial class PolicyBuilder
     private readonly HashSet<string> _applied = new(StringComparer.Ordinal);
     private SyscallAction _defaultAction = SyscallAction.Violation;
     private bool _allowMapExec;
+    private (int Highest, SyscallAction Action)? _defaultAbove;
+    private bool _allowSafeBpf;
+    private bool _allowSpeculation;
+    private bool _built;
 
     // ---- plain syscalls ----
 
@@ -116,6 +120,16 @@ public sealed partial class PolicyBuilder
         return this;
     }
 
+    /// <summary>Syscall numbers above <paramref name="highest"/> that no rule names get <paramref name="action"/> instead of the
+    /// default action: runc's ENOSYS stub for an OCI profile (a syscall newer than every syscall the profile names fails with
+    /// ENOSYS, as on an older kernel, so the program falls back instead of failing with the profile's EPERM).</summary>
+    public PolicyBuilder DefaultActionAbove(int highest, SyscallAction action)
+    {
+        CheckNumber(highest);
+        _defaultAbove = (highest, action);
+        return this;
+    }
+
     /// <summary>Sandbox2's Allow(MapExec): turns off the always-on W^X guard (mmap/mprotect/pkey_mprotect with PROT_EXEC).</summary>
     public PolicyBuilder AllowMapExec()
     {
@@ -123,13 +137,37 @@ public sealed partial class PolicyBuilder
         return this;
     }
 
+    /// <summary>Sandbox2's <c>AllowSafeBpf()</c>: <c>bpf()</c> only with the commands that work on maps and objects the
+    /// program already holds (BPF_MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM, MAP_GET_NEXT_KEY, OBJ_GET,
+    /// MAP_GET_NEXT_ID, MAP_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD); every other command (MAP_CREATE, PROG_LOAD, attach, ...)
+    /// stays a violation, or the errno of a <see cref="BlockSyscallWithErrno(int, int)"/> on bpf, which still applies to
+    /// every command not in this list. An always-on rule, not a user rule: it cannot be widened by later rules.</summary>
+    public PolicyBuilder AllowSafeBpf()
+    {
+        _allowSafeBpf = true;
+        return this;
+    }
+
+    /// <summary>Sandbox2's <c>Allow(SeccompSpeculation())</c>: install the filter with <c>SECCOMP_FILTER_FLAG_SPEC_ALLOW</c>,
+    /// so the kernel leaves speculative store bypass as it is. By default (off) the kernel force-disables it for the
+    /// sandboxee where its mitigation mode is <c>seccomp</c> (see
+    /// <c>/sys/devices/system/cpu/vulnerabilities/spec_store_bypass</c>). Faster, weaker against Spectre v4.</summary>
+    public PolicyBuilder AllowSeccompSpeculation()
+    {
+        _allowSpeculation = true;
+        return this;
+    }
+
     // ---- build ----
 
-    /// <summary>Validates the rules and builds the policy (and the sandbox's namespace).</summary>
+    /// <summary>Validates the rules and builds the policy (and the sandbox's namespace). A builder builds once: a second
+    /// call throws <see cref="PolicyException"/> ("can only build once", as Sandbox2's <c>TryBuild</c>).</summary>
     public Policy Build()
     {
+        if (_built) throw new PolicyException("PolicyBuilder: can only build once (create a new builder for another policy)");
+        _built = true;
         Validate();
-        var policy = new Policy(_rules, _overridable, _defaultAction, _allowMapExec);
+        var policy = new Policy(_rules, _overridable, _defaultAction, _allowMapExec, _defaultAbove, _allowSafeBpf) { AllowsSpeculation = _allowSpeculation };
         // The largest variant must fit the kernel's limit (throws a PolicyException naming the size).
         policy.Compile(new PolicyCompileOptions(MonitorAttached: true, ExecNonce: 0x5eed5eed5eed5eedUL));
         policy.Namespace = BuildNamespace();
@@ -157,6 +195,9 @@ public sealed partial class PolicyBuilder
 
     // ---- internals ----
 
+    /// <summary>How many user rules there are (Sandbox2's policy_size, for its policybuilder_test port).</summary>
+    internal int RuleCount => _rules.Count;
+
     /// <summary>Appends a rule (after validating it).</summary>
     internal PolicyBuilder AddRule(int number, ArgCondition? when, SyscallAction action, string origin)
     {
@@ -164,6 +205,8 @@ public sealed partial class PolicyBuilder
         if (number is Policy.NrPtrace or Policy.NrBpf && (action.Kind != SyscallActionKind.Errno || when is not null and not ConstCondition { Value: true }))
             throw new PolicyException(
                 $"{(number == Policy.NrPtrace ? "ptrace" : "bpf")} can only be blocked with an errno (BlockSyscallWithErrno); it is never allowed in a sandbox");
+        // The same unconditional decision again changes nothing (Sandbox2 does not grow its policy for it either).
+        if (when is null && _rules.Exists(r => r.Number == number && r.When is null && r.Action == action)) return this;
         _rules.Add(new PolicyRule(number, when, action, origin));
         return this;
     }

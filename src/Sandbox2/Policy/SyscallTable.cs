@@ -20,6 +20,7 @@ public static partial class SyscallTable
         internal static readonly FrozenDictionary<string, SyscallInfo> ByName64 = X86_64Data.ToFrozenDictionary(s => s.Name, StringComparer.Ordinal);
         internal static readonly FrozenDictionary<int, string> ByNumber32 = X86_32Data.ToFrozenDictionary(s => s.Number, s => s.Name);
         internal static readonly FrozenDictionary<int, string> ByNumberX32 = X32Data.ToFrozenDictionary(s => s.Number, s => s.Name);
+        internal static readonly FrozenSet<string> Names32 = X86_32Data.Select(s => s.Name).Concat(X32Data.Select(s => s.Name)).ToFrozenSet(StringComparer.Ordinal);
     }
 
     /// <summary>All x86-64 syscalls, by number.</summary>
@@ -34,6 +35,9 @@ public static partial class SyscallTable
     /// <summary>The x86-64 number of <paramref name="name"/>; throws <see cref="PolicyException"/> naming an unknown syscall.</summary>
     public static int GetNumber(string name) =>
         Find(name)?.Number ?? throw new PolicyException($"unknown syscall '{name}' (not an x86-64 syscall name)");
+
+    /// <summary>Whether <paramref name="name"/> is an x86-32 or x32 syscall name (for reporting names that are not x86-64 ones).</summary>
+    internal static bool IsKnown32BitName(string name) => Index.Names32.Contains(name);
 
     /// <summary>Name of syscall <paramref name="number"/> in <paramref name="arch"/>, or null when unknown.</summary>
     public static string? GetName(SyscallArch arch, int number) => arch switch

@@ -33,6 +33,9 @@ public class CliResourceTests
         string resultFile = Path.Combine(Path.GetTempPath(), $"sandbox2-cg-{Guid.NewGuid():N}.json");
         File.WriteAllText(resultFile, "");
         File.SetUnixFileMode(resultFile, (UnixFileMode)0x1B6); // 0666: an unprivileged tool writes it
+        // --result replaces only the caller's own file: the unprivileged tool's (uid 65534 via setpriv).
+        if (launcher is not null && launcher.Contains("--reuid=65534") && Environment.UserName == "root")
+            Assert.Equal(0, Interop.Chown(resultFile, 65534, 65534));
         string[] args = ["run", "--result", resultFile, .. options];
         int toolPid = 0;
         CliOutcome outcome;

@@ -40,8 +40,11 @@ internal static class CliRunner
 
     public static Task<CliOutcome> RunAsync(params string[] args) => RunAsync(args, whileRunning: null);
 
+    /// <summary>Runs the CLI with a longer safety-net timeout than the default (compilers on a loaded machine).</summary>
+    public static Task<CliOutcome> RunSlowAsync(TimeSpan timeout, params string[] args) => RunAsync(args, whileRunning: null, timeout);
+
     /// <summary>Runs the CLI; <paramref name="whileRunning"/> (given the tool's pid) runs concurrently, before the tool ends.</summary>
-    public static async Task<CliOutcome> RunAsync(string[] args, Func<int, Task>? whileRunning)
+    public static async Task<CliOutcome> RunAsync(string[] args, Func<int, Task>? whileRunning, TimeSpan? timeout = null)
     {
         var start = new ProcessStartInfo(ToolPath)
         {
@@ -56,7 +59,7 @@ internal static class CliRunner
         process.StandardInput.Close();
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(Timeout);
+        using var cts = new CancellationTokenSource(timeout ?? Timeout);
         try
         {
             if (whileRunning is not null)
@@ -66,7 +69,7 @@ internal static class CliRunner
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"sandbox2 {string.Join(' ', args)} did not finish within {Timeout.TotalSeconds} s");
+            throw new TimeoutException($"sandbox2 {string.Join(' ', args)} did not finish within {(timeout ?? Timeout).TotalSeconds} s");
         }
         return new CliOutcome(process.ExitCode, await stdout, await stderr);
     }

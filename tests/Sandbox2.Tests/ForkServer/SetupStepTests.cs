@@ -96,6 +96,7 @@ public partial class SetupStepTests
         { (int)SetupStep.Exec, ReasonCode.FailedSubprocess, KernelFeature.None },
         { (int)SetupStep.Landlock, ReasonCode.FailedPolicy, KernelFeature.Landlock },
         { (int)SetupStep.LandlockRule, ReasonCode.FailedPolicy, KernelFeature.Landlock },
+        { (int)SetupStep.SharedNetNs, ReasonCode.FailedNamespaces, KernelFeature.None },
         { (int)SetupStep.LandlockRestrict, ReasonCode.FailedPolicy, KernelFeature.Landlock },
         { (int)SetupStep.BindSource, ReasonCode.FailedNamespaces, KernelFeature.Openat2 },
         { (int)SetupStep.BindSourceChanged, ReasonCode.FailedNamespaces, KernelFeature.None },

@@ -4,13 +4,15 @@ using Sandbox2.Tests.Execution;
 
 namespace Sandbox2.Tests.Sandbox2Port;
 
-/// <summary>What the ports of Sandbox2's tests share: its testcase programs (our C rewrites, tests/testcases/s2*.c)
-/// and its permissive test policy (<c>DangerDefaultAllowAll</c>: every syscall allowed, the program's libraries mounted).</summary>
+/// <summary>What the ports of Sandbox2's tests share: its testcase programs (our C rewrites of Sandbox2's
+/// <c>sandbox2/testcases/*.cc</c>, tests/testcases/s2*.c) and its test policies.</summary>
 internal static partial class Port
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    public static string Testcase(string name) => Sandboxes.Testcase(name);
+    /// <summary>A testcase program: its full name (<c>s2_personality</c>, <c>s2c_ipc</c>), or the Sandbox2 testcase's name
+    /// without the <c>s2_</c> prefix (<c>minimal</c>).</summary>
+    public static string Testcase(string name) => Sandboxes.Testcase(name.StartsWith("s2", StringComparison.Ordinal) ? name : "s2_" + name);
 
     /// <summary>Sandbox2's <c>PolicyBuilder().DangerDefaultAllowAll()</c> for <paramref name="program"/>.</summary>
     public static PolicyBuilder AllowAll(string program) => Sandboxes.Policy(program).DefaultAction(SyscallAction.Allow);
@@ -44,4 +46,41 @@ internal static partial class Port
         await using var sandbox = new Sandbox(executor, policy, notify);
         return await sandbox.RunAsync().WaitAsync(Timeout);
     }
+
+
+
+    /// <summary>Sandbox2's <c>CreateDefaultPermissiveTestPolicy(path)</c>: every syscall allowed, PROT_EXEC mappings too
+    /// (the always-on rules still apply: ptrace, bpf, namespace-making clone/unshare, ...), the program's libraries mounted.</summary>
+    public static PolicyBuilder Permissive(string path) =>
+        new PolicyBuilder().DefaultAction(SyscallAction.Allow).AllowMapExec().AddLibrariesForBinary(path);
+
+    /// <summary>Runs <paramref name="path"/> with <paramref name="args"/> (after argv[0]) under <paramref name="policy"/>.</summary>
+    public static Task<Sandboxes.Outcome> Run(string path, Sandbox2.Policy policy, params string[] args) =>
+        Sandboxes.Async(new Executor(path, args), policy);
+
+    /// <summary>Sandbox2's namespace_test <c>RunSandboxeeWithArgsAndPolicy</c>: runs the namespace testcase, asserts it
+    /// ended OK with exit 0 and returns what it reported (our testcase prints one entry per line).</summary>
+    public static async Task<string[]> Entries(string path, Sandbox2.Policy policy, params string[] args)
+    {
+        var o = await Run(path, policy, args);
+        Assert.True(o.Result.Status == SandboxStatus.Ok && o.Result.ExitCode == 0, o.ToString());
+        return o.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    /// <summary>Asserts a violation of syscall <paramref name="number"/>.</summary>
+    public static void AssertViolation(Sandboxes.Outcome o, int number, SyscallArch arch = SyscallArch.X86_64)
+    {
+        Assert.True(o.Result.Status == SandboxStatus.Violation, o.ToString());
+        Assert.NotNull(o.Result.Violation);
+        Assert.Equal(number, o.Result.Violation!.Number);
+        Assert.Equal(arch, o.Result.Violation.Arch);
+    }
+
+    /// <summary>Whether 32-bit syscalls (int 0x80) reach this kernel at all (IA-32 emulation; the doctor's probe).</summary>
+    public static bool Ia32Emulation { get; } =
+        new Sandbox2.Diagnostics.Probes(ForkServerLocator.Locate().Path!).Errno("ia32", "int80") == 0;
+
+    /// <summary>Asserts a normal exit with <paramref name="code"/>.</summary>
+    public static void AssertExit(Sandboxes.Outcome o, int code) =>
+        Assert.True(o.Result.Status == SandboxStatus.Ok && o.Result.ExitCode == code, $"expected exit {code}: {o}");
 }

@@ -48,6 +48,18 @@ public sealed class BindSourceSymlinkTests : IDisposable
     }
 
     [Fact]
+    public async Task PlantedDotDotLink_AsBindSource_IsRefused_ForAnUnprivilegedExecutorToo()
+    {
+        // Unprivileged, the sandbox's link is owned by the caller itself: still not followed.
+        if (!AsNobody.Available) return;
+        var plant = await AsNobody.RunAsync("run", "--bind", _work + ":/work", "--", "/bin/ln", "-s", "../../..", "/work/dotdot");
+        Assert.True(plant.ExitCode == 0, plant.ToString());
+        var run = await AsNobody.RunAsync("run", "--ro-bind", Path.Combine(_work, "dotdot") + ":/up", "--", "/bin/ls", "/up");
+        Assert.True(run.ExitCode != 0 && !run.Stdout.Contains("etc", StringComparison.Ordinal), run.ToString());
+        Assert.Contains(run.ToolLines, l => l.Contains("dotdot is a symbolic link owned by uid 65534", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task PlantedLinkInAnIntermediateComponent_IsRefused()
     {
         await Plant("/etc", "sub"); // work/sub -> /etc; then --ro-bind work/sub/hostname would be the host's /etc/hostname

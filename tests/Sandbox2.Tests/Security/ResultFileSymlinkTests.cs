@@ -48,6 +48,20 @@ public sealed class ResultFileSymlinkTests : IDisposable
     }
 
     [Fact]
+    public async Task APlantedResultLink_IsRefused_ForAnUnprivilegedExecutorToo()
+    {
+        // Unprivileged, the victim is a file of the caller's own (think ~/.ssh/authorized_keys): the tool could write it.
+        if (!AsNobody.Available) return;
+        Assert.Equal(0, Interop.Chown(_victim, 65534, 65534));
+        var plant = await AsNobody.RunAsync("run", "--bind", _out + ":/out", "--", "/bin/ln", "-s", _victim, "/out/result.json");
+        Assert.True(plant.ExitCode == 0, plant.ToString());
+        var run = await AsNobody.RunAsync("run", "--result", Path.Combine(_out, "result.json"), "--", "/bin/true");
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains(run.ToolLines, l => l.Contains("is a symbolic link", StringComparison.Ordinal));
+        Assert.Equal(Secret, await File.ReadAllTextAsync(_victim));
+    }
+
+    [Fact]
     public async Task APlantedLinkInTheResultsDirectory_IsRefused()
     {
         string victimDir = Path.Combine(_dir, "victimdir");

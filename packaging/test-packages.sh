@@ -37,7 +37,9 @@ for p in Sandbox2 Sandbox2.Client Sandbox2.Tool Sandbox2.Tool.linux-x64; do
 done
 for p in Sandbox2 Sandbox2.Client; do [ -f "$feed/$p.$version.snupkg" ] || fail "no symbol package for $p"; done
 unzip -l "$feed/Sandbox2.$version.nupkg" | grep -q 'runtimes/linux-x64/native/sandbox2-forkserver' || fail "the Sandbox2 package lacks runtimes/linux-x64/native/sandbox2-forkserver"
-unzip -l "$feed/Sandbox2.$version.nupkg" | grep -q 'lib/net10.0/Sandbox2.xml' || echo "   (note: no XML documentation in the Sandbox2 package)"
+for p in Sandbox2 Sandbox2.Client; do
+  unzip -l "$feed/$p.$version.nupkg" | grep -q "lib/net10.0/$p.xml" || fail "the $p package lacks its XML documentation (lib/net10.0/$p.xml)"
+done
 
 step "dotnet tool install Sandbox2.Tool --tool-path (from the local feed)"
 dotnet tool install Sandbox2.Tool --version "$version" --tool-path "$work/tools" --add-source "$feed" >/dev/null || fail "dotnet tool install"

@@ -16,6 +16,7 @@ public sealed partial class Comms
     /// <summary>Sends a raw message. User tags should stay below <see cref="CommsTag.FirstReserved"/> (as in Sandbox2, not enforced).</summary>
     public void SendTlv(uint tag, ReadOnlySpan<byte> value) => SendMessage(tag, value);
 
+    /// <summary>Sends a raw message asynchronously (Sandbox2's <c>SendTLV</c>); see <see cref="SendTlv"/>.</summary>
     public ValueTask SendTlvAsync(uint tag, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
         SendMessageAsync(tag, value, null, false, cancellationToken);
 
@@ -27,6 +28,7 @@ public sealed partial class Comms
         return new CommsMessage(tag, value);
     }
 
+    /// <summary>Receives the next message whatever its tag, asynchronously (Sandbox2's <c>RecvTLV</c>); descriptors that came with it are closed.</summary>
     public async ValueTask<CommsMessage> ReceiveTlvAsync(CancellationToken cancellationToken = default)
     {
         var (tag, value, ancillary) = await ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
@@ -36,53 +38,89 @@ public sealed partial class Comms
 
     // ---------------------------------------------------------------- fixed-size values
 
+    /// <summary>Sends a Bool (one byte, 0 or 1).</summary>
     public void SendBool(bool value) => SendMessage(CommsTag.Bool, [value ? (byte)1 : (byte)0]);
+    /// <summary>Sends an Int8.</summary>
     public void SendInt8(sbyte value) => SendMessage(CommsTag.Int8, [(byte)value]);
+    /// <summary>Sends a Uint8.</summary>
     public void SendUint8(byte value) => SendMessage(CommsTag.Uint8, [value]);
+    /// <summary>Sends an Int16 (little-endian).</summary>
     public void SendInt16(short value) => SendFixed(CommsTag.Int16, (ulong)value, 2);
+    /// <summary>Sends a Uint16 (little-endian).</summary>
     public void SendUint16(ushort value) => SendFixed(CommsTag.Uint16, value, 2);
+    /// <summary>Sends an Int32 (little-endian).</summary>
     public void SendInt32(int value) => SendFixed(CommsTag.Int32, (ulong)value, 4);
+    /// <summary>Sends a Uint32 (little-endian). Sandbox2 spells it the same (<c>SendUint32</c>).</summary>
     public void SendUint32(uint value) => SendFixed(CommsTag.Uint32, value, 4);
+    /// <summary>Sends an Int64 (little-endian).</summary>
     public void SendInt64(long value) => SendFixed(CommsTag.Int64, (ulong)value, 8);
+    /// <summary>Sends a Uint64 (little-endian).</summary>
     public void SendUint64(ulong value) => SendFixed(CommsTag.Uint64, value, 8);
 
+    /// <summary>Receives a Bool (Sandbox2's <c>RecvBool</c>); another tag is <see cref="CommsError.TagMismatch"/>, a value other than 0/1 <see cref="CommsError.BadValue"/>.</summary>
     public bool ReceiveBool() => DecodeBool(ReceiveExpected(CommsTag.Bool, 1));
+    /// <summary>Receives an Int8 (Sandbox2's <c>RecvInt8</c>).</summary>
     public sbyte ReceiveInt8() => (sbyte)ReceiveExpected(CommsTag.Int8, 1)[0];
+    /// <summary>Receives a Uint8 (Sandbox2's <c>RecvUint8</c>).</summary>
     public byte ReceiveUint8() => ReceiveExpected(CommsTag.Uint8, 1)[0];
+    /// <summary>Receives an Int16 (Sandbox2's <c>RecvInt16</c>).</summary>
     public short ReceiveInt16() => BinaryPrimitives.ReadInt16LittleEndian(ReceiveExpected(CommsTag.Int16, 2));
+    /// <summary>Receives a Uint16 (Sandbox2's <c>RecvUint16</c>).</summary>
     public ushort ReceiveUint16() => BinaryPrimitives.ReadUInt16LittleEndian(ReceiveExpected(CommsTag.Uint16, 2));
+    /// <summary>Receives an Int32 (Sandbox2's <c>RecvInt32</c>).</summary>
     public int ReceiveInt32() => BinaryPrimitives.ReadInt32LittleEndian(ReceiveExpected(CommsTag.Int32, 4));
+    /// <summary>Receives a Uint32 (Sandbox2's <c>RecvUint32</c>).</summary>
     public uint ReceiveUint32() => BinaryPrimitives.ReadUInt32LittleEndian(ReceiveExpected(CommsTag.Uint32, 4));
+    /// <summary>Receives an Int64 (Sandbox2's <c>RecvInt64</c>).</summary>
     public long ReceiveInt64() => BinaryPrimitives.ReadInt64LittleEndian(ReceiveExpected(CommsTag.Int64, 8));
+    /// <summary>Receives a Uint64 (Sandbox2's <c>RecvUint64</c>).</summary>
     public ulong ReceiveUint64() => BinaryPrimitives.ReadUInt64LittleEndian(ReceiveExpected(CommsTag.Uint64, 8));
 
+    /// <summary>Sends a Bool asynchronously.</summary>
     public ValueTask SendBoolAsync(bool value, CancellationToken cancellationToken = default) =>
         SendMessageAsync(CommsTag.Bool, new[] { value ? (byte)1 : (byte)0 }, null, false, cancellationToken);
+    /// <summary>Sends an Int8 asynchronously.</summary>
     public ValueTask SendInt8Async(sbyte value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Int8, (byte)value, 1, cancellationToken);
+    /// <summary>Sends a Uint8 asynchronously.</summary>
     public ValueTask SendUint8Async(byte value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Uint8, value, 1, cancellationToken);
+    /// <summary>Sends an Int16 asynchronously.</summary>
     public ValueTask SendInt16Async(short value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Int16, (ulong)value, 2, cancellationToken);
+    /// <summary>Sends a Uint16 asynchronously.</summary>
     public ValueTask SendUint16Async(ushort value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Uint16, value, 2, cancellationToken);
+    /// <summary>Sends an Int32 asynchronously.</summary>
     public ValueTask SendInt32Async(int value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Int32, (ulong)value, 4, cancellationToken);
+    /// <summary>Sends a Uint32 asynchronously.</summary>
     public ValueTask SendUint32Async(uint value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Uint32, value, 4, cancellationToken);
+    /// <summary>Sends an Int64 asynchronously.</summary>
     public ValueTask SendInt64Async(long value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Int64, (ulong)value, 8, cancellationToken);
+    /// <summary>Sends a Uint64 asynchronously.</summary>
     public ValueTask SendUint64Async(ulong value, CancellationToken cancellationToken = default) => SendFixedAsync(CommsTag.Uint64, value, 8, cancellationToken);
 
+    /// <summary>Receives a Bool asynchronously (Sandbox2's <c>RecvBool</c>).</summary>
     public async ValueTask<bool> ReceiveBoolAsync(CancellationToken cancellationToken = default) =>
         DecodeBool(await ReceiveExpectedAsync(CommsTag.Bool, 1, cancellationToken).ConfigureAwait(false));
+    /// <summary>Receives an Int8 asynchronously (Sandbox2's <c>RecvInt8</c>).</summary>
     public async ValueTask<sbyte> ReceiveInt8Async(CancellationToken cancellationToken = default) =>
         (sbyte)(await ReceiveExpectedAsync(CommsTag.Int8, 1, cancellationToken).ConfigureAwait(false))[0];
+    /// <summary>Receives a Uint8 asynchronously (Sandbox2's <c>RecvUint8</c>).</summary>
     public async ValueTask<byte> ReceiveUint8Async(CancellationToken cancellationToken = default) =>
         (await ReceiveExpectedAsync(CommsTag.Uint8, 1, cancellationToken).ConfigureAwait(false))[0];
+    /// <summary>Receives an Int16 asynchronously (Sandbox2's <c>RecvInt16</c>).</summary>
     public async ValueTask<short> ReceiveInt16Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadInt16LittleEndian(await ReceiveExpectedAsync(CommsTag.Int16, 2, cancellationToken).ConfigureAwait(false));
+    /// <summary>Receives a Uint16 asynchronously (Sandbox2's <c>RecvUint16</c>).</summary>
     public async ValueTask<ushort> ReceiveUint16Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadUInt16LittleEndian(await ReceiveExpectedAsync(CommsTag.Uint16, 2, cancellationToken).ConfigureAwait(false));
+    /// <summary>Receives an Int32 asynchronously (Sandbox2's <c>RecvInt32</c>).</summary>
     public async ValueTask<int> ReceiveInt32Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadInt32LittleEndian(await ReceiveExpectedAsync(CommsTag.Int32, 4, cancellationToken).ConfigureAwait(false));
+    /// <summary>Receives a Uint32 asynchronously (Sandbox2's <c>RecvUint32</c>).</summary>
     public async ValueTask<uint> ReceiveUint32Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadUInt32LittleEndian(await ReceiveExpectedAsync(CommsTag.Uint32, 4, cancellationToken).ConfigureAwait(false));
+    /// <summary>Receives an Int64 asynchronously (Sandbox2's <c>RecvInt64</c>).</summary>
     public async ValueTask<long> ReceiveInt64Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadInt64LittleEndian(await ReceiveExpectedAsync(CommsTag.Int64, 8, cancellationToken).ConfigureAwait(false));
+    /// <summary>Receives a Uint64 asynchronously (Sandbox2's <c>RecvUint64</c>).</summary>
     public async ValueTask<ulong> ReceiveUint64Async(CancellationToken cancellationToken = default) =>
         BinaryPrimitives.ReadUInt64LittleEndian(await ReceiveExpectedAsync(CommsTag.Uint64, 8, cancellationToken).ConfigureAwait(false));
 
@@ -109,26 +147,37 @@ public sealed partial class Comms
 
     // ---------------------------------------------------------------- strings, bytes, protobuf
 
+    /// <summary>Sends a String (UTF-8).</summary>
     public void SendString(string value) => SendMessage(CommsTag.String, Encoding.UTF8.GetBytes(value));
+    /// <summary>Sends Bytes.</summary>
     public void SendBytes(ReadOnlySpan<byte> value) => SendMessage(CommsTag.Bytes, value);
+    /// <summary>Sends a protobuf message (tag Proto2, as Sandbox2's <c>SendProtoBuf</c>).</summary>
     public void SendProtoBuf(IMessage message) => SendMessage(CommsTag.Proto2, message.ToByteArray());
 
+    /// <summary>Sends a String (UTF-8) asynchronously.</summary>
     public ValueTask SendStringAsync(string value, CancellationToken cancellationToken = default) =>
         SendMessageAsync(CommsTag.String, Encoding.UTF8.GetBytes(value), null, false, cancellationToken);
+    /// <summary>Sends Bytes asynchronously.</summary>
     public ValueTask SendBytesAsync(ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
         SendMessageAsync(CommsTag.Bytes, value, null, false, cancellationToken);
+    /// <summary>Sends a protobuf message asynchronously.</summary>
     public ValueTask SendProtoBufAsync(IMessage message, CancellationToken cancellationToken = default) =>
         SendMessageAsync(CommsTag.Proto2, message.ToByteArray(), null, false, cancellationToken);
 
     /// <summary>Receives a String (UTF-8; invalid UTF-8 is <see cref="CommsError.BadValue"/>).</summary>
     public string ReceiveString() => DecodeString(ReceiveExpected(CommsTag.String, -1));
+    /// <summary>Receives Bytes (Sandbox2's <c>RecvBytes</c>).</summary>
     public byte[] ReceiveBytes() => ReceiveExpected(CommsTag.Bytes, -1);
+    /// <summary>Receives a protobuf message and parses it with <paramref name="parser"/> (Sandbox2's <c>RecvProtoBuf</c>); a message that does not parse is <see cref="CommsError.BadValue"/>.</summary>
     public T ReceiveProtoBuf<T>(MessageParser<T> parser) where T : IMessage<T> => DecodeProto(parser, ReceiveExpected(CommsTag.Proto2, -1));
 
+    /// <summary>Receives a String asynchronously (Sandbox2's <c>RecvString</c>).</summary>
     public async ValueTask<string> ReceiveStringAsync(CancellationToken cancellationToken = default) =>
         DecodeString(await ReceiveExpectedAsync(CommsTag.String, -1, cancellationToken).ConfigureAwait(false));
+    /// <summary>Receives Bytes asynchronously (Sandbox2's <c>RecvBytes</c>).</summary>
     public ValueTask<byte[]> ReceiveBytesAsync(CancellationToken cancellationToken = default) =>
         ReceiveExpectedAsync(CommsTag.Bytes, -1, cancellationToken);
+    /// <summary>Receives a protobuf message asynchronously (Sandbox2's <c>RecvProtoBuf</c>).</summary>
     public async ValueTask<T> ReceiveProtoBufAsync<T>(MessageParser<T> parser, CancellationToken cancellationToken = default) where T : IMessage<T> =>
         DecodeProto(parser, await ReceiveExpectedAsync(CommsTag.Proto2, -1, cancellationToken).ConfigureAwait(false));
 
@@ -154,6 +203,7 @@ public sealed partial class Comms
         SendMessage(CommsTag.Fd, [], fd);
     }
 
+    /// <summary>Sends a duplicate of <paramref name="fd"/> asynchronously (SCM_RIGHTS); the caller keeps its own.</summary>
     public ValueTask SendFdAsync(SafeHandle fd, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(fd);
@@ -167,6 +217,7 @@ public sealed partial class Comms
         return TakeFd(tag, value, ancillary);
     }
 
+    /// <summary>Receives a descriptor asynchronously (Sandbox2's <c>RecvFD</c>; close-on-exec).</summary>
     public async ValueTask<SafeFileHandle> ReceiveFdAsync(CancellationToken cancellationToken = default)
     {
         var (tag, value, ancillary) = await ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
@@ -215,6 +266,7 @@ public sealed partial class Comms
         return TakeCreds(tag, value, ancillary);
     }
 
+    /// <summary>Receives the peer's kernel-verified credentials asynchronously (Sandbox2's <c>RecvCreds</c>).</summary>
     public async ValueTask<UnixCredentials> ReceiveCredsAsync(CancellationToken cancellationToken = default)
     {
         EnablePassCred();

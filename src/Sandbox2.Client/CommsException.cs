@@ -24,8 +24,11 @@ public enum CommsError
 /// <summary>A Comms operation failed. <see cref="Error"/> says how; the message is one line naming the problem.</summary>
 public sealed class CommsException : IOException
 {
+    /// <summary>A failure of kind <paramref name="error"/> described by <paramref name="message"/> (one line).</summary>
     public CommsException(CommsError error, string message) : base(message) => Error = error;
+    /// <summary>A failure of kind <paramref name="error"/>, caused by <paramref name="inner"/>.</summary>
     public CommsException(CommsError error, string message, Exception inner) : base(message, inner) => Error = error;
+    /// <summary>How the operation failed.</summary>
     public CommsError Error { get; }
 }
 

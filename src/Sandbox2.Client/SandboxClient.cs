@@ -24,6 +24,7 @@ public sealed class SandboxClient : IDisposable
     /// <summary>A client on the default channel (fd 1023 or <c>SANDBOX2_COMMS_FD</c>).</summary>
     public SandboxClient() : this(Comms.OpenDefault()) { }
 
+    /// <summary>A client on <paramref name="comms"/> (which it owns from now on).</summary>
     public SandboxClient(Comms comms)
     {
         ArgumentNullException.ThrowIfNull(comms);
@@ -287,6 +288,7 @@ public sealed class SandboxClient : IDisposable
         throw new SandboxMeHereException(reason, tid, name);
     }
 
+    /// <summary>Closes the mapped descriptors not taken and the Comms channel.</summary>
     public void Dispose()
     {
         foreach (var fd in _mappedFds.Values) fd.Dispose();

@@ -6,6 +6,7 @@ namespace Sandbox2.Client;
 /// </summary>
 public sealed class SandboxMeHereException : Exception
 {
+    /// <summary>SandboxMeHere failed for <paramref name="message"/> (one line); <paramref name="threadId"/> and <paramref name="threadName"/> name the thread the filter could not reach, when that was the cause.</summary>
     public SandboxMeHereException(string message, int? threadId = null, string? threadName = null) : base(message)
     {
         ThreadId = threadId;

@@ -24,6 +24,7 @@ namespace Sandbox2.Client;
 /// </summary>
 public static class SandboxMeHereProtocol
 {
+    /// <summary>The protocol version both sides send first.</summary>
     public const uint Version = 1;
     /// <summary>Last word of a successful handshake (Sandbox2's kClient2SandboxReady).</summary>
     public const uint ClientReady = 0x0A0B0C01;
@@ -31,10 +32,14 @@ public static class SandboxMeHereProtocol
     public const uint ModeUnotify = 0x0A0B0C03;
     /// <summary>Install the filter only.</summary>
     public const uint ModePlain = 0x0A0B0C04;
+    /// <summary>The bits of the mode word that carry the mode (the rest are flags).</summary>
     public const uint ModeMask = 0x0FFFFFFF;
+    /// <summary>Sandbox2's speculation-mitigation flag in the mode word: accepted and ignored.</summary>
     public const uint SpeculationBit = 0x10000000;
+    /// <summary>The most descriptors the executor may map.</summary>
     public const int MaxMappedFds = 1024;
     /// <summary>Target number meaning "by name only": the client keeps the received descriptor number.</summary>
     public const int NoTarget = -1;
+    /// <summary>The most BPF instructions a filter may have (the kernel's BPF_MAXINSNS).</summary>
     public const int MaxBpfInstructions = Interop.BpfMaxInstructions;
 }

@@ -6,6 +6,7 @@ namespace Sandbox2.Bpf;
 /// <c>0003: jeq #0x3b, 0004, 0009</c> with absolute jump targets.</summary>
 public static class BpfDisassembler
 {
+    /// <summary>The program as text, one numbered instruction a line (as <c>seccomp-tools</c>/<c>bpf_dbg</c> print it).</summary>
     public static string Disassemble(BpfProgram program)
     {
         ArgumentNullException.ThrowIfNull(program);

@@ -7,12 +7,14 @@ public sealed class BpfProgram
 {
     private readonly BpfInstruction[] _instructions;
 
+    /// <summary>A program of <paramref name="instructions"/> (copied).</summary>
     public BpfProgram(IEnumerable<BpfInstruction> instructions)
     {
         ArgumentNullException.ThrowIfNull(instructions);
         _instructions = instructions.ToArray();
     }
 
+    /// <summary>The instructions, in order.</summary>
     public IReadOnlyList<BpfInstruction> Instructions => _instructions;
 
     /// <summary>Number of instructions.</summary>
@@ -129,5 +131,6 @@ public sealed class BpfProgram
     /// <summary>The program as readable assembly, one instruction per line.</summary>
     public string Disassemble() => BpfDisassembler.Disassemble(this);
 
+    /// <summary>A short description (the instruction count).</summary>
     public override string ToString() => $"BpfProgram({Length} instructions)";
 }

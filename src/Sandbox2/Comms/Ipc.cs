@@ -71,6 +71,7 @@ public sealed class Ipc : IDisposable
         _mappings.Add(new MappedFd(remoteFd, name, handle));
     }
 
+    /// <summary>Closes the executor's copies of the mapped descriptors.</summary>
     public void Dispose()
     {
         foreach (var m in _mappings) m.Handle.Dispose();

@@ -24,6 +24,9 @@ internal static class RegularFile
     public static Opened? TryOpen(string path, bool followLast, out string? error) => TryOpen(path, followLast, out error, out _);
 
     /// <inheritdoc cref="TryOpen(string, bool, out string?)"/>
+    /// <param name="path">The file to open.</param>
+    /// <param name="followLast">Whether a final symlink is followed.</param>
+    /// <param name="error">Why the file was refused, or null.</param>
     /// <param name="errno">The errno of a failed open of <paramref name="path"/> (0 otherwise).</param>
     public static Opened? TryOpen(string path, bool followLast, out string? error, out int errno)
     {

@@ -43,12 +43,15 @@ public sealed class Executor
     public string ProgramPath { get; }
     /// <summary>argv[0] as the program sees it.</summary>
     public string Argv0 { get; }
+    /// <summary>The arguments after argv[0].</summary>
     public IReadOnlyList<string> Args { get; }
+    /// <summary>The sandboxee's whole environment; null = just <c>PATH</c> (<see cref="DefaultPath"/>). The host environment is never passed.</summary>
     public IReadOnlyDictionary<string, string>? Environment { get; }
     internal SafeFileHandle? ProgramFd { get; }
 
     /// <summary>Working directory inside the sandbox.</summary>
     public string Cwd { get; set; } = "/";
+    /// <summary>The sandbox's resource limits (Sandbox2's <c>Executor::limits()</c>).</summary>
     public Limits Limits { get; set; } = new();
     /// <summary>The sandboxee's standard input; null = the executor's own fd 0.</summary>
     public SafeFileHandle? Stdin { get; set; }

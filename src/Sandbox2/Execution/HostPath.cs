@@ -37,6 +37,8 @@ internal static class HostPath
     public static Resolved? TryOpen(string path, out string? error) => TryOpen(path, out error, out _);
 
     /// <inheritdoc cref="TryOpen(string, out string?)"/>
+    /// <param name="path">The host path.</param>
+    /// <param name="error">Why it was refused, or null.</param>
     /// <param name="errno">The errno of the failed call (ELOOP for a refused link, 0 for success). An exhausted
     /// resource (EMFILE, ENFILE, ENOMEM) is a <see cref="ResourceExhaustedException"/>, not an error.</param>
     public static Resolved? TryOpen(string path, out string? error, out int errno)
@@ -121,7 +123,7 @@ internal static class HostPath
         finally { dir?.Dispose(); }
     }
 
-    /// <summary>As <see cref="TryOpen"/>; throws <see cref="PolicyException"/> with the reason.</summary>
+    /// <summary>As <see cref="TryOpen(string, out string?)"/>; throws <see cref="PolicyException"/> with the reason.</summary>
     public static Resolved Open(string path, string what)
         => TryOpen(path, out string? error) ?? throw new PolicyException($"{what} {path}: {error}");
 

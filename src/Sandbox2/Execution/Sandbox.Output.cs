@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.IO.Pipes;
 using Microsoft.Win32.SafeHandles;
 
@@ -34,6 +35,17 @@ public sealed partial class Sandbox
     /// <exception cref="InvalidOperationException">It was not redirected.</exception>
     public Stream StandardError => _stderrPipe?.Reader
         ?? throw new InvalidOperationException("StandardError was not redirected: create the Sandbox with RedirectStandardError = true");
+
+    /// <summary>The program's standard output as a <see cref="PipeReader"/> (over <see cref="StandardOutput"/>; made once).
+    /// Read either this or the stream, not both.</summary>
+    /// <exception cref="InvalidOperationException">It was not redirected.</exception>
+    public PipeReader StandardOutputReader => _stdoutReader ??= PipeReader.Create(StandardOutput, new StreamPipeReaderOptions(leaveOpen: true));
+
+    /// <summary>The program's standard error as a <see cref="PipeReader"/> (over <see cref="StandardError"/>; made once).</summary>
+    /// <exception cref="InvalidOperationException">It was not redirected.</exception>
+    public PipeReader StandardErrorReader => _stderrReader ??= PipeReader.Create(StandardError, new StreamPipeReaderOptions(leaveOpen: true));
+
+    private PipeReader? _stdoutReader, _stderrReader;
 
     /// <summary>At the start of the run: the executor's stdout/stderr become the pipes' write ends.</summary>
     private void AttachOutputPipes()

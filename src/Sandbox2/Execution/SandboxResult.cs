@@ -92,6 +92,7 @@ public sealed class SandboxResult
         Status = status; Reason = reason; ReasonCode = reasonCode;
     }
 
+    /// <summary>How the sandbox ended (Sandbox2's <c>Result::final_status</c>).</summary>
     public SandboxStatus Status { get; }
     /// <summary>One human-readable line.</summary>
     public string Reason { get; }
@@ -115,6 +116,7 @@ public sealed class SandboxResult
     public IReadOnlyList<string>? StackTrace { get; init; }
     /// <summary>True when the memory cgroup killed the program.</summary>
     public bool Oom { get; init; }
+    /// <summary>Resources used: wall time, CPU time, peak memory (Sandbox2 reports these as <c>Result::GetRUsageMonitor()</c>).</summary>
     public SandboxUsage Usage { get; internal set; } = new(TimeSpan.Zero, TimeSpan.Zero, 0);
     /// <summary>What isolation actually held: namespaces or not, seccomp, the cgroup hierarchy, the enforced Landlock ABI.</summary>
     public SandboxIsolation Isolation { get; internal set; } = new();

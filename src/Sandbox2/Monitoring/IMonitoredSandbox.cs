@@ -31,6 +31,7 @@ internal interface IMonitoredSandbox
 
 /// <summary>A violation as the monitor saw it.</summary>
 /// <param name="Syscall">The syscall; <see cref="Syscall.Pid"/> is the host tid of the violating thread.</param>
+/// <param name="Type">Why the syscall is a violation.</param>
 /// <param name="NamespacePid">The thread's pid inside the sandbox's pid namespace (innermost NSpid), or the host tid if unknown.</param>
 /// <param name="ThreadName">/proc/tid/comm of the violating thread, if it could be read.</param>
 /// <param name="StackTrace">Symbolized frames (<c>#0 0x… main+0x16 (/path)</c>) when requested.</param>

@@ -16,11 +16,14 @@ public readonly record struct TraceAction
 {
     private TraceAction(TraceActionKind kind, int errno) { Kind = kind; ErrnoValue = errno; }
 
+    /// <summary>Allow, deny or errno.</summary>
     public TraceActionKind Kind { get; }
     /// <summary>The errno the syscall fails with (for <see cref="TraceActionKind.Errno"/>).</summary>
     public int ErrnoValue { get; }
 
+    /// <summary>Run the syscall.</summary>
     public static TraceAction Allow => new(TraceActionKind.Allow, 0);
+    /// <summary>A violation: the sandbox is killed and the syscall reported.</summary>
     public static TraceAction Deny => new(TraceActionKind.Deny, 0);
 
     /// <summary>Skip the syscall; it fails with <paramref name="errno"/> (1..4095).</summary>
@@ -29,6 +32,7 @@ public readonly record struct TraceAction
             ? new TraceAction(TraceActionKind.Errno, errno)
             : throw new ArgumentOutOfRangeException(nameof(errno), errno, "errno must be in 1..4095");
 
+    /// <c>allow</c>, <c>deny</c> or <c>errno N</c>.
     public override string ToString() => Kind switch
     {
         TraceActionKind.Allow => "allow",

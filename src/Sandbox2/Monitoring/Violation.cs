@@ -10,11 +10,15 @@ public sealed class Violation
 
     /// <summary>The syscall as the monitor saw it (number, ABI, arguments, instruction pointer; host tid in <see cref="Syscall.Pid"/>).</summary>
     public Syscall Syscall { get; }
+    /// <summary>Why the syscall is a violation (a forbidden syscall or a forbidden architecture).</summary>
     public ViolationType Type { get; }
     /// <summary>Name of the syscall in its ABI's table (<c>UNKNOWN[n]</c> if none).</summary>
     public string SyscallName => Syscall.Name;
+    /// <summary>The syscall number in <see cref="Arch"/>'s table.</summary>
     public int Number => Syscall.Number;
+    /// <summary>The ABI the syscall was made in.</summary>
     public SyscallArch Arch => Syscall.Arch;
+    /// <summary>The six arguments.</summary>
     public IReadOnlyList<ulong> Args => Syscall.Args;
     /// <summary>Pid of the violating thread inside the sandbox's pid namespace.</summary>
     public int Pid { get; }
@@ -26,5 +30,6 @@ public sealed class Violation
 
     internal static Violation From(MonitorViolation v) => new(v.Syscall, v.Type, v.NamespacePid, v.Description);
 
+    /// <see cref="Description"/>.
     public override string ToString() => Description;
 }

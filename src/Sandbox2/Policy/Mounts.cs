@@ -8,7 +8,21 @@ namespace Sandbox2;
 public sealed class Mounts
 {
     /// <summary>What an entry mounts.</summary>
-    public enum EntryKind { File, Directory, Tmpfs, Proc, Device, Symlink }
+    public enum EntryKind
+    {
+        /// <summary>A host file bound at a path (Sandbox2's <c>AddFile</c>).</summary>
+        File,
+        /// <summary>A host directory bound at a path (<c>AddDirectory</c>).</summary>
+        Directory,
+        /// <summary>A new tmpfs (<c>AddTmpfs</c>).</summary>
+        Tmpfs,
+        /// <summary>The sandbox's own procfs at /proc.</summary>
+        Proc,
+        /// <summary>A device node bound from the host (/dev/null, /dev/zero, /dev/urandom, ...).</summary>
+        Device,
+        /// <summary>A symbolic link created inside the sandbox.</summary>
+        Symlink,
+    }
 
     /// <summary>One mount: <paramref name="Inside"/> path in the sandbox, <paramref name="Outside"/> canonical host path (binds).</summary>
     public sealed record Entry(EntryKind Kind, string Inside, string? Outside, bool Writable, ulong TmpfsSize = 0);
@@ -26,8 +40,10 @@ public sealed class Mounts
     /// <summary>Every mount, by inside path (parents before children).</summary>
     public IReadOnlyCollection<Entry> Entries => _entries.Values;
 
+    /// <summary>Binds host file <paramref name="path"/> at the same path inside (Sandbox2's <c>AddFile</c>); read-only unless <paramref name="writable"/>.</summary>
     public void AddFile(string path, bool writable = false) => AddFileAt(path, path, writable);
 
+    /// <summary>Binds host file <paramref name="outside"/> at <paramref name="inside"/> (Sandbox2's <c>AddFileAt</c>); read-only unless <paramref name="writable"/>.</summary>
     public void AddFileAt(string outside, string inside, bool writable = false)
     {
         ValidateInside(inside);
@@ -37,8 +53,10 @@ public sealed class Mounts
         Add(new Entry(EntryKind.File, inside, real, writable));
     }
 
+    /// <summary>Binds host directory <paramref name="path"/> at the same path inside (Sandbox2's <c>AddDirectory</c>); read-only unless <paramref name="writable"/>.</summary>
     public void AddDirectory(string path, bool writable = false) => AddDirectoryAt(path, path, writable);
 
+    /// <summary>Binds host directory <paramref name="outside"/> at <paramref name="inside"/> (Sandbox2's <c>AddDirectoryAt</c>); read-only unless <paramref name="writable"/>.</summary>
     public void AddDirectoryAt(string outside, string inside, bool writable = false)
     {
         ValidateInside(inside);
@@ -48,6 +66,7 @@ public sealed class Mounts
         Add(new Entry(EntryKind.Directory, inside, real, writable));
     }
 
+    /// <summary>Mounts a new tmpfs of at most <paramref name="sizeBytes"/> bytes at <paramref name="inside"/> (Sandbox2's <c>AddTmpfs</c>).</summary>
     public void AddTmpfs(string inside, ulong sizeBytes)
     {
         ValidateInside(inside);

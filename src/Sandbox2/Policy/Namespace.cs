@@ -20,6 +20,7 @@ public enum NetworkMode
 /// unless <see cref="Network"/> is <see cref="NetworkMode.Host"/>.</summary>
 public sealed class Namespace
 {
+    /// <summary>An empty mount tree, hostname <c>sandbox2</c>, no network.</summary>
     public Namespace() : this(new Mounts(), "sandbox2", NetworkMode.None) { }
 
     internal Namespace(Mounts mounts, string hostname, NetworkMode network, IsolationLevel isolation = IsolationLevel.Namespaces, LandlockMode landlock = LandlockMode.BestEffort)
@@ -49,6 +50,7 @@ public sealed class Namespace
     public Mounts Mounts { get; }
     /// <summary>Hostname inside (Sandbox2's default: <c>sandbox2</c>).</summary>
     public string Hostname { get; }
+    /// <summary>The network: none (a new, empty network namespace; the default), loopback or the host's.</summary>
     public NetworkMode Network { get; }
 
     /// <summary>The namespace this sandbox is cloned with: all but the network one for the host's network or the

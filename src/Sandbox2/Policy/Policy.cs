@@ -14,12 +14,13 @@ public readonly record struct PolicyCompileOptions(bool MonitorAttached = false,
 
 /// <summary>A built, validated policy: syscall rules plus the sandbox's namespace (mounts, hostname, network).
 /// The syscall part is a model: for each syscall number an ordered rule list (always-on rules, the user's rules,
-/// the overridable rules of presets), the first matching rule wins, else the default action. <see cref="Evaluate(Syscall)"/>
+/// the overridable rules of presets), the first matching rule wins, else the default action. <see cref="Evaluate(Syscall, PolicyCompileOptions)"/>
 /// answers from the model; <see cref="Compile"/> turns it into seccomp-bpf that must answer the same.</summary>
 public sealed partial class Policy
 {
     /// <summary>Sandbox2's "am I in a sandbox" probe: this syscall number fails with <see cref="MagicSyscallErrno"/>.</summary>
     public const int MagicSyscall = 0x2f000fdb;
+    /// <summary>The errno <see cref="MagicSyscall"/> fails with inside a sandbox (Sandbox2's <c>kMagicSyscallErr</c>).</summary>
     public const int MagicSyscallErrno = 4059;
 
     internal const int NrPtrace = 101, NrBpf = 321, NrClone = 56, NrUnshare = 272, NrClone3 = 435, NrMmap = 9,

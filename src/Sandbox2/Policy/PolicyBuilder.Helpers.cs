@@ -17,40 +17,75 @@ public sealed partial class PolicyBuilder
         foreach (var n in names) AddRule(Number(n), null, SyscallAction.Allow, origin);
     }
 
+    /// <summary>Allows reading from descriptors: read, readv, preadv, pread64, preadv2.</summary>
     public PolicyBuilder AllowRead() => AllowNamed(nameof(AllowRead), "read", "readv", "preadv", "pread64", "preadv2");
+    /// <summary>Allows writing to descriptors: write, writev, pwritev, pwrite64, pwritev2.</summary>
     public PolicyBuilder AllowWrite() => AllowNamed(nameof(AllowWrite), "write", "writev", "pwritev", "pwrite64", "pwritev2");
+    /// <summary>Allows opening files: creat, open, openat (what is reachable is decided by the mounts).</summary>
     public PolicyBuilder AllowOpen() => AllowNamed(nameof(AllowOpen), "creat", "open", "openat");
+    /// <summary>Allows stat calls: fstat, newfstatat, fstatfs, lstat, stat, statfs, ustat, statx.</summary>
     public PolicyBuilder AllowStat() => AllowNamed(nameof(AllowStat), "fstat", "newfstatat", "fstatfs", "lstat", "stat", "statfs", "ustat", "statx");
+    /// <summary>Allows access, faccessat, faccessat2.</summary>
     public PolicyBuilder AllowAccess() => AllowNamed(nameof(AllowAccess), "access", "faccessat", "faccessat2");
+    /// <summary>Allows dup, dup2, dup3.</summary>
     public PolicyBuilder AllowDup() => AllowNamed(nameof(AllowDup), "dup", "dup2", "dup3");
+    /// <summary>Allows pipe, pipe2.</summary>
     public PolicyBuilder AllowPipe() => AllowNamed(nameof(AllowPipe), "pipe", "pipe2");
+    /// <summary>Allows chmod, fchmod, fchmodat, fchmodat2.</summary>
     public PolicyBuilder AllowChmod() => AllowNamed(nameof(AllowChmod), "chmod", "fchmod", "fchmodat", "fchmodat2");
+    /// <summary>Allows chown, lchown, fchown, fchownat.</summary>
     public PolicyBuilder AllowChown() => AllowNamed(nameof(AllowChown), "chown", "lchown", "fchown", "fchownat");
+    /// <summary>Allows reading directories: getdents, getdents64.</summary>
     public PolicyBuilder AllowReaddir() => AllowNamed(nameof(AllowReaddir), "getdents", "getdents64");
+    /// <summary>Allows readlink, readlinkat.</summary>
     public PolicyBuilder AllowReadlink() => AllowNamed(nameof(AllowReadlink), "readlink", "readlinkat");
+    /// <summary>Allows link, linkat.</summary>
     public PolicyBuilder AllowLink() => AllowNamed(nameof(AllowLink), "link", "linkat");
+    /// <summary>Allows symlink, symlinkat.</summary>
     public PolicyBuilder AllowSymlink() => AllowNamed(nameof(AllowSymlink), "symlink", "symlinkat");
+    /// <summary>Allows mkdir, mkdirat.</summary>
     public PolicyBuilder AllowMkdir() => AllowNamed(nameof(AllowMkdir), "mkdir", "mkdirat");
+    /// <summary>Allows futimesat, utime, utimensat, utimes.</summary>
     public PolicyBuilder AllowUtime() => AllowNamed(nameof(AllowUtime), "futimesat", "utime", "utimensat", "utimes");
+    /// <summary>Allows rmdir, unlink, unlinkat.</summary>
     public PolicyBuilder AllowUnlink() => AllowNamed(nameof(AllowUnlink), "rmdir", "unlink", "unlinkat");
+    /// <summary>Allows rename, renameat, renameat2.</summary>
     public PolicyBuilder AllowRename() => AllowNamed(nameof(AllowRename), "rename", "renameat", "renameat2");
+    /// <summary>Allows exit, exit_group.</summary>
     public PolicyBuilder AllowExit() => AllowNamed(nameof(AllowExit), "exit", "exit_group");
+    /// <summary>Allows time, gettimeofday, clock_gettime.</summary>
     public PolicyBuilder AllowTime() => AllowNamed(nameof(AllowTime), "time", "gettimeofday", "clock_gettime");
+    /// <summary>Allows clock_nanosleep, nanosleep.</summary>
     public PolicyBuilder AllowSleep() => AllowNamed(nameof(AllowSleep), "clock_nanosleep", "nanosleep");
+    /// <summary>Allows getuid, geteuid, getresuid, getgid, getegid, getresgid, getgroups (Sandbox2's <c>AllowGetIDs</c>).</summary>
     public PolicyBuilder AllowGetIds() => AllowNamed(nameof(AllowGetIds), "getuid", "geteuid", "getresuid", "getgid", "getegid", "getresgid", "getgroups");
+    /// <summary>Allows getpid, getppid, gettid (Sandbox2's <c>AllowGetPIDs</c>).</summary>
     public PolicyBuilder AllowGetPids() => AllowNamed(nameof(AllowGetPids), "getpid", "getppid", "gettid");
+    /// <summary>Allows getpgid, getpgrp (Sandbox2's name kept).</summary>
     public PolicyBuilder AllowGetPGIDs() => AllowNamed(nameof(AllowGetPGIDs), "getpgid", "getpgrp");
+    /// <summary>Allows prlimit64, setrlimit.</summary>
     public PolicyBuilder AllowSetRlimit() => AllowNamed(nameof(AllowSetRlimit), "prlimit64", "setrlimit");
+    /// <summary>Allows kill, tgkill, tkill (signals stay inside the sandbox's pid namespace).</summary>
     public PolicyBuilder AllowKill() => AllowNamed(nameof(AllowKill), "kill", "tgkill", "tkill");
+    /// <summary>Allows alarm, setitimer.</summary>
     public PolicyBuilder AllowAlarm() => AllowNamed(nameof(AllowAlarm), "alarm", "setitimer");
+    /// <summary>Allows timer_create, timer_delete, timer_settime, timer_gettime, timer_getoverrun.</summary>
     public PolicyBuilder AllowPosixTimers() => AllowNamed(nameof(AllowPosixTimers), "timer_create", "timer_delete", "timer_settime", "timer_gettime", "timer_getoverrun");
+    /// <summary>Allows fork, vfork, clone (a clone with namespace flags stays a violation: an always-on rule; the process limit bounds how many).</summary>
     public PolicyBuilder AllowFork() => AllowNamed(nameof(AllowFork), "fork", "vfork", "clone");
+    /// <summary>Allows wait4, waitid.</summary>
     public PolicyBuilder AllowWait() => AllowNamed(nameof(AllowWait), "wait4", "waitid");
+    /// <summary>Allows epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait, epoll_pwait2.</summary>
     public PolicyBuilder AllowEpoll() => AllowNamed(nameof(AllowEpoll), "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2");
+    /// <summary>Allows poll, ppoll.</summary>
     public PolicyBuilder AllowPoll() => AllowNamed(nameof(AllowPoll), "poll", "ppoll");
+    /// <summary>Allows select, pselect6.</summary>
     public PolicyBuilder AllowSelect() => AllowNamed(nameof(AllowSelect), "select", "pselect6");
+    /// <summary>Allows eventfd, eventfd2.</summary>
     public PolicyBuilder AllowEventFd() => AllowNamed(nameof(AllowEventFd), "eventfd", "eventfd2");
+    /// <summary>Allows inotify_init, inotify_init1, inotify_add_watch, inotify_rm_watch, close.</summary>
     public PolicyBuilder AllowInotify() => AllowNamed(nameof(AllowInotify), "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch", "close");
+    /// <summary>Allows installing signal handlers: restart_syscall, rt_sigaction, rt_sigreturn, rt_sigprocmask, sigaltstack.</summary>
     public PolicyBuilder AllowHandleSignals() => AllowNamed(nameof(AllowHandleSignals), "restart_syscall", "rt_sigaction", "rt_sigreturn", "rt_sigprocmask", "sigaltstack");
 
     /// <summary>getrlimit, and prlimit64 only to read (new limit NULL).</summary>

@@ -46,8 +46,10 @@ public sealed partial class PolicyBuilder
     /// <summary>Makes syscall <paramref name="number"/> fail with <paramref name="errno"/> without running it.</summary>
     public PolicyBuilder BlockSyscallWithErrno(int number, int errno) => AddRule(number, null, SyscallAction.Errno(errno), "BlockSyscallWithErrno");
 
+    /// <summary>Makes syscall <paramref name="name"/> fail with <paramref name="errno"/> without running it; an unknown name throws <see cref="PolicyException"/>.</summary>
     public PolicyBuilder BlockSyscallWithErrno(string name, int errno) => BlockSyscallWithErrno(Number(name), errno);
 
+    /// <summary>Makes each of the named syscalls fail with <paramref name="errno"/> (every name is checked before anything is added).</summary>
     public PolicyBuilder BlockSyscallsWithErrno(IEnumerable<string> names, int errno)
     {
         var list = names?.ToArray() ?? [];
@@ -57,6 +59,7 @@ public sealed partial class PolicyBuilder
         return this;
     }
 
+    /// <summary>Makes each syscall number in <paramref name="numbers"/> fail with <paramref name="errno"/>.</summary>
     public PolicyBuilder BlockSyscallsWithErrno(IEnumerable<int> numbers, int errno)
     {
         var list = numbers?.ToArray() ?? [];
@@ -78,6 +81,7 @@ public sealed partial class PolicyBuilder
         return AddRule(number, when, then, "AddPolicyOnSyscall");
     }
 
+    /// <summary>When <paramref name="when"/> holds for syscall <paramref name="name"/>, decide <paramref name="then"/> (Sandbox2's AddPolicyOnSyscall).</summary>
     public PolicyBuilder AddPolicyOnSyscall(string name, ArgCondition when, SyscallAction then) => AddPolicyOnSyscall(Number(name), when, then);
 
     /// <summary>Several conditional rules for one syscall, in order.</summary>
@@ -89,6 +93,7 @@ public sealed partial class PolicyBuilder
         return this;
     }
 
+    /// <summary>The same conditional rule for each named syscall (Sandbox2's AddPolicyOnSyscalls).</summary>
     public PolicyBuilder AddPolicyOnSyscalls(IEnumerable<string> names, ArgCondition when, SyscallAction then)
     {
         var list = names?.ToArray() ?? [];
@@ -98,6 +103,7 @@ public sealed partial class PolicyBuilder
         return this;
     }
 
+    /// <summary>The same conditional rule for each syscall number (Sandbox2's AddPolicyOnSyscalls).</summary>
     public PolicyBuilder AddPolicyOnSyscalls(IEnumerable<int> numbers, ArgCondition when, SyscallAction then)
     {
         var list = numbers?.ToArray() ?? [];

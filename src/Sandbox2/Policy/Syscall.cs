@@ -39,6 +39,7 @@ public sealed class Syscall
 {
     private readonly ulong[] _args = new ulong[6];
 
+    /// <summary>A syscall of ABI <paramref name="arch"/>, number <paramref name="number"/> in that ABI's table, up to six <paramref name="args"/>, made by host thread <paramref name="pid"/>.</summary>
     public Syscall(SyscallArch arch, int number, ReadOnlySpan<ulong> args, int pid = 0, ulong instructionPointer = 0)
     {
         if (args.Length > 6) throw new ArgumentException("a syscall has at most 6 arguments", nameof(args));
@@ -69,9 +70,11 @@ public sealed class Syscall
         return new Syscall(arch, number, args, pid, instructionPointer) { RawArch = auditArch };
     }
 
+    /// <summary>From a <see cref="SeccompData"/> as the filter sees it.</summary>
     public static Syscall FromSeccompData(in SeccompData data, int pid = 0) =>
         FromSeccompData(data.Arch, data.Nr, data.Args, pid, data.InstructionPointer);
 
+    /// <summary>The ABI the syscall was made in (x86-64, x86-32 or x32).</summary>
     public SyscallArch Arch { get; }
 
     /// <summary>The AUDIT_ARCH_* value seccomp reported (kept for unknown architectures).</summary>
@@ -80,14 +83,17 @@ public sealed class Syscall
     /// <summary>The syscall number in <see cref="Arch"/>'s table (for x32, without the x32 bit).</summary>
     public int Number { get; }
 
+    /// <summary>The six arguments.</summary>
     public IReadOnlyList<ulong> Args => _args;
+    /// <summary>The thread that made the call (host tid), 0 when unknown.</summary>
     public int Pid { get; }
+    /// <summary>The instruction pointer at the call.</summary>
     public ulong InstructionPointer { get; }
 
     /// <summary>The syscall's name, or <c>UNKNOWN[n]</c>.</summary>
     public string Name => SyscallTable.GetName(Arch, Number) ?? $"UNKNOWN[{Number}/0x{Number:x}]";
 
-    /// <summary>The seccomp view of this syscall (for <see cref="BpfInterpreter"/> and <see cref="Policy.Evaluate(Syscall)"/>).</summary>
+    /// <summary>The seccomp view of this syscall (for <see cref="BpfInterpreter"/> and <see cref="Policy.Evaluate(Syscall, PolicyCompileOptions)"/>).</summary>
     public SeccompData ToSeccompData() =>
         new(Arch == SyscallArch.X32 ? Number | (int)SeccompReturn.X32SyscallBit : Number, RawArch, _args, InstructionPointer);
 
@@ -111,5 +117,6 @@ public sealed class Syscall
         return sb.ToString();
     }
 
+    /// <see cref="GetDescription"/>.
     public override string ToString() => GetDescription();
 }

@@ -5,6 +5,7 @@ namespace Sandbox2;
 /// <summary>One x86-64 syscall: number, name, argument names (their count is the argument count).</summary>
 public sealed record SyscallInfo(int Number, string Name, IReadOnlyList<string> ArgNames)
 {
+    /// <summary>The number of arguments the syscall takes.</summary>
     public int ArgCount => ArgNames.Count;
 }
 

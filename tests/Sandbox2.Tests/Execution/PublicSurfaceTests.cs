@@ -23,6 +23,34 @@ public class PublicSurfaceTests
     }
 
     [Fact]
+    public async Task StandardOutputCanBeReadAsAPipeReader()
+    {
+        var policy = BuiltinPolicies.CreateDefault().AddLibrariesForBinary("/usr/bin/seq").Build();
+        var executor = new Executor("/usr/bin/seq", ["100000"]); // ~580 KiB: more than a pipe holds, so it is read while it runs
+        await using var sandbox = new Sandbox(executor, policy) { RedirectStandardOutput = true };
+        var run = sandbox.RunAsync();
+        System.IO.Pipelines.PipeReader reader = sandbox.StandardOutputReader;
+        Assert.Same(reader, sandbox.StandardOutputReader);
+        long bytes = 0, lines = 0;
+        while (true)
+        {
+            var read = await reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+            foreach (var segment in read.Buffer)
+            {
+                bytes += segment.Length;
+                lines += segment.Span.Count((byte)'\n');
+            }
+            reader.AdvanceTo(read.Buffer.End);
+            if (read.IsCompleted) break;
+        }
+        await reader.CompleteAsync();
+        var result = await run.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
+        Assert.Equal(100_000, lines);
+        Assert.Equal(Enumerable.Range(1, 100_000).Sum(i => (long)i.ToString(System.Globalization.CultureInfo.InvariantCulture).Length + 1), bytes);
+    }
+
+    [Fact]
     public async Task StreamsEndEvenWhenTheSandboxNeverStarts()
     {
         var policy = BuiltinPolicies.CreateDefault().Build();

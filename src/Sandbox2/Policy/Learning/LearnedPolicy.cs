@@ -83,8 +83,8 @@ public sealed class LearnedPolicy
         return block.ToString();
     }
 
-    /// <summary>Adds the policy's rules to <paramref name="builder"/> (groups by <paramref name="groupNumbers"/>'s expansion:
-    /// each group's syscalls allowed) and Allow(MapExec) when needed; the default stays a violation.</summary>
+    /// <summary>Adds the policy's rules to <paramref name="builder"/> (each group expanded to its syscalls:
+    /// all allowed) and Allow(MapExec) when needed; the default stays a violation.</summary>
     public PolicyBuilder ApplyTo(PolicyBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -9,6 +9,8 @@ internal sealed record ActionNode(SyscallAction Action, Location At, string Text
 internal abstract record StatementNode(Location At);
 
 /// <summary><c>USE name</c> (a POLICY, or beyond Kafel a preset or <c>@group</c>).</summary>
+/// <param name="Name">The POLICY, preset or group named.</param>
+/// <param name="At">Where the USE is.</param>
 /// <param name="DefinedBefore">A POLICY of that name was defined before this USE (Kafel requires that).</param>
 internal sealed record UseNode(string Name, Location At, bool DefinedBefore) : StatementNode(At);
 

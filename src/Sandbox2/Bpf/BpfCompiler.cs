@@ -84,7 +84,20 @@ internal sealed class BpfCompiler
         return _reversed.Count - 1;
     }
 
-    private int EmitReturn(SyscallAction action) => Emit(BpfInstruction.Return(SeccompReturn.For(action, _monitorAttached)));
+    private readonly Dictionary<uint, int> _returnLabels = [];
+
+    /// <summary>A return of <paramref name="action"/>: an identical return emitted shortly before (within reach of a
+    /// conditional jump, with room to spare) is shared instead of emitting another one.</summary>
+    private int EmitReturn(SyscallAction action)
+    {
+        uint value = SeccompReturn.For(action, _monitorAttached);
+        if (_returnLabels.TryGetValue(value, out int label) && Distance(label) <= ReturnReach) return label;
+        return _returnLabels[value] = Emit(BpfInstruction.Return(value));
+    }
+
+    /// <summary>How far back a return is shared: well inside a conditional jump's 255, so that the jumps emitted to it a
+    /// little later (after a subtree) still reach it without a <c>ja</c>.</summary>
+    private const int ReturnReach = 128;
 
     private int Distance(int label) => Here - label - 1;
 

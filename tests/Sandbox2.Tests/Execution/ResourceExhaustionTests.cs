@@ -49,9 +49,10 @@ public partial class ResourceExhaustionTests
         Assert.Equal(0, getrlimit(7, ref saved));
         try
         {
-            // Room for a few sandboxes: each running one holds 3 descriptors here (pidfd, status channel, listener),
-            // and this test holds 1 more (its stdin pipe's write end; the read end goes to the sandbox).
-            var lowered = new RLimit { Cur = (ulong)(OpenFds() + 24), Max = saved.Max };
+            // Room for a few sandboxes: each running one holds 4 descriptors here (pidfd, status channel, listener, its
+            // wall-time timer), starting one holds its bind sources until it runs, and this test holds 1 more per sandbox
+            // (its stdin pipe's write end; the read end goes to the sandbox).
+            var lowered = new RLimit { Cur = (ulong)(OpenFds() + 64), Max = saved.Max };
             Assert.Equal(0, setrlimit(7, ref lowered));
             for (int i = 0; i < 64 && failed.Count == 0; i++)
             {

@@ -67,4 +67,40 @@ public sealed class CliTraceTests : IDisposable
         Assert.Equal(2, missingDir.ExitCode);
         Assert.Contains("does not exist", missingDir.Stderr, StringComparison.Ordinal);
     }
+
+    /// <summary>Learn → policy → run through the CLI: <c>trace</c> writes the policy, <c>run --policy</c> with it gives the
+    /// same output and exit status.</summary>
+    [Theory]
+    [InlineData("ls", "/bin/ls", "-la", "/")]
+    [InlineData("sh", "/bin/sh", "-c", "ls /usr | wc -l")]
+    [InlineData("python3", "/usr/bin/python3", "-c", "import json,sys; print(json.dumps({'n': sum(range(10))}))")]
+    [InlineData("static", "@cli_syscall-static", "39")]
+    public async Task Trace_ThenRunWithTheLearnedPolicy_GivesTheSameRun(string name, string program, params string[] args)
+    {
+        if (program.StartsWith('@')) program = CliRunner.Testcase(program[1..]);
+        if (!File.Exists(program)) return; // not on this machine (python3 is on Debian 12)
+        string file = PolicyPath(name + ".policy");
+        string[] sub = name is "sh" or "python3" ? ["--ro-bind", "/usr"] : [];
+        CliOutcome traced = await CliRunner.RunSlowAsync(TimeSpan.FromMinutes(2), ["trace", "--output", file, .. sub, "--", program, .. args]);
+        Assert.True(traced.ExitCode == 0, traced.ToString());
+        CliOutcome replay = await CliRunner.RunAsync(["run", "--policy", file, .. sub, "--", program, .. args]);
+        Assert.True(replay.ExitCode == 0, replay + "\n--- policy\n" + await File.ReadAllTextAsync(file));
+        // The same output; for ls -la /, but for /proc's link count (it counts the host's processes at that moment).
+        static string Stable(string o) => string.Join('\n', o.Split('\n').Where(l => !l.EndsWith(" proc", StringComparison.Ordinal)));
+        Assert.Equal(Stable(traced.Stdout), Stable(replay.Stdout));
+    }
+
+    /// <summary>What the learn run did not do is still a violation: a policy learned from a run that made no socket call
+    /// kills a run that makes one.</summary>
+    [Fact]
+    public async Task ALearnedPolicy_DeniesASyscallTheRunDidNotMake()
+    {
+        string file = PolicyPath("getpid.policy");
+        CliOutcome traced = await CliRunner.RunAsync("trace", "--output", file, "--", CliRunner.Testcase("cli_syscall-static"), "39");
+        Assert.True(traced.ExitCode == 0, traced.ToString());
+        Assert.DoesNotContain("socket", await File.ReadAllTextAsync(file), StringComparison.Ordinal);
+        CliOutcome socket = await CliRunner.RunAsync("run", "--policy", file, "--", CliRunner.Testcase("cli_syscall-static"), "41");
+        Assert.True(socket.ExitCode == 159, socket.ToString());
+        Assert.Contains("socket", socket.Stderr, StringComparison.Ordinal);
+    }
 }

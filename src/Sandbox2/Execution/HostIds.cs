@@ -25,8 +25,26 @@ internal sealed class HostIds : IDisposable
     public const uint DefaultLast = DefaultFirst + 65_535;
     /// <summary>The environment variable that overrides the range: <c>FIRST-LAST</c>.</summary>
     public const string RangeVariable = "SANDBOX2_HOST_UIDS";
-    /// <summary>Where the lock files are (one per id in use).</summary>
+    /// <summary>Where the lock files are (one per id in use), where <c>/run</c> exists; else the same under <c>/dev/shm</c>
+    /// or <c>/tmp</c> (a container's root may have no <c>/run</c>): see <see cref="LockDirectoryInUse"/>.</summary>
     public const string LockDirectory = "/run/sandbox2/host-ids";
+
+    private static string? s_lockDirectory;
+
+    /// <summary>The lock directory this process uses: under the first of <c>/run</c>, <c>/dev/shm</c>, <c>/tmp</c> that is a
+    /// directory (not a link). In a world-writable base another user could have made <c>sandbox2</c> first: then
+    /// <see cref="Lease"/> refuses (it must be root's), which denies service but never shares an id.</summary>
+    public static string LockDirectoryInUse => s_lockDirectory ??= ChooseLockDirectory();
+
+    private static string ChooseLockDirectory()
+    {
+        foreach (string root in (string[])["/run", "/dev/shm", "/tmp"])
+        {
+            if (Interop.StatNoFollow(root, out var st) == 0 && (st.Mode & 0xf000) == 0x4000)
+                return root + "/sandbox2/host-ids";
+        }
+        return LockDirectory;
+    }
 
     private const int LOCK_EX = 2, LOCK_NB = 4, EWOULDBLOCK = 11;
     private SafeFdHandle? _lock;
@@ -96,7 +114,8 @@ internal sealed class HostIds : IDisposable
 
     private static void EnsureLockDirectory()
     {
-        foreach (string dir in (string[])["/run/sandbox2", LockDirectory])
+        string locks = LockDirectoryInUse;
+        foreach (string dir in (string[])[Path.GetDirectoryName(locks)!, locks])
         {
             if (Interop.MkDir(dir, 0x1c0 /*0700*/) != 0 && Marshal.GetLastPInvokeError() != Interop.EEXIST)
                 throw new IOException($"cannot create {dir}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
@@ -108,7 +127,7 @@ internal sealed class HostIds : IDisposable
 
     private static SafeFdHandle? TryLock(uint id)
     {
-        string path = string.Create(CultureInfo.InvariantCulture, $"{LockDirectory}/{id}");
+        string path = string.Create(CultureInfo.InvariantCulture, $"{LockDirectoryInUse}/{id}");
         int fd = Interop.Open(path, Interop.O_RDWR | Interop.O_CREAT | Interop.O_NOFOLLOW | Interop.O_CLOEXEC, 0x180 /*0600*/);
         if (fd < 0)
         {

@@ -39,7 +39,7 @@ public class CliResourceTests
         string[] args = ["run", "--result", resultFile, .. options];
         int toolPid = 0;
         CliOutcome outcome;
-        if (launcher is null)
+        if (launcher is null or [])
         {
             outcome = await CliRunner.RunAsync(args, pid => { toolPid = pid; return Task.CompletedTask; });
         }
@@ -244,7 +244,7 @@ public class CliResourceTests
     public async Task UnprivilegedWithoutDelegationFallsBackToRlimitsAndSaysSo()
     {
         string marker = Marker();
-        var r = await RunWithAsync(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"],
+        var r = await RunWithAsync(Security.AsCaller.Unprivileged,
             ["--process-limit", "16", "--", Probe, "fork", marker], marker);
         Assert.True(r.Outcome.ExitCode == 0 && r.Status == "OK", r.ToString());
         Assert.Null(r.Cgroup);

@@ -5,6 +5,7 @@ namespace Sandbox2.Tests.Execution;
 
 /// <summary>Sandboxes owned by another executor process (the CLI): it dies → every sandbox process dies; and the
 /// same core checks as an unprivileged user.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public class ExecutorProcessTests
 {
     private static int ParentOf(int pid)
@@ -72,9 +73,10 @@ public class ExecutorProcessTests
     {
         // Paths the unprivileged user must reach: the built CLI and the testcase (both under the repo).
         string probe = CliRunner.Testcase("ex_probe");
-        var psi = new ProcessStartInfo("setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/" };
-        foreach (var a in (string[])["--reuid=65534", "--regid=65534", "--clear-groups", "env", "-i", "PATH=/usr/bin:/bin", "HOME=/tmp",
-                     CliRunner.ToolPath, "run", "--result", "-", "--", probe, "status"]) psi.ArgumentList.Add(a);
+        var (file, all) = Security.AsCaller.Command("/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=/tmp",
+            CliRunner.ToolPath, "run", "--result", "-", "--", probe, "status");
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/" };
+        foreach (var a in all) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

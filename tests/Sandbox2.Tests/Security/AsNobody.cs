@@ -9,7 +9,7 @@ namespace Sandbox2.Tests.Security;
 internal static class AsNobody
 {
     /// <summary>Whether the tests can switch to uid 65534 (they run as root).</summary>
-    public static bool Available => Interop.GetEUid() == 0 && File.Exists("/usr/bin/setpriv");
+    public static bool Available => AsCaller.IsRoot && File.Exists("/usr/bin/setpriv");
 
     public static async Task<CliOutcome> RunAsync(params string[] args)
     {

@@ -9,6 +9,9 @@ public sealed class CgroupFactAttribute : FactAttribute
 {
     private static readonly Lazy<string?> s_skip = new(Probe);
 
+    /// <summary>Whether the tool gets a cgroup here (root, or a delegated writable cgroup v2 subtree).</summary>
+    internal static bool CgroupAvailable => s_skip.Value is null;
+
     /// <summary>Skips the fact, with the reason, where the tool gets no cgroup.</summary>
     public CgroupFactAttribute()
     {

@@ -196,16 +196,22 @@ internal sealed class BpfCompiler
         return Emit(BpfInstruction.LoadAbsolute(SeccompData.ArgsOffset + 8 * (uint)values[0].Index));
     }
 
+    /// <summary>BPF has only ==, &gt; and &gt;=: !=, &lt; and &lt;= are their negations with the targets swapped.</summary>
+    private static ArgOp Normalize(ArgOp op, ref int ifTrue, ref int ifFalse)
+    {
+        switch (op)
+        {
+            case ArgOp.NotEqual: (ifTrue, ifFalse) = (ifFalse, ifTrue); return ArgOp.Equal;
+            case ArgOp.Less: (ifTrue, ifFalse) = (ifFalse, ifTrue); return ArgOp.GreaterOrEqual;
+            case ArgOp.LessOrEqual: (ifTrue, ifFalse) = (ifFalse, ifTrue); return ArgOp.Greater;
+            default: return op;
+        }
+    }
+
     /// <summary>(args[i] &amp; mask) op value, unsigned, on 64 bits as two 32-bit halves (or on the low half only).</summary>
     private int EmitCompare(CompareCondition c, int ifTrue, int ifFalse)
     {
-        ArgOp op = c.Op;
-        switch (op)
-        {
-            case ArgOp.NotEqual: op = ArgOp.Equal; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
-            case ArgOp.Less: op = ArgOp.GreaterOrEqual; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
-            case ArgOp.LessOrEqual: op = ArgOp.Greater; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
-        }
+        ArgOp op = Normalize(c.Op, ref ifTrue, ref ifFalse);
         if (ifTrue == ifFalse) return ifTrue;
         uint lowOffset = SeccompData.ArgsOffset + 8 * (uint)c.Index, highOffset = lowOffset + 4;
         uint vl = (uint)c.Value, vh = (uint)(c.Value >> 32), ml = (uint)c.Mask, mh = (uint)(c.Mask >> 32);
@@ -250,13 +256,7 @@ internal sealed class BpfCompiler
     /// <summary><c>Left op Right</c> on 64 bits (high words first, as two 32-bit comparisons) or on the low words only.</summary>
     private int EmitExprCompare(ExprCondition c, int ifTrue, int ifFalse)
     {
-        ArgOp op = c.Op;
-        switch (op)
-        {
-            case ArgOp.NotEqual: op = ArgOp.Equal; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
-            case ArgOp.Less: op = ArgOp.GreaterOrEqual; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
-            case ArgOp.LessOrEqual: op = ArgOp.Greater; (ifTrue, ifFalse) = (ifFalse, ifTrue); break;
-        }
+        ArgOp op = Normalize(c.Op, ref ifTrue, ref ifFalse);
         if (ifTrue == ifFalse) return ifTrue;
         ushort code = op switch { ArgOp.Equal => BpfInstruction.Jeq, ArgOp.Greater => BpfInstruction.Jgt, _ => BpfInstruction.Jge };
         int low = EmitWordJump(c.Left, c.Right, Word.Low, code, ifTrue, ifFalse);

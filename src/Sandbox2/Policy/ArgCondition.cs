@@ -62,16 +62,20 @@ public sealed record CompareCondition(int Index, ArgOp Op, ulong Value, ulong Ma
     {
         ulong x = args[Index] & Mask, v = Value;
         if (Is32Bit) { x &= 0xffffffff; v &= 0xffffffff; }
-        return Op switch
-        {
-            ArgOp.Equal => x == v,
-            ArgOp.NotEqual => x != v,
-            ArgOp.Less => x < v,
-            ArgOp.LessOrEqual => x <= v,
-            ArgOp.Greater => x > v,
-            _ => x >= v,
-        };
+        return Holds(Op, x, v);
     }
+
+    /// <summary><paramref name="left"/> <paramref name="op"/> <paramref name="right"/>, unsigned (the model's semantics of
+    /// every comparison).</summary>
+    internal static bool Holds(ArgOp op, ulong left, ulong right) => op switch
+    {
+        ArgOp.Equal => left == right,
+        ArgOp.NotEqual => left != right,
+        ArgOp.Less => left < right,
+        ArgOp.LessOrEqual => left <= right,
+        ArgOp.Greater => left > right,
+        _ => left >= right,
+    };
 
     /// <inheritdoc/>
     public override string ToString() => Format(null);

@@ -60,15 +60,7 @@ public sealed record ExprCondition(ArgExpr Left, ArgOp Op, ArgExpr Right, bool I
     {
         ulong l = Left.Evaluate(args), r = Right.Evaluate(args);
         if (Is32Bit) { l &= 0xffffffff; r &= 0xffffffff; }
-        return Op switch
-        {
-            ArgOp.Equal => l == r,
-            ArgOp.NotEqual => l != r,
-            ArgOp.Less => l < r,
-            ArgOp.LessOrEqual => l <= r,
-            ArgOp.Greater => l > r,
-            _ => l >= r,
-        };
+        return CompareCondition.Holds(Op, l, r);
     }
 
     /// <summary>The operator's spelling.</summary>

@@ -10,8 +10,9 @@ namespace Sandbox2.Client;
 /// program started unfiltered does its setup, then calls <see cref="SandboxMeHere"/>, which
 /// receives the compiled policy, mapped descriptors and working directory from the executor (see
 /// <see cref="SandboxMeHereProtocol"/>) and installs the filter on every thread with
-/// SECCOMP_FILTER_FLAG_TSYNC (and SECCOMP_FILTER_FLAG_SPEC_ALLOW when the policy allows speculation). A multithreaded process (every .NET process) whose threads cannot
-/// all be synchronised is refused: <see cref="SandboxMeHereException"/> names a thread that could not be.
+/// SECCOMP_FILTER_FLAG_TSYNC (and SECCOMP_FILTER_FLAG_SPEC_ALLOW when the policy allows speculation).
+/// A multithreaded process (every .NET process) whose threads cannot all be synchronised is refused:
+/// <see cref="SandboxMeHereException"/> names a thread that could not be.
 /// </summary>
 public sealed class SandboxClient : IDisposable
 {

@@ -13,8 +13,9 @@ internal sealed record ClientHandshakeResult(bool Sandboxed, SafeFileHandle? Lis
 /// <summary>
 /// The executor side of the SandboxMeHere handshake (<see cref="SandboxMeHereProtocol"/>): waits for
 /// the client's hello, sends the mapped descriptors, the working directory, the compiled policy and
-/// the mode (with the speculation flag when the policy allows it), and reads the outcome. A sandboxee that breaks the protocol gets a
-/// <see cref="CommsException"/>; a client that refuses gets a result with its reason.
+/// the mode (with the speculation flag when the policy allows it), and reads the outcome. A sandboxee
+/// that breaks the protocol gets a <see cref="CommsException"/>; a client that refuses gets a result
+/// with its reason.
 /// </summary>
 internal static class ClientHandshake
 {

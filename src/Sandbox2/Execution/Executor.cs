@@ -123,8 +123,6 @@ public sealed class Executor
             ? new PolicyCompileOptions(MonitorAttached: true, CommsFd: layout.CommsFd)
             : new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
         if (meHere) ClientHandshake.CheckPolicy(policy, options);
-        if (meHere && policy.AllowsSpeculation)
-            throw new PolicyException("AllowSeccompSpeculation() needs EnableSandboxBeforeExec = true: in SandboxMeHere mode the client installs the filter, and its handshake has no speculation flag yet");
         byte[] bpf = meHere ? policy.Compile(options).ToBytes() : CompiledPolicyCache.Compile(policy, nonce);
 
         var (outsideUid, outsideGid) = (ids.Uid, ids.Gid);

@@ -340,7 +340,7 @@ public sealed partial class Sandbox : IAsyncDisposable
             stop, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            var outcome = await ClientHandshake.RunAsync(_comms!, bpf, Executor.Ipc.Mappings, Executor.Cwd, notifyListener: true, stop.Token).ConfigureAwait(false);
+            var outcome = await ClientHandshake.RunAsync(_comms!, bpf, Executor.Ipc.Mappings, Executor.Cwd, notifyListener: true, speculationAllowed: Policy.AllowsSpeculation, stop.Token).ConfigureAwait(false);
             if (outcome.FailureReason is { } why)
             {
                 End(EndCause.SetupError(ReasonCode.FailedSandboxMeHere, $"SandboxMeHere failed: {why}"));

@@ -28,6 +28,20 @@ internal static partial class Port
         return new SafeFileHandle(r, ownsHandle: true);
     }
 
+    [LibraryImport("libc", EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MemfdCreateRaw(string name, uint flags);
+
+    /// <summary>A memfd named <paramref name="name"/> holding a copy of the file at <paramref name="path"/> (MFD_CLOEXEC),
+    /// positioned at its start.</summary>
+    public static SafeFileHandle MemfdWithContents(string name, string path)
+    {
+        int fd = MemfdCreateRaw(name, 1 /* MFD_CLOEXEC */);
+        if (fd < 0) throw new IOException($"memfd_create: errno {Marshal.GetLastPInvokeError()}");
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        RandomAccess.Write(handle, File.ReadAllBytes(path), 0);
+        return handle;
+    }
+
     [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
     private static unsafe partial int SocketPairRaw(int domain, int type, int protocol, int* sv);
 

@@ -42,6 +42,32 @@ internal static partial class Port
         return handle;
     }
 
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int PollRaw(long* fds, ulong count, int timeoutMs);
+
+    /// <summary>A pidfd for <paramref name="pid"/> (null if it is gone).</summary>
+    public static SafeFileHandle? PidFd(int pid)
+    {
+        int fd = Interop.PidfdOpen(pid, 0);
+        return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>Waits until the process of <paramref name="pidfd"/> has exited (the pidfd is readable), at most
+    /// <paramref name="limit"/> (a safety net); true if it did.</summary>
+    public static unsafe bool WaitExited(SafeFileHandle pidfd, TimeSpan limit)
+    {
+        long deadline = Environment.TickCount64 + (long)limit.TotalMilliseconds;
+        while (true)
+        {
+            long entry = (uint)(int)pidfd.DangerousGetHandle() | (1L /* POLLIN */ << 32); // struct pollfd { int fd; short events, revents; }
+            int left = (int)Math.Max(0, deadline - Environment.TickCount64);
+            int r = PollRaw(&entry, 1, left);
+            if (r > 0) return true;
+            if (r == 0) return false;
+            if (Marshal.GetLastPInvokeError() != 4 /* EINTR */) throw new IOException($"poll: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
     private static unsafe partial int SocketPairRaw(int domain, int type, int protocol, int* sv);
 

@@ -3,12 +3,15 @@ using System.Globalization;
 using Microsoft.Win32.SafeHandles;
 using Sandbox2;
 
+// Sandbox2.TestExecutor terminate-process-group SANDBOXEE: see TerminateProcessGroup.cs.
+//
 // Sandbox2.TestExecutor monitor-attack ATTACKER TARGET HEARTBEAT
 //   Runs two sandboxes from this one process (one shared monitor): HEARTBEAT (mon_notifychild "loop"), whose every
 //   getppid is a trace rule answered by a Notify hook on the monitor, and, once that is being served, ATTACKER
 //   (mon_mapattack TARGET) with stack traces on. Prints key=value lines: the attacker's status, the time from its
 //   "planted" line to its result, its stack trace, how many of the heartbeat's syscalls the monitor answered while the
 //   attacker's violation was handled, and the heartbeat's own status.
+if (args is ["terminate-process-group", var sandboxee]) return await TerminateProcessGroup.RunAsync(sandboxee);
 if (args.Length != 4 || args[0] != "monitor-attack")
 {
     Console.Error.WriteLine("usage: Sandbox2.TestExecutor monitor-attack ATTACKER TARGET HEARTBEAT");

@@ -235,8 +235,9 @@ public sealed class Executor
             UnshareCgroupNamespace = cgroup?.UnshareNamespaceAfterPlacement ?? false,
             WritableRootSize = ns.RootWritable ? ns.RootSizeBytes : 0,
             SpeculationAllowed = policy.AllowsSpeculation,
-            // The program is not mounted: Landlock grants executing (and reading, for ld.so) its file through its fd.
-            LandlockProgramAccess = landlock is null ? 0 : Landlock.ProgramAccess(landlock.Abi),
+            // The program is not mounted: Landlock grants executing (and reading, for ld.so) its file through its fd
+            // (no rule for a memfd: the kernel takes none on it, and does not restrict it).
+            LandlockProgramAccess = landlock is null ? 0 : Landlock.ProgramAccess(landlock.Abi, programFd),
             SharedNetworkNamespace = ns.Network == NetworkMode.ForkServerShared,
         };
         var isolation = new SandboxIsolation { Level = ns.Isolation, LandlockAbi = landlock?.Abi };

@@ -48,6 +48,16 @@ internal static class Landlock
     /// ld.so and /proc/self/exe.</summary>
     internal static ulong ProgramAccess(int abi) => (Execute | ReadFile) & HandledFs(abi);
 
+    /// <summary><see cref="ProgramAccess(int)"/> for the program open at <paramref name="programFd"/>: 0 (no rule) where the
+    /// kernel refuses a rule on that file with EBADFD — a memfd or other file of an internal mount, which Landlock does
+    /// not restrict either (it never checks files of SB_NOUSER/private mounts), so nothing is widened; a rule otherwise.</summary>
+    internal static ulong ProgramAccess(int abi, System.Runtime.InteropServices.SafeHandle programFd)
+    {
+        ulong access = ProgramAccess(abi);
+        const int EBADFD = 77;
+        return access != 0 && Interop.LandlockTryPathRule(programFd, access) == EBADFD ? 0 : access;
+    }
+
     /// <summary>The rules for <paramref name="mounts"/> at ABI <paramref name="abi"/>.</summary>
     /// <param name="mounts">The sandbox's mounts (with its program added).</param>
     /// <param name="abi">The ABI to use (1 or more).</param>

@@ -28,6 +28,46 @@ internal static partial class Port
         return new SafeFileHandle(r, ownsHandle: true);
     }
 
+    [LibraryImport("libc", EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MemfdCreateRaw(string name, uint flags);
+
+    /// <summary>A memfd named <paramref name="name"/> holding a copy of the file at <paramref name="path"/> (MFD_CLOEXEC),
+    /// positioned at its start.</summary>
+    public static SafeFileHandle MemfdWithContents(string name, string path)
+    {
+        int fd = MemfdCreateRaw(name, 1 /* MFD_CLOEXEC */);
+        if (fd < 0) throw new IOException($"memfd_create: errno {Marshal.GetLastPInvokeError()}");
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        RandomAccess.Write(handle, File.ReadAllBytes(path), 0);
+        return handle;
+    }
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int PollRaw(long* fds, ulong count, int timeoutMs);
+
+    /// <summary>A pidfd for <paramref name="pid"/> (null if it is gone).</summary>
+    public static SafeFileHandle? PidFd(int pid)
+    {
+        int fd = Interop.PidfdOpen(pid, 0);
+        return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>Waits until the process of <paramref name="pidfd"/> has exited (the pidfd is readable), at most
+    /// <paramref name="limit"/> (a safety net); true if it did.</summary>
+    public static unsafe bool WaitExited(SafeFileHandle pidfd, TimeSpan limit)
+    {
+        long deadline = Environment.TickCount64 + (long)limit.TotalMilliseconds;
+        while (true)
+        {
+            long entry = (uint)(int)pidfd.DangerousGetHandle() | (1L /* POLLIN */ << 32); // struct pollfd { int fd; short events, revents; }
+            int left = (int)Math.Max(0, deadline - Environment.TickCount64);
+            int r = PollRaw(&entry, 1, left);
+            if (r > 0) return true;
+            if (r == 0) return false;
+            if (Marshal.GetLastPInvokeError() != 4 /* EINTR */) throw new IOException($"poll: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
     private static unsafe partial int SocketPairRaw(int domain, int type, int protocol, int* sv);
 

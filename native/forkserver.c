@@ -182,6 +182,9 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--probe")) return probe_main(argv[2]); /* sandbox2 doctor */
     for (int s = 1; s < 65; s++) signal(s, SIG_DFL);
+    /* As Sandbox2's forkserver: a SIGTERM to the process group it was started in (its executor's, which may have moved
+     * on) must not end every sandbox; it ends with its executor (control socket EOF). PID 2 resets it before exec. */
+    signal(SIGTERM, SIG_IGN);
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);

@@ -85,7 +85,8 @@ void __attribute__((noreturn)) init_main(int sync_fd)
         if (P.trace) { close(sync[0]); trace_sync_fd = sync[1]; }
         sandboxee(me);
     }
-    if (P.trace) { close(sync[1]); trace_seize((pid_t)pid2, sync[0]); }
+    if (P.trace) close(sync[1]);
+    sandboxee_started((pid_t)pid2, sync[0]); /* seized first with T_TRACE */
     /* init keeps only its status channel (as fd 0 after this): nothing else of the host stays open. */
     if (status_fd != 0) {
         CHECK(dup3(status_fd, 0, O_CLOEXEC), ST_INIT_FDS, "status fd");

@@ -59,7 +59,7 @@ enum { T_CLONE = 1, T_IDS, T_HOSTNAME, T_LOOPBACK, T_MOUNT, T_RLIMIT, T_CWD, T_A
 
 enum { CG_INTO = 1, CG_PROCS = 2 }; /* CGROUP record modes: clone3 CLONE_INTO_CGROUP fd, or a cgroup.procs fd */
 enum { M_MKDIR, M_FILE, M_BIND, M_TMPFS, M_PROC, M_SYMLINK };
-enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3, S_STOPPED = 4, S_TRACED = 5 };
+enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3, S_STOPPED = 4, S_SANDBOXEE = 5 };
 #define TRACE_ON_EXIT 1u /* T_TRACE flags: hold a normal exit too */
 
 /* Setup steps: keep in sync with src/Sandbox2/Execution/SetupStep.cs (SetupStepTests checks every value). */
@@ -138,7 +138,7 @@ void __attribute__((noreturn)) sandboxee(pid_t init_pid);
 /* trace.c */
 extern int trace_sync_fd;
 void trace_sync_child(void);
-void trace_seize(pid_t pid2, int sync);
+void sandboxee_started(pid_t pid2, int sync);
 void trace_on_stop(pid_t tid, int code);
 int trace_poll_timeout(void);
 int trace_request(int fd);

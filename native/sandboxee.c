@@ -57,6 +57,7 @@ void __attribute__((noreturn)) sandboxee(pid_t init_pid)
     if (syscall(SYS_getppid) != init_pid) syscall(SYS_exit_group, 126);
     trace_sync_child(); /* T_TRACE: init seizes PID 2 before anything else happens */
     CHECK(setsid(), ST_SETSID, "");
+    for (int s = 1; s < 65; s++) signal(s, SIG_DFL); /* the forkserver ignores SIGTERM: the program must not */
     sigset_t none;
     sigemptyset(&none);
     CHECK(syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8), ST_SIGMASK, "");

@@ -2,7 +2,8 @@
  * PTRACE_EVENT_EXIT stop while the executor reads the thread's stack, and the executor may ask for the thread's
  * registers at any time (a violation, a timeout). What to hold, and for how long, is the plan's; init only executes.
  *
- * Status channel: init -> executor TRACED { u32 type, i32 errno } (+ SCM_RIGHTS pidfd of PID 2 when errno is 0),
+ * Status channel: init -> executor SANDBOXEE { u32 type, i32 errno of PTRACE_SEIZE, i32 traced } (+ SCM_RIGHTS pidfd
+ * of PID 2; sent for every sandbox),
  * STOPPED { u32 type, u32 kind, i32 status, u32 0, u64 user_regs_struct[27] } (kind 1: exiting, status = its wait status;
  * kind 2: stopped on request; kind 0: a request that could not be carried out, status = errno).
  * executor -> init { u32 request }: 1 release the held thread, 2 stop it and send its registers. */
@@ -29,20 +30,25 @@ void trace_sync_child(void)
     trace_sync_fd = -1;
 }
 
-/* init: seize PID 2 once it is ready (never a failure of the sandbox: the executor is told why there will be no traces). */
-void trace_seize(pid_t pid2, int sync)
+/* init, once PID 2 is cloned: with T_TRACE, seize it once it is ready (never a failure of the sandbox: the executor is
+ * told why there will be no traces); always, tell the executor which process PID 2 is (its pidfd). */
+void sandboxee_started(pid_t pid2, int sync)
 {
     char c;
-    struct { uint32_t type; int32_t err; } r = { S_TRACED, 0 };
-    if (read(sync, &c, 1) != 1) { close(sync); return; } /* PID 2 failed before: it reports its own step */
-    if (ptrace(PTRACE_SEIZE, pid2, 0, (void *)(long)(PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)) < 0) r.err = errno;
-    int pidfd = r.err ? -1 : (int)syscall(SYS_pidfd_open, pid2, 0);
-    if (!r.err) traced = (pid_t)pid2;
+    struct { uint32_t type; int32_t err, traced; } r = { S_SANDBOXEE, 0, 0 };
+    if (sync >= 0) {
+        if (read(sync, &c, 1) != 1) { close(sync); return; } /* PID 2 failed before: it reports its own step */
+        if (ptrace(PTRACE_SEIZE, pid2, 0, (void *)(long)(PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)) < 0) r.err = errno;
+        else { traced = pid2; r.traced = 1; }
+    }
+    int pidfd = (int)syscall(SYS_pidfd_open, pid2, 0);
     send_status(&r, sizeof r, pidfd); /* without a pidfd (no pidfd_open) the executor finds PID 2 in /proc */
     if (pidfd >= 0) close(pidfd);
-    c = 'g';
-    if (write(sync, &c, 1) != 1) { /* PID 2 is gone: its exit is reaped as usual */ }
-    close(sync);
+    if (sync >= 0) {
+        c = 'g';
+        if (write(sync, &c, 1) != 1) { /* PID 2 is gone: its exit is reaped as usual */ }
+        close(sync);
+    }
 }
 
 static void send_stopped(uint32_t kind, int32_t status)

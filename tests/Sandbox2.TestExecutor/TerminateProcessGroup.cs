@@ -30,9 +30,12 @@ internal static partial class TerminateProcessGroup
             return 4;
         }
         int pid = await started.Pid.Task.WaitAsync(Timeout);
-        // EventStarted is given init's host pid today (Notify documents the sandboxee's): the sandboxee is init's child.
-        if (File.ReadLines($"/proc/{pid}/status").Any(l => l.StartsWith("NSpid:", StringComparison.Ordinal) && l.EndsWith("\t1", StringComparison.Ordinal)))
-            pid = int.Parse(File.ReadAllText($"/proc/{pid}/task/{pid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], System.Globalization.CultureInfo.InvariantCulture);
+        // EventStarted is given the sandboxee's host pid (PID 2 of its namespace), as Sandbox2's is.
+        if (!File.ReadLines($"/proc/{pid}/status").Any(l => l.StartsWith("NSpid:", StringComparison.Ordinal) && l.EndsWith("\t2", StringComparison.Ordinal)))
+        {
+            Console.WriteLine($"error: EventStarted's pid {pid} is not the sandboxee");
+            return 5;
+        }
         Console.WriteLine($"started pgid={GetPgrp()} sandboxee={pid}");
         _ = await Console.In.ReadLineAsync().WaitAsync(Timeout);
         await sandbox.Comms!.SendBoolAsync(true).AsTask().WaitAsync(Timeout);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -327,9 +328,15 @@ internal sealed class SpawnedSandbox : IDisposable
         InitPid = initPid;
         _pidfd = pidfd;
         _status = status;
-        Tracer = traced ? new InitTracer(status, initPid) : null;
+        Tracer = traced ? new InitTracer(status, _sandboxee.Task) : null;
         Completion = ReadStatusAsync();
     }
+
+    private readonly TaskCompletionSource<int> _sandboxee = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The host pid of the sandboxee (PID 2) once init has cloned it; 0 when the sandbox ended first or it could
+    /// not be told.</summary>
+    public Task<int> SandboxeePid => _sandboxee.Task;
 
     /// <summary>init's tracing of the sandboxee's main thread (stack traces on a signal or an exit), when planned.</summary>
     public InitTracer? Tracer { get; }
@@ -376,6 +383,18 @@ internal sealed class SpawnedSandbox : IDisposable
         }
         await WaitForInitExitAsync().ConfigureAwait(false);
         return report;
+    }
+
+    private static int? PidOf(SafeFdHandle pidfd)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines(string.Create(CultureInfo.InvariantCulture, $"/proc/self/fdinfo/{pidfd.DangerousGetHandle()}")))
+                if (line.StartsWith("Pid:", StringComparison.Ordinal))
+                    return int.TryParse(line.AsSpan(4).Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int p) && p > 0 ? p : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return null;
     }
 
     /// <summary>The status channel closes while init is still exiting (it closes its files first, then the kernel tears
@@ -434,9 +453,12 @@ internal sealed class SpawnedSandbox : IDisposable
                     if (!_listener.TrySetResult(fds[0])) fds[0].Dispose();
                     fds.RemoveAt(0);
                 }
-                else if (type == ForkServerProtocol.RecordTraced && Tracer is not null)
+                else if (type == ForkServerProtocol.RecordSandboxee && msg.Length >= 12)
                 {
-                    Tracer.OnTraced(msg, fds.Count > 0 ? fds[0] : null);
+                    // The pidfd's fdinfo names PID 2 in our pid namespace; without a pidfd (no pidfd_open), find it under init.
+                    int pid = (fds.Count > 0 ? PidOf(fds[0]) : null) ?? StackTrace.FindSandboxee(InitPid) ?? 0;
+                    Tracer?.OnTraced(BinaryPrimitives.ReadInt32LittleEndian(msg[4..]), BinaryPrimitives.ReadInt32LittleEndian(msg[8..]) != 0);
+                    _sandboxee.TrySetResult(pid);
                 }
                 else if (type == ForkServerProtocol.RecordStopped && Tracer is not null)
                     Tracer.OnStopped(msg);
@@ -459,6 +481,7 @@ internal sealed class SpawnedSandbox : IDisposable
         }
         finally
         {
+            _sandboxee.TrySetResult(0);
             Tracer?.OnClosed();
             _status.Dispose();
             _listener.TrySetResult(null);

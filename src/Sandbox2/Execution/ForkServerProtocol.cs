@@ -24,8 +24,9 @@ namespace Sandbox2;
 /// <para>Status channel records: 1 SETUP_ERROR <c>{ u32 type, i32 errno, u32 step, char detail[] }</c> (step: <see cref="SetupStep"/>);
 /// 2 LISTENER <c>{ u32 type }</c> + SCM_RIGHTS seccomp listener;
 /// 3 EXIT <c>{ u32 type, i32 si_code, i32 si_status, u32 0, i64 utime_us, i64 stime_us, i64 maxrss_kb }</c>;
-/// with a 33 TRACE record (u64 signal mask, u32 flags (bit 0: hold a normal exit), u32 hold ms): 5 TRACED
-/// <c>{ u32 type, i32 errno }</c> + SCM_RIGHTS pidfd of PID 2, and 4 STOPPED <c>{ u32 type, u32 kind, i32 status, u32 0,
+/// 5 SANDBOXEE <c>{ u32 type, i32 errno of PTRACE_SEIZE, i32 traced }</c> + SCM_RIGHTS pidfd of PID 2, once PID 2 is
+/// cloned (seized first with a TRACE record); with a 33 TRACE record (u64 signal mask, u32 flags (bit 0: hold a normal
+/// exit), u32 hold ms) also 4 STOPPED <c>{ u32 type, u32 kind, i32 status, u32 0,
 /// u64 user_regs_struct[27] }</c>; the executor writes <c>{ u32 request }</c> (1 release, 2 stop and report) back
 /// (see <see cref="InitTracer"/> and native/trace.c).
 /// EOF when init has exited.</para>
@@ -55,7 +56,7 @@ internal static class ForkServerProtocol
     internal const int MaxCgroups = 8;
     internal const uint CgroupInto = 1, CgroupProcs = 2;
 
-    internal const int RecordSetupError = 1, RecordListener = 2, RecordExit = 3, RecordStopped = 4, RecordTraced = 5;
+    internal const int RecordSetupError = 1, RecordListener = 2, RecordExit = 3, RecordStopped = 4, RecordSandboxee = 5;
     internal const int CldExited = 1, CldKilled = 2, CldDumped = 3;
 
     /// <summary>clone(2) namespace flags for <paramref name="ns"/>.</summary>

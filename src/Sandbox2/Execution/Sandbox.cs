@@ -141,11 +141,9 @@ public sealed partial class Sandbox : IAsyncDisposable
         using var backstop = Monitor.Shared.After(KillStackTraceBudget, running.Kill);
         try
         {
-            var tracer = running.Tracer;
-            int? pid = tracer is not null && await tracer.TracesAsync(-1, Monitor.StackTraceBudget / 4).ConfigureAwait(false) is var _ && tracer.SandboxeePid is int traced
-                ? traced : StackTrace.FindSandboxee(running.InitPid);
-            _outcome.SetStackTrace(pid is int p
-                ? await StackTrace.CollectAsync(p, Monitor.StackTraceBudget, tracer, Policy.StackTraces.AllThreads).WaitAsync(KillStackTraceBudget).ConfigureAwait(false)
+            int pid = await running.SandboxeePid.WaitAsync(Monitor.StackTraceBudget / 4).ConfigureAwait(false);
+            _outcome.SetStackTrace(pid > 0
+                ? await StackTrace.CollectAsync(pid, Monitor.StackTraceBudget, running.Tracer, Policy.StackTraces.AllThreads).WaitAsync(KillStackTraceBudget).ConfigureAwait(false)
                 : ["(no stack trace: the sandboxee (pid 2) was not found)"]);
         }
         catch (TimeoutException)
@@ -299,7 +297,9 @@ public sealed partial class Sandbox : IAsyncDisposable
         string? why = null;
         try
         {
-            if (!await _notify!.EventStartedAsync(spawned.InitPid, _comms, cancellationToken).ConfigureAwait(false))
+            // The sandboxee's host pid, as Sandbox2 gives (init says which process it is once it has cloned it).
+            int pid = await spawned.SandboxeePid.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!await _notify!.EventStartedAsync(pid > 0 ? pid : spawned.InitPid, _comms, cancellationToken).ConfigureAwait(false))
                 why = "Notify.EventStarted refused the sandbox";
         }
         catch (Exception e) when (e is not OutOfMemoryException)

@@ -14,13 +14,12 @@ namespace Sandbox2;
 /// other trace of that thread (violation, timeout, kill) is asked of init too: it stops the thread and sends its
 /// registers. Messages arrive through <see cref="SpawnedSandbox"/>'s reader of the status channel.
 /// </summary>
-internal sealed class InitTracer(Socket status, int initPid)
+internal sealed class InitTracer(Socket status, Task<int> sandboxeePid)
 {
     private const uint RequestRelease = 1, RequestStop = 2;
     private const int KindRefused = 0, KindExiting = 1;
 
     private readonly Lock _gate = new();
-    private readonly TaskCompletionSource<int> _traced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource<IReadOnlyList<string>>? _pending;
     private volatile IReadOnlyList<string>? _exitTrace;
     private string? _unavailable;
@@ -35,15 +34,14 @@ internal sealed class InitTracer(Socket status, int initPid)
     public string? Unavailable => Volatile.Read(ref _unavailable);
 
     /// <summary>True when init traces <paramref name="tid"/> (the sandboxee's main thread); waits, at most
-    /// <paramref name="budget"/>, for init's word that it traces PID 2 (queued before the program ran).</summary>
+    /// <paramref name="budget"/>, for init's word on PID 2 (queued before the program ran).</summary>
     public async Task<bool> TracesAsync(int tid, TimeSpan budget)
     {
-        try { return await _traced.Task.WaitAsync(budget).ConfigureAwait(false) == tid; }
+        try { return await sandboxeePid.WaitAsync(budget).ConfigureAwait(false) == tid && tid > 0 && Volatile.Read(ref _traced); }
         catch (TimeoutException) { return false; }
     }
 
-    /// <summary>The host pid of the sandboxee once init has said it traces it; null before, or when it traces nothing.</summary>
-    public int? SandboxeePid => _traced.Task.IsCompletedSuccessfully && _traced.Task.Result > 0 ? _traced.Task.Result : null;
+    private bool _traced;
 
     /// <summary>The main thread's trace now: init stops it and sends its registers. Completes within
     /// <paramref name="budget"/> (then with one "unavailable" line); never throws.</summary>
@@ -65,19 +63,12 @@ internal sealed class InitTracer(Socket status, int initPid)
         catch (TimeoutException) { return [StackTrace.Unavailable($"init did not stop the thread within {budget.TotalMilliseconds:0} ms")]; }
     }
 
-    /// <summary>TRACED <c>{ u32 type, i32 errno }</c> (+ PID 2's pidfd): init has seized PID 2, or says why not.</summary>
-    internal void OnTraced(ReadOnlySpan<byte> message, SafeFdHandle? pidfd)
+    /// <summary>From SANDBOXEE: init has seized PID 2 (<paramref name="traced"/>), or says why not (<paramref name="errno"/>).</summary>
+    internal void OnTraced(int errno, bool traced)
     {
-        int errno = message.Length >= 8 ? BinaryPrimitives.ReadInt32LittleEndian(message[4..]) : 22;
         if (errno != 0)
-        {
             Volatile.Write(ref _unavailable, "the sandbox's init cannot trace it: ptrace(PTRACE_SEIZE) failed: " + Marshal.GetPInvokeErrorMessage(errno));
-            _traced.TrySetResult(0);
-            return;
-        }
-        // The pidfd's fdinfo names PID 2 in our pid namespace; without a pidfd (no pidfd_open), find it under init.
-        int pid = (pidfd is null ? null : PidOf(pidfd)) ?? StackTrace.FindSandboxee(initPid) ?? 0;
-        _traced.TrySetResult(pid);
+        Volatile.Write(ref _traced, traced);
     }
 
     /// <summary>STOPPED <c>{ u32 type, u32 kind, i32 status, u32 0, user_regs_struct }</c>: the main thread is held.</summary>
@@ -93,7 +84,7 @@ internal sealed class InitTracer(Socket status, int initPid)
             return;
         }
         var regs = MemoryMarshal.Read<Interop.UserRegs>(message.Slice(16, size));
-        int pid = SandboxeePid ?? 0;
+        int pid = sandboxeePid.IsCompletedSuccessfully ? sandboxeePid.Result : 0; // SANDBOXEE comes before any STOPPED
         if (pid == 0)
         {
             Send(RequestRelease);
@@ -112,7 +103,6 @@ internal sealed class InitTracer(Socket status, int initPid)
     /// <summary>The status channel has ended: nothing more will come.</summary>
     internal void OnClosed()
     {
-        _traced.TrySetResult(0);
         Complete([StackTrace.Unavailable("the sandbox ended")]);
     }
 
@@ -133,17 +123,5 @@ internal sealed class InitTracer(Socket status, int initPid)
         BinaryPrimitives.WriteUInt32LittleEndian(b, request);
         try { return status.Send(b, SocketFlags.None) == 4; }
         catch (Exception e) when (e is SocketException or ObjectDisposedException) { return false; }
-    }
-
-    private static int? PidOf(SafeFdHandle pidfd)
-    {
-        try
-        {
-            foreach (var line in File.ReadLines(string.Create(CultureInfo.InvariantCulture, $"/proc/self/fdinfo/{pidfd.DangerousGetHandle()}")))
-                if (line.StartsWith("Pid:", StringComparison.Ordinal))
-                    return int.TryParse(line.AsSpan(4).Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int p) && p > 0 ? p : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        return null;
     }
 }

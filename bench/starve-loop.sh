@@ -3,6 +3,8 @@
 # storm, every CPU busy) under a 5 s wall-time limit through the CLI. Prints, per run, when the verdict was taken
 # (the result's reason), the sandbox's wall time and the whole command's; then the worst of each.
 # Usage: bench/starve-loop.sh [N]   (after `dotnet build Sandbox2.slnx -c Release`, which builds the testcases)
+# STACK_TRACE=1 adds --stack-trace: the sandbox's init then traces the main thread (every SIGPROF to it goes through
+# init) and the timeout's trace is asked of init, as the library does by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20}
@@ -14,7 +16,7 @@ worst_verdict=0 worst_wall=0 worst_total=0
 for i in $(seq 1 "$n"); do
   start=$(date +%s.%N)
   set +e
-  "$cli" run --allow fork,clone,kill,pipe,pipe2,clock_nanosleep,nanosleep,rt_sigaction,rt_sigreturn \
+  "$cli" run ${STACK_TRACE:+--stack-trace} --allow fork,clone,kill,pipe,pipe2,clock_nanosleep,nanosleep,rt_sigaction,rt_sigreturn \
     --time-limit 5 --process-limit 4096 --result "$out" -- "$prog" >/dev/null 2>&1
   rc=$?
   set -e

@@ -71,9 +71,21 @@ void __attribute__((noreturn)) init_main(int sync_fd)
     pid_t me = (pid_t)syscall(SYS_getpid);
     int own_pidns = (P.clone_flags & CLONE_NEWPID) != 0;
     if (!own_pidns) CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), ST_SUBREAPER, "");
+    /* SIGCHLD stays pending for a signalfd (PID 2 resets its own mask), so that init waits on its children and its
+     * status channel at once. */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    CHECK(sigprocmask(SIG_BLOCK, &chld, NULL), ST_INIT_FDS, "SIGCHLD");
+    int sync[2] = { -1, -1 };
+    if (P.trace) CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync), ST_TRACE, "socketpair");
     long pid2 = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     CHECK(pid2, ST_FORK, "");
-    if (pid2 == 0) sandboxee(me);
+    if (pid2 == 0) {
+        if (P.trace) { close(sync[0]); trace_sync_fd = sync[1]; }
+        sandboxee(me);
+    }
+    if (P.trace) { close(sync[1]); trace_seize((pid_t)pid2, sync[0]); }
     /* init keeps only its status channel (as fd 0 after this): nothing else of the host stays open. */
     if (status_fd != 0) {
         CHECK(dup3(status_fd, 0, O_CLOEXEC), ST_INIT_FDS, "status fd");
@@ -82,15 +94,31 @@ void __attribute__((noreturn)) init_main(int sync_fd)
     close_fds(1, ~0u, FD_BOUND);
 
     struct { uint32_t type; int32_t code, status; uint32_t pad; int64_t utime, stime, maxrss; } r = { S_EXIT, 0, 0, 0, 0, 0, 0 };
-    int ended = 0;
+    int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+    CHECK(sfd, ST_INIT_FDS, "signalfd");
+    int ended = 0, requests = P.trace; /* the executor's requests come on the status channel (trace.c) */
     for (;;) {
         if (ended && !own_pidns) kill_children(me, (pid_t)pid2);
         siginfo_t si;
         memset(&si, 0, sizeof si);
-        if (syscall(SYS_waitid, P_ALL, 0, &si, WEXITED | __WALL, NULL) < 0) {
+        if (syscall(SYS_waitid, P_ALL, 0, &si, WEXITED | WNOHANG | __WALL, NULL) < 0) {
             if (errno == EINTR) continue;
-            break;
+            break; /* ECHILD: every process of the sandbox has gone */
         }
+        if (si.si_pid == 0) { /* nothing to reap: wait for SIGCHLD or a request */
+            struct pollfd p[2] = { { sfd, POLLIN, 0 }, { 0, POLLIN, 0 } };
+            int n = poll(p, requests ? 2 : 1, P.trace ? trace_poll_timeout() : -1);
+            if (n < 0 && errno != EINTR) break;
+            if (n > 0 && (p[0].revents & POLLIN)) {
+                struct signalfd_siginfo drain[8];
+                while (read(sfd, drain, sizeof drain) > 0) { }
+            }
+            if (n > 0 && requests && p[1].revents) requests = trace_request(0);
+            continue;
+        }
+        if (si.si_code == CLD_TRAPPED) { trace_on_stop(si.si_pid, si.si_status); continue; }
+        if (si.si_code == CLD_STOPPED || si.si_code == CLD_CONTINUED) continue;
+        if (P.trace) trace_ended(si.si_pid);
         if (si.si_pid == pid2) {
             r.code = si.si_code;
             r.status = si.si_status;

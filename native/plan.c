@@ -64,6 +64,14 @@ const char *parse(size_t len)
             if (P.nice < -20 || P.nice > 19) return "bad NICE value";
             P.have_nice = 1;
             break;
+        case T_TRACE:
+            if (n != 16) return "bad TRACE";
+            memcpy(&P.trace_signals, v, 8);
+            memcpy(&P.trace_flags, v + 8, 4);
+            memcpy(&P.trace_hold_ms, v + 12, 4);
+            if (P.trace_hold_ms == 0 || P.trace_hold_ms > 60000) return "bad TRACE hold";
+            P.trace = 1;
+            break;
         case T_CWD: P.cwd = (char *)v; break;
         case T_ARG: if (P.nargv == MAX_ARGS) return "too many ARG"; P.argv[P.nargv++] = (char *)v; break;
         case T_ENV: if (P.nenvp == MAX_ARGS) return "too many ENV"; P.envp[P.nenvp++] = (char *)v; break;

@@ -1,7 +1,7 @@
 /* sandbox2 native pre-exec stage: what the parts share (the plan, the wire constants, reporting).
  * One kernel concern per file, nsjail-style: plan.c (decoding the request), report.c (status channel),
  * mounts.c (the mount tree), net.c (loopback), cgroup.c (placing init in its cgroup), init.c (PID 1), sandboxee.c (PID 2 before exec),
- * landlock.c (the Landlock ruleset), compat.c (fallbacks for calls older kernels or containers lack),
+ * landlock.c (the Landlock ruleset), trace.c (init as the tracer of PID 2: stack traces on a signal or an exit), compat.c (fallbacks for calls older kernels or containers lack),
  * probe.c (`--probe NAME`: sandbox2 doctor's checks, each in its own process),
  * forkserver.c (the server loop, clone, user-namespace maps). C# decides, C executes. */
 #ifndef SANDBOX2_H
@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CTL_FD 3
@@ -52,11 +53,14 @@ enum { T_CLONE = 1, T_IDS, T_HOSTNAME, T_LOOPBACK, T_MOUNT, T_RLIMIT, T_CWD, T_A
        /* 28-31: parity with Sandbox2's policy and namespace switches */
        T_ROOT_WRITABLE = 28, T_SPEC_ALLOW = 29, T_LANDLOCK_PROGRAM = 30, T_SHARED_NETNS = 31,
        /* 32-35: the sandboxee's scheduling */
-       T_NICE = 32 };
+       T_NICE = 32,
+       /* 33: init traces PID 2 (trace.c) */
+       T_TRACE = 33 };
 
 enum { CG_INTO = 1, CG_PROCS = 2 }; /* CGROUP record modes: clone3 CLONE_INTO_CGROUP fd, or a cgroup.procs fd */
 enum { M_MKDIR, M_FILE, M_BIND, M_TMPFS, M_PROC, M_SYMLINK };
-enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3 };
+enum { S_SETUP_ERROR = 1, S_LISTENER = 2, S_EXIT = 3, S_STOPPED = 4, S_TRACED = 5 };
+#define TRACE_ON_EXIT 1u /* T_TRACE flags: hold a normal exit too */
 
 /* Setup steps: keep in sync with src/Sandbox2/Execution/SetupStep.cs (SetupStepTests checks every value). */
 enum step {
@@ -72,7 +76,7 @@ enum step {
     ST_BIND_SOURCE = 70, ST_BIND_SOURCE_CHANGED = 71, ST_LANDLOCK_PATH_CHANGED = 72,
     ST_KEYRING = 74,
     ST_SHARED_NETNS = 78,
-    ST_NICE = 82,
+    ST_NICE = 82, ST_TRACE = 83,
 };
 #define OPT_LISTENER 1u
 #define OPT_FILTER 2u
@@ -103,6 +107,9 @@ struct plan {
     uint64_t ll_program;  /* T_LANDLOCK_PROGRAM: a Landlock rule with these rights on the program's fd (it is not mounted) */
     int shared_netns;     /* T_SHARED_NETNS: clone inside the forkserver's one shared, empty network namespace */
     int have_nice, nice; /* a NICE record: the sandboxee's niceness (setpriority before exec) */
+    int trace;            /* T_TRACE: init seizes PID 2 and holds it, exiting by one of these signals (or at all), this long */
+    uint64_t trace_signals;
+    uint32_t trace_flags, trace_hold_ms;
 };
 extern struct plan P;
 extern struct sock_filter bpf[MAX_BPF];
@@ -128,6 +135,14 @@ int cgroup_clone_fd(void);
 int cgroup_place(long pid);
 /* sandboxee.c */
 void __attribute__((noreturn)) sandboxee(pid_t init_pid);
+/* trace.c */
+extern int trace_sync_fd;
+void trace_sync_child(void);
+void trace_seize(pid_t pid2, int sync);
+void trace_on_stop(pid_t tid, int code);
+int trace_poll_timeout(void);
+int trace_request(int fd);
+void trace_ended(pid_t pid);
 /* landlock.c */
 void apply_landlock(void);
 /* compat.c: each newer call, with the fallback used where it returns ENOSYS (an old kernel, a container's seccomp

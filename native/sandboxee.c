@@ -55,6 +55,7 @@ void __attribute__((noreturn)) sandboxee(pid_t init_pid)
 {
     CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), ST_PDEATHSIG, "");
     if (syscall(SYS_getppid) != init_pid) syscall(SYS_exit_group, 126);
+    trace_sync_child(); /* T_TRACE: init seizes PID 2 before anything else happens */
     CHECK(setsid(), ST_SETSID, "");
     sigset_t none;
     sigemptyset(&none);

@@ -23,6 +23,9 @@
 #ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
 #define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
 #endif
+#ifndef SECCOMP_FILTER_FLAG_SPEC_ALLOW
+#define SECCOMP_FILTER_FLAG_SPEC_ALLOW (1UL << 2)
+#endif
 
 #define HEADER_SIZE 12
 #define MAX_FDS 16
@@ -31,6 +34,7 @@
 #define MODE_UNOTIFY 0x0A0B0C03u
 #define MODE_PLAIN 0x0A0B0C04u
 #define MODE_MASK 0x0FFFFFFFu
+#define MODE_SPECULATION 0x10000000u /* AllowSeccompSpeculation(): install with SECCOMP_FILTER_FLAG_SPEC_ALLOW */
 #define MAX_MAPPED_FDS 1024
 #define MAX_BPF_INSNS 4096
 
@@ -476,11 +480,13 @@ void sandbox2_sandbox_me_here(sandbox2_comms *c) {
   case MODE_PLAIN: listener = false; break;
   default: fail(c, "SandboxMeHere: unknown mode word 0x%08X", mode);
   }
+  if (mode & ~MODE_MASK & ~MODE_SPECULATION) fail(c, "SandboxMeHere: unknown flags in the mode word 0x%08X", mode);
+  unsigned long spec = (mode & MODE_SPECULATION) ? SECCOMP_FILTER_FLAG_SPEC_ALLOW : 0;
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(c, "SandboxMeHere: prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
   struct sock_fprog prog = {.len = (unsigned short)(bpf_len / 8), .filter = bpf};
   unsigned long sync = SECCOMP_FILTER_FLAG_TSYNC | (listener ? SECCOMP_FILTER_FLAG_TSYNC_ESRCH : 0);
-  unsigned long flags = sync | (listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+  unsigned long flags = sync | spec | (listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
   const char *hook = getenv(SANDBOX2_TEST_NO_TSYNC_ENV);
   long r;
   if (hook && strcmp(hook, "1") == 0) {
@@ -488,6 +494,13 @@ void sandbox2_sandbox_me_here(sandbox2_comms *c) {
     errno = EINVAL;
   } else {
     r = do_seccomp(flags, &prog);
+  }
+  if (r < 0 && errno == EINVAL && spec) {
+    /* Which flag is unknown? A kernel that knows SPEC_ALLOW answers it with a NULL program with EFAULT. */
+    if (do_seccomp(SECCOMP_FILTER_FLAG_SPEC_ALLOW, NULL) < 0 && errno == EINVAL)
+      fail(c, "SandboxMeHere refused: the policy allows speculation (AllowSeccompSpeculation()), but this kernel has no "
+              "SECCOMP_FILTER_FLAG_SPEC_ALLOW (seccomp failed with EINVAL; the flag is in Linux 4.17 and later); no filter was installed");
+    errno = EINVAL;
   }
   if (r < 0 && errno == EINVAL) {
     int first, others = other_threads(&first);

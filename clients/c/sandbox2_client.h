@@ -6,8 +6,9 @@
  * header of an Fd message (empty value).
  *
  * SandboxMeHere: the handshake documented in src/Sandbox2.Client/SandboxMeHereProtocol.cs; the
- * filter is installed with SECCOMP_FILTER_FLAG_TSYNC on every thread, or the process aborts with a
- * message naming a thread that could not be synchronised.
+ * filter is installed with SECCOMP_FILTER_FLAG_TSYNC on every thread (and SECCOMP_FILTER_FLAG_SPEC_ALLOW
+ * when the executor's mode word carries the speculation bit: the policy's AllowSeccompSpeculation()),
+ * or the process aborts with a message naming a thread that could not be synchronised.
  *
  * Functions return SANDBOX2_OK (0) or a negative SANDBOX2_ERR_* code (sandbox2_strerror names it).
  * Not thread-safe: use one channel from one thread at a time. */

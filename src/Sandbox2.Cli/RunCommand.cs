@@ -82,7 +82,7 @@ internal static class RunCommand
         },
     };
     private static readonly Option<bool> SandboxAfterStart = new("--sandbox-after-start") { Description = "Start PROGRAM unfiltered; it applies the policy itself through Sandbox2.Client (SandboxMeHere)" };
-    private static readonly Option<bool> StackTrace = new("--stack-trace") { Description = "Collect the violating thread's stack trace on a violation" };
+    private static readonly Option<bool> StackTrace = new("--stack-trace") { Description = "Collect the violating thread's stack trace on a violation (and the main thread's on a timeout or a fatal signal)" };
     private static readonly Option<string> Result = new("--result") { Description = "Write the result as JSON to FILE ('-' = standard error)", HelpName = "FILE" };
     private static readonly Argument<string[]> Program = new("PROGRAM") { Arity = ArgumentArity.OneOrMore, Description = "The program (searched on the host's PATH) and its arguments" };
 
@@ -271,6 +271,7 @@ internal static class RunCommand
             builder.DisableNamespaces();
         builder.CollectStacktracesOnViolation(parsed.GetValue(StackTrace)); // the library's default is on, the CLI's off
         builder.CollectStacktracesOnTimeout(parsed.GetValue(StackTrace)); // likewise
+        builder.CollectStacktracesOnSignal(parsed.GetValue(StackTrace)); // likewise (a crash's trace)
 
         Policy? policy = null;
         Apply("policy", () => policy = learning is null ? builder.Build() : SyscallRecorder.CreateTracingPolicy(builder));

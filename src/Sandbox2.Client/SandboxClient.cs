@@ -10,8 +10,9 @@ namespace Sandbox2.Client;
 /// program started unfiltered does its setup, then calls <see cref="SandboxMeHere"/>, which
 /// receives the compiled policy, mapped descriptors and working directory from the executor (see
 /// <see cref="SandboxMeHereProtocol"/>) and installs the filter on every thread with
-/// SECCOMP_FILTER_FLAG_TSYNC. A multithreaded process (every .NET process) whose threads cannot
-/// all be synchronised is refused: <see cref="SandboxMeHereException"/> names a thread that could not be.
+/// SECCOMP_FILTER_FLAG_TSYNC (and SECCOMP_FILTER_FLAG_SPEC_ALLOW when the policy allows speculation).
+/// A multithreaded process (every .NET process) whose threads cannot all be synchronised is refused:
+/// <see cref="SandboxMeHereException"/> names a thread that could not be.
 /// </summary>
 public sealed class SandboxClient : IDisposable
 {
@@ -132,8 +133,11 @@ public sealed class SandboxClient : IDisposable
             SandboxMeHereProtocol.ModePlain => false,
             _ => Fail<bool>($"SandboxMeHere: unknown mode word 0x{mode:X8}"),
         };
+        if ((mode & ~SandboxMeHereProtocol.ModeMask & ~SandboxMeHereProtocol.SpeculationBit) != 0)
+            Fail($"SandboxMeHere: unknown flags in the mode word 0x{mode:X8}");
+        bool speculation = (mode & SandboxMeHereProtocol.SpeculationBit) != 0;
 
-        SafeFileHandle? listenerFd = Install(bpf, listener);
+        SafeFileHandle? listenerFd = Install(bpf, listener, speculation);
         try
         {
             Comms.SendBool(true);
@@ -193,13 +197,14 @@ public sealed class SandboxClient : IDisposable
         }
     }
 
-    SafeFileHandle? Install(byte[] bpf, bool listener)
+    SafeFileHandle? Install(byte[] bpf, bool listener, bool speculation)
     {
         if (Interop.Prctl(Interop.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
             Fail($"SandboxMeHere: prctl(PR_SET_NO_NEW_PRIVS): {Interop.StrError(Marshal.GetLastPInvokeError())}");
 
         uint sync = Interop.SECCOMP_FILTER_FLAG_TSYNC | (listener ? Interop.SECCOMP_FILTER_FLAG_TSYNC_ESRCH : 0);
-        uint flags = sync | (listener ? Interop.SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+        uint spec = speculation ? Interop.SECCOMP_FILTER_FLAG_SPEC_ALLOW : 0;
+        uint flags = sync | spec | (listener ? Interop.SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
         long r;
         int errno;
         if (Environment.GetEnvironmentVariable(NoTsyncTestVariable) == "1")
@@ -212,6 +217,9 @@ public sealed class SandboxClient : IDisposable
             r = Seccomp(flags, bpf, out errno);
         }
 
+        if (r < 0 && errno == Interop.EINVAL && speculation && !KnowsSpecAllow())
+            Fail("SandboxMeHere refused: the policy allows speculation (AllowSeccompSpeculation()), but this kernel has no " +
+                 "SECCOMP_FILTER_FLAG_SPEC_ALLOW (seccomp failed with EINVAL; the flag is in Linux 4.17 and later); no filter was installed");
         if (r < 0 && errno == Interop.EINVAL)
         {
             // No TSYNC (or a filter the kernel rejects). One thread: the flag is not needed. More: refuse.
@@ -245,6 +253,12 @@ public sealed class SandboxClient : IDisposable
         }
         return new SafeFileHandle((nint)r, ownsHandle: true);
     }
+
+    /// <summary>Whether the kernel knows SECCOMP_FILTER_FLAG_SPEC_ALLOW: with a NULL program it answers EFAULT, not EINVAL
+    /// (nothing is installed either way).</summary>
+    static unsafe bool KnowsSpecAllow() =>
+        Interop.Syscall3(Interop.SYS_seccomp, Interop.SECCOMP_SET_MODE_FILTER, Interop.SECCOMP_FILTER_FLAG_SPEC_ALLOW, null) >= 0
+        || Marshal.GetLastPInvokeError() != Interop.EINVAL;
 
     void FailThread(int tid)
     {

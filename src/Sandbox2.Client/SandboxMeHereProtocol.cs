@@ -11,9 +11,9 @@ namespace Sandbox2.Client;
 ///                     N x { Int32 target fd (-1: by name only), String name ("" allowed with a target), Fd }
 /// executor -> client  String   cwd               "" = keep the current directory
 /// executor -> client  Bytes    BPF program       struct sock_filter[] (8 bytes each, 1..4096 instructions)
-/// executor -> client  Uint32   mode              ModeUnotify or ModePlain (| SpeculationBit, accepted and ignored)
+/// executor -> client  Uint32   mode              ModeUnotify or ModePlain [| SpeculationBit]; any other flag bit is refused
 /// client: dup3 each fd onto its target, chdir(cwd), PR_SET_NO_NEW_PRIVS,
-///         seccomp(SECCOMP_SET_MODE_FILTER, TSYNC [| NEW_LISTENER | TSYNC_ESRCH])
+///         seccomp(SECCOMP_SET_MODE_FILTER, TSYNC [| NEW_LISTENER | TSYNC_ESRCH] [| SPEC_ALLOW with SpeculationBit])
 /// success: client -> executor  Bool true, [Fd listener (ModeUnotify only)], Uint32 ClientReady
 /// failure: client -> executor  Bool false, String reason (one line), then the client throws (C#) or aborts (C)
 /// </code>
@@ -34,7 +34,10 @@ public static class SandboxMeHereProtocol
     public const uint ModePlain = 0x0A0B0C04;
     /// <summary>The bits of the mode word that carry the mode (the rest are flags).</summary>
     public const uint ModeMask = 0x0FFFFFFF;
-    /// <summary>Sandbox2's speculation-mitigation flag in the mode word: accepted and ignored.</summary>
+    /// <summary>Flag in the mode word: the policy allows speculation (<c>AllowSeccompSpeculation()</c>, Sandbox2's
+    /// <c>Allow(SeccompSpeculation())</c>), so the client installs the filter with SECCOMP_FILTER_FLAG_SPEC_ALLOW and the kernel
+    /// does not force-disable speculative store bypass (where its mitigation mode is <c>seccomp</c>). Without it the flag is
+    /// not passed.</summary>
     public const uint SpeculationBit = 0x10000000;
     /// <summary>The most descriptors the executor may map.</summary>
     public const int MaxMappedFds = 1024;

@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 using Sandbox2;
 using Sandbox2.Client;
 
-// Modes: threads | kill | diverge | no-tsync | mapped | simple | echo | buffer (see SandboxMeHereTests).
+// Modes: threads | kill | diverge | no-tsync | mapped | simple | echo | buffer | speculation [FLAGS] (see SandboxMeHereTests).
 // The tests' filter makes getppid() fail with errno 1234 (or kills the process).
 string mode = args.Length > 0 ? args[0] : "threads";
 using var client = new SandboxClient();
@@ -72,6 +72,16 @@ try
         case "no-tsync":
             client.SandboxMeHere(); // throws when SANDBOX2_TEST_NO_TSYNC=1 (a .NET process always has several threads)
             return 0;
+        case "speculation":
+            {
+                // Every thread's Speculation_Store_Bypass after SandboxMeHere. With FLAGS (hex), a filter installed first
+                // lets the client's seccomp(SECCOMP_SET_MODE_FILTER) through only with exactly those flags (else EXDEV).
+                if (args.Length > 1) Native.ExpectSeccompFlags(uint.Parse(args[1], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture));
+                await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => Thread.Sleep(10))));
+                client.SandboxMeHere();
+                comms.SendString(Native.SsbStatus());
+                return 0;
+            }
         case "echo":
             // Receiving over Comms after SandboxMeHere: AllowDotNetRuntime() must cover recvmsg.
             client.SandboxMeHere();
@@ -141,6 +151,45 @@ static partial class Native
         prog[1] = (nuint)(&insn);
         if (Prctl(38, 1, 0, 0, 0) != 0 || Syscall3(317, 1, 0, prog) != 0)
             throw new InvalidOperationException($"diverger: seccomp failed: {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Installs, on every thread (TSYNC) and with SPEC_ALLOW (so that it mitigates nothing itself), a filter under
+    /// which seccomp(SECCOMP_SET_MODE_FILTER, flags, ...) fails with EXDEV unless flags == <paramref name="want"/>.</summary>
+    public static unsafe void ExpectSeccompFlags(uint want)
+    {
+        const ushort Ld = 0x20, Jeq = 0x15, Ret = 0x06; // BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
+        const uint Allow = 0x7fff0000, ErrnoExdev = 0x00050000 | 18, ArchX8664 = 0xc000003e;
+        // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }
+        static ulong I(ushort code, byte jt, byte jf, uint k) => code | ((ulong)jt << 16) | ((ulong)jf << 24) | ((ulong)k << 32);
+        ulong* f = stackalloc ulong[]
+        {
+            I(Ld, 0, 0, 4), I(Jeq, 1, 0, ArchX8664), I(Ret, 0, 0, Allow),   // arch
+            I(Ld, 0, 0, 0), I(Jeq, 1, 0, 317), I(Ret, 0, 0, Allow),         // nr == seccomp
+            I(Ld, 0, 0, 16), I(Jeq, 1, 0, 1), I(Ret, 0, 0, Allow),          // args[0] == SECCOMP_SET_MODE_FILTER
+            I(Ld, 0, 0, 24), I(Jeq, 0, 1, want), I(Ret, 0, 0, Allow),       // args[1] == want
+            I(Ret, 0, 0, ErrnoExdev),
+        };
+        var prog = stackalloc nuint[2];
+        prog[0] = 13;
+        prog[1] = (nuint)f;
+        if (Prctl(38, 1, 0, 0, 0) != 0 || Syscall3(317, 1, 1 | 4 /* TSYNC | SPEC_ALLOW */, prog) != 0)
+            throw new InvalidOperationException($"the flag-checking filter: seccomp failed: {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>The Speculation_Store_Bypass value of every thread, distinct values joined by '|'.</summary>
+    public static string SsbStatus()
+    {
+        var values = new List<string>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            string status;
+            try { status = File.ReadAllText(Path.Combine(dir, "status")); }
+            catch (IOException) { continue; }
+            foreach (var line in status.Split('\n'))
+                if (line.StartsWith("Speculation_Store_Bypass:", StringComparison.Ordinal) && !values.Contains(line[25..].Trim()))
+                    values.Add(line[25..].Trim());
+        }
+        return string.Join('|', values);
     }
 
     /// <summary>Tasks of this process and how many show "Seccomp: 2".</summary>

@@ -1,11 +1,16 @@
 /* A native sandboxee that sandboxes itself with the C client (see SandboxMeHereTests).
- * Modes: threads | kill | diverge | no-tsync | single | mapped.
- * After SandboxMeHere the test filter makes getppid() fail with errno 1234 (or kill). */
+ * Modes: threads | kill | diverge | no-tsync | single | mapped | speculation [FLAGS].
+ * After SandboxMeHere the test filter makes getppid() fail with errno 1234 (or kill).
+ * speculation: with a worker thread, SandboxMeHere, then send every task's Speculation_Store_Bypass value; with FLAGS
+ * (hex) a filter installed first lets the client's seccomp(SECCOMP_SET_MODE_FILTER) through only with exactly those
+ * flags (else it fails with EXDEV), so the flags the client passed are checked by the kernel. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +101,58 @@ static void seccomp_status(int *tasks, int *filtered) {
   closedir(d);
 }
 
+/* The Speculation_Store_Bypass value of every task, distinct values joined by '|'. */
+static void ssb_status(char *out, size_t size) {
+  out[0] = '\0';
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    char path[300], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+    FILE *f = fopen(path, "re");
+    if (!f) continue;
+    while (fgets(line, sizeof line, f)) {
+      if (strncmp(line, "Speculation_Store_Bypass:", 25) != 0) continue;
+      char *v = line + 25;
+      v += strspn(v, " \t");
+      v[strcspn(v, "\n")] = '\0';
+      if (!strstr(out, v) && strlen(out) + strlen(v) + 2 < size) {
+        if (out[0]) strcat(out, "|");
+        strcat(out, v);
+      }
+    }
+    fclose(f);
+  }
+  closedir(d);
+}
+
+/* A filter (with SPEC_ALLOW, so it mitigates nothing itself) under which seccomp(SECCOMP_SET_MODE_FILTER, flags, ...)
+ * fails with EXDEV unless flags == want. */
+static void expect_seccomp_flags(unsigned long want) {
+  struct sock_filter f[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_SET_MODE_FILTER, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)want, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EXDEV),
+  };
+  struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) != 0) {
+    perror("comms_sandbox: the flag-checking filter");
+    exit(4);
+  }
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "threads";
   if (sandbox2_comms_open_default(&c) != SANDBOX2_OK) {
@@ -153,6 +210,17 @@ int main(int argc, char **argv) {
     must(sandbox2_comms_send_int32(&c, sandbox2_get_mapped_fd("input")), "one-shot");
     char cwd[256];
     must(sandbox2_comms_send_string(&c, getcwd(cwd, sizeof cwd) ? cwd : "?"), "cwd");
+    return 0;
+  }
+  if (strcmp(mode, "speculation") == 0) {
+    if (argc > 2) expect_seccomp_flags(strtoul(argv[2], NULL, 16));
+    start(t, 1, worker);
+    sandbox2_sandbox_me_here(&c);
+    char ssb[256];
+    ssb_status(ssb, sizeof ssb);
+    release();
+    pthread_join(t[0], NULL);
+    must(sandbox2_comms_send_string(&c, ssb), "status");
     return 0;
   }
   fprintf(stderr, "comms_sandbox: unknown mode %s\n", mode);

@@ -1,5 +1,5 @@
 /* Port of Sandbox2's testcases/symbolize (stack_trace_test): 1 crashes in crash_me, 2 violates the policy (ptrace) in
- * violate_policy, 3 exits normally from exit_normally, 4 sleeps in sleep_for_seconds; 5 and 6 do 2 and 4 under
+ * violate_policy, 3 exits (exit(0)) from exit_normally, 4 sleeps in sleep_for_seconds; 5 and 6 do 2 and 4 under
  * five frames of recurse(); 7 forks and the child violates the policy (in violate_policy, under fork_and_violate);
  * 8 (only in s2_symbolize_shared, built with -DS2_SYMBOLIZE_LIB and linked with libs2_symbolize_lib.so) calls
  * run_test(2) through ten frames of the library's lib_recurse. Frame pointers and -g: the names must show in the
@@ -19,7 +19,7 @@ static volatile int sink;
 
 __attribute__((noinline)) void crash_me(char x) { *(volatile char *)(uintptr_t)sink = x; }
 __attribute__((noinline)) void violate_policy(void) { syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0); sink++; }
-__attribute__((noinline)) void exit_normally(void) { sink++; }
+__attribute__((noinline)) void exit_normally(void) { sink++; exit(0); }
 __attribute__((noinline)) void sleep_for_seconds(int s) { sleep((unsigned)s); sink++; }
 
 static int mode;

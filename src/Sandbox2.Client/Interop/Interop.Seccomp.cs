@@ -9,6 +9,7 @@ internal static unsafe partial class Interop
     internal const long SYS_seccomp = 317;
     internal const uint SECCOMP_SET_MODE_FILTER = 1;
     internal const uint SECCOMP_FILTER_FLAG_TSYNC = 1u << 0;
+    internal const uint SECCOMP_FILTER_FLAG_SPEC_ALLOW = 1u << 2;
     internal const uint SECCOMP_FILTER_FLAG_NEW_LISTENER = 1u << 3;
     internal const uint SECCOMP_FILTER_FLAG_TSYNC_ESRCH = 1u << 4;
 

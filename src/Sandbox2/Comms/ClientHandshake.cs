@@ -13,8 +13,9 @@ internal sealed record ClientHandshakeResult(bool Sandboxed, SafeFileHandle? Lis
 /// <summary>
 /// The executor side of the SandboxMeHere handshake (<see cref="SandboxMeHereProtocol"/>): waits for
 /// the client's hello, sends the mapped descriptors, the working directory, the compiled policy and
-/// the mode, and reads the outcome. A sandboxee that breaks the protocol gets a
-/// <see cref="CommsException"/>; a client that refuses gets a result with its reason.
+/// the mode (with the speculation flag when the policy allows it), and reads the outcome. A sandboxee
+/// that breaks the protocol gets a <see cref="CommsException"/>; a client that refuses gets a result
+/// with its reason.
 /// </summary>
 internal static class ClientHandshake
 {
@@ -35,8 +36,11 @@ internal static class ClientHandshake
         }
     }
 
+    /// <summary>Runs the handshake. <paramref name="speculationAllowed"/> (the policy's <c>AllowSeccompSpeculation()</c>) sets
+    /// <see cref="SandboxMeHereProtocol.SpeculationBit"/> in the mode word: the client then installs the filter with
+    /// SECCOMP_FILTER_FLAG_SPEC_ALLOW, as the forkserver does before exec.</summary>
     public static async Task<ClientHandshakeResult> RunAsync(Comms comms, ReadOnlyMemory<byte> bpf, IReadOnlyList<MappedFd> fds, string cwd,
-        bool notifyListener, CancellationToken cancellationToken)
+        bool notifyListener, bool speculationAllowed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(comms);
         ArgumentNullException.ThrowIfNull(fds);
@@ -67,7 +71,9 @@ internal static class ClientHandshake
         }
         await comms.SendStringAsync(cwd, cancellationToken).ConfigureAwait(false);
         await comms.SendBytesAsync(bpf, cancellationToken).ConfigureAwait(false);
-        await comms.SendUint32Async(notifyListener ? SandboxMeHereProtocol.ModeUnotify : SandboxMeHereProtocol.ModePlain, cancellationToken).ConfigureAwait(false);
+        uint mode = (notifyListener ? SandboxMeHereProtocol.ModeUnotify : SandboxMeHereProtocol.ModePlain)
+            | (speculationAllowed ? SandboxMeHereProtocol.SpeculationBit : 0);
+        await comms.SendUint32Async(mode, cancellationToken).ConfigureAwait(false);
         return await ReadOutcomeAsync(comms, notifyListener, cancellationToken).ConfigureAwait(false);
     }
 

@@ -60,6 +60,11 @@ public static class SandboxDiagnostics
             SandboxLog.InternalError(log, executor.ProgramPath, initPid ?? 0, code, result.Reason);
         else
             SandboxLog.SandboxEnded(log, executor.ProgramPath, initPid ?? 0, status, code, result.ExitCode, result.Signal, wall, result.Reason);
+        if (result.StackTrace is { Count: > 0 } trace && log.IsEnabled(LogLevel.Information))
+        {
+            string frames = string.Join(" < ", Sandbox2.StackTrace.FunctionNames(trace));
+            SandboxLog.StackTrace(log, executor.ProgramPath, initPid ?? 0, frames);
+        }
     }
 
     /// <summary>Runs <see cref="Notify.EventFinishedAsync"/>: a hook that throws is logged; the result is kept.</summary>

@@ -15,6 +15,8 @@ public static class SandboxLogEvents
     public const int Violation = 4;
     /// <summary>Error: the sandbox failed inside the library (ReasonCode, Reason).</summary>
     public const int InternalError = 5;
+    /// <summary>Information: the stack trace of a sandbox's result, as function names with repeats compacted (Program, InitPid, Frames).</summary>
+    public const int StackTrace = 6;
     /// <summary>Information: the process-wide forkserver started (ForkServerPid, Program).</summary>
     public const int ForkServerStarted = 10;
     /// <summary>Warning: the forkserver exited or died; the next sandbox starts a new one (ForkServerPid).</summary>
@@ -40,6 +42,10 @@ internal static partial class SandboxLog
 
     internal static void SandboxEnded(ILogger logger, string program, int initPid, string status, string? reasonCode, int? exitCode, int? signal, double wallTimeMs, string reason) =>
         SandboxEnded(logger, status == nameof(SandboxStatus.Ok) ? LogLevel.Information : LogLevel.Warning, program, initPid, status, reasonCode, exitCode, signal, wallTimeMs, reason);
+
+    [LoggerMessage(EventId = SandboxLogEvents.StackTrace, EventName = "StackTrace", Level = LogLevel.Information,
+        Message = "Stack trace: {Program}, init pid {InitPid}: {Frames}")]
+    internal static partial void StackTrace(ILogger logger, string program, int initPid, string frames);
 
     [LoggerMessage(EventId = SandboxLogEvents.SetupFailed, EventName = "SetupFailed", Level = LogLevel.Warning,
         Message = "Sandbox setup failed: {Program}: {ReasonCode}: {Reason}")]

@@ -123,8 +123,6 @@ public sealed class Executor
             ? new PolicyCompileOptions(MonitorAttached: true, CommsFd: layout.CommsFd)
             : new PolicyCompileOptions(MonitorAttached: true, ExecNonce: nonce);
         if (meHere) ClientHandshake.CheckPolicy(policy, options);
-        if (meHere && policy.AllowsSpeculation)
-            throw new PolicyException("AllowSeccompSpeculation() needs EnableSandboxBeforeExec = true: in SandboxMeHere mode the client installs the filter, and its handshake has no speculation flag yet");
         byte[] bpf = meHere ? policy.Compile(options).ToBytes() : CompiledPolicyCache.Compile(policy, nonce);
 
         var (outsideUid, outsideGid) = (ids.Uid, ids.Gid);
@@ -221,6 +219,7 @@ public sealed class Executor
             Mounts = mountOps,
             Rlimits = Limits.ToRlimitOps(cgroup),
             Nice = Limits.SandboxeeNice(),
+            Trace = TracePlanFor(policy.StackTraces),
             Cwd = Cwd,
             Argv = [Argv0, .. Args],
             Environment = env,
@@ -326,6 +325,15 @@ public sealed class Executor
         }
         return found;
     }
+
+    /// <summary>init traces PID 2 when a trace on a signal or an exit is wanted: it holds a death by any signal but
+    /// SIGKILL (SIGSTOP cannot kill), or a normal exit, for at most the trace budget and a margin.</summary>
+    private static TracePlan? TracePlanFor(StackTraceOptions traces)
+    {
+        if (!traces.OnSignal && !traces.OnExit) return null;
+        ulong signals = traces.OnSignal ? ~0UL & ~(1UL << 9) & ~1UL : 0; // bit N = signal N; no signal 0, no SIGKILL
+        return new TracePlan(signals, traces.OnExit, (int)(Monitor.StackTraceBudget + TimeSpan.FromSeconds(1)).TotalMilliseconds);
+    }
 }
 
 /// <summary>The plan of one sandbox and how its policy was compiled.</summary>
@@ -356,4 +364,5 @@ internal sealed record ExecutionPlan(SandboxPlan Plan, PolicyCompileOptions Opti
     public HostIds? HostIds { get; init; }
     /// <summary>The status flags of the stdio it shares with the caller, restored when it has ended.</summary>
     public StdioFlags? Stdio { get; init; }
+
 }

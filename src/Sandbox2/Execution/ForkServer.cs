@@ -210,7 +210,7 @@ internal sealed class ForkServer : IDisposable
                 : new SetupFailure("forkserver reply without a pidfd", 0, ReasonCode.FailedSubprocess);
             throw new ForkServerException(failure);
         }
-        var sandbox = new SpawnedSandbox(reply.Pid, received[0], executorEnd);
+        var sandbox = new SpawnedSandbox(reply.Pid, received[0], executorEnd, plan.Trace is not null);
         if (cancellationToken.IsCancellationRequested)
         {
             sandbox.Kill();
@@ -322,13 +322,17 @@ internal sealed class SpawnedSandbox : IDisposable
     private readonly TaskCompletionSource<SafeFdHandle?> _listener = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _killed;
 
-    internal SpawnedSandbox(int initPid, SafeFdHandle pidfd, Socket status)
+    internal SpawnedSandbox(int initPid, SafeFdHandle pidfd, Socket status, bool traced = false)
     {
         InitPid = initPid;
         _pidfd = pidfd;
         _status = status;
+        Tracer = traced ? new InitTracer(status, initPid) : null;
         Completion = ReadStatusAsync();
     }
+
+    /// <summary>init's tracing of the sandboxee's main thread (stack traces on a signal or an exit), when planned.</summary>
+    public InitTracer? Tracer { get; }
 
     /// <summary>Host pid of the sandbox's init (PID 1 inside).</summary>
     public int InitPid { get; }
@@ -430,6 +434,12 @@ internal sealed class SpawnedSandbox : IDisposable
                     if (!_listener.TrySetResult(fds[0])) fds[0].Dispose();
                     fds.RemoveAt(0);
                 }
+                else if (type == ForkServerProtocol.RecordTraced && Tracer is not null)
+                {
+                    Tracer.OnTraced(msg, fds.Count > 0 ? fds[0] : null);
+                }
+                else if (type == ForkServerProtocol.RecordStopped && Tracer is not null)
+                    Tracer.OnStopped(msg);
                 else if (type == ForkServerProtocol.RecordExit && msg.Length >= 40)
                 {
                     int code = BinaryPrimitives.ReadInt32LittleEndian(msg[4..]);
@@ -449,6 +459,7 @@ internal sealed class SpawnedSandbox : IDisposable
         }
         finally
         {
+            Tracer?.OnClosed();
             _status.Dispose();
             _listener.TrySetResult(null);
         }

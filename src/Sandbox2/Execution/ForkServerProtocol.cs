@@ -23,7 +23,11 @@ namespace Sandbox2;
 /// <para>Reply: <c>{ i32 errno, i32 init pid, u32 step, char detail[] }</c> + SCM_RIGHTS init pidfd when errno is 0.</para>
 /// <para>Status channel records: 1 SETUP_ERROR <c>{ u32 type, i32 errno, u32 step, char detail[] }</c> (step: <see cref="SetupStep"/>);
 /// 2 LISTENER <c>{ u32 type }</c> + SCM_RIGHTS seccomp listener;
-/// 3 EXIT <c>{ u32 type, i32 si_code, i32 si_status, u32 0, i64 utime_us, i64 stime_us, i64 maxrss_kb }</c>.
+/// 3 EXIT <c>{ u32 type, i32 si_code, i32 si_status, u32 0, i64 utime_us, i64 stime_us, i64 maxrss_kb }</c>;
+/// with a 33 TRACE record (u64 signal mask, u32 flags (bit 0: hold a normal exit), u32 hold ms): 5 TRACED
+/// <c>{ u32 type, i32 errno }</c> + SCM_RIGHTS pidfd of PID 2, and 4 STOPPED <c>{ u32 type, u32 kind, i32 status, u32 0,
+/// u64 user_regs_struct[27] }</c>; the executor writes <c>{ u32 request }</c> (1 release, 2 stop and report) back
+/// (see <see cref="InitTracer"/> and native/trace.c).
 /// EOF when init has exited.</para>
 /// </summary>
 internal static class ForkServerProtocol
@@ -44,13 +48,14 @@ internal static class ForkServerProtocol
         BindIdentity = 20, LandlockIdentity = 21,
         RootWritable = 28, SpecAllow = 29, LandlockProgram = 30, SharedNetNs = 31,
         Nice = 32,
+        Trace = 33,
     }
 
     internal const uint OptionListener = 1, OptionFilter = 2, OptionCgroupNamespace = 4;
     internal const int MaxCgroups = 8;
     internal const uint CgroupInto = 1, CgroupProcs = 2;
 
-    internal const int RecordSetupError = 1, RecordListener = 2, RecordExit = 3;
+    internal const int RecordSetupError = 1, RecordListener = 2, RecordExit = 3, RecordStopped = 4, RecordTraced = 5;
     internal const int CldExited = 1, CldKilled = 2, CldDumped = 3;
 
     /// <summary>clone(2) namespace flags for <paramref name="ns"/>.</summary>
@@ -155,6 +160,11 @@ internal static class ForkServerProtocol
         {
             if (plan.Landlock is null) throw new ArgumentException("a Landlock rule for the program needs a Landlock ruleset", nameof(plan));
             w.Record(Tag.LandlockProgram, 8).U64(plan.LandlockProgramAccess);
+        }
+        if (plan.Trace is { } trace)
+        {
+            if (trace.HoldMilliseconds is < 1 or > 60_000) throw new ArgumentException($"plan holds a traced thread {trace.HoldMilliseconds} ms; 1..60000", nameof(plan));
+            w.Record(Tag.Trace, 16).U64(trace.Signals).U32(trace.OnExit ? 1u : 0u).U32((uint)trace.HoldMilliseconds);
         }
         if (plan.SharedNetworkNamespace)
         {

@@ -141,8 +141,11 @@ public sealed partial class Sandbox : IAsyncDisposable
         using var backstop = Monitor.Shared.After(KillStackTraceBudget, running.Kill);
         try
         {
-            _outcome.SetStackTrace(StackTrace.FindSandboxee(running.InitPid) is int pid
-                ? await Monitor.Shared.CollectStackTraceAsync(pid).WaitAsync(KillStackTraceBudget).ConfigureAwait(false)
+            var tracer = running.Tracer;
+            int? pid = tracer is not null && await tracer.TracesAsync(-1, Monitor.StackTraceBudget / 4).ConfigureAwait(false) is var _ && tracer.SandboxeePid is int traced
+                ? traced : StackTrace.FindSandboxee(running.InitPid);
+            _outcome.SetStackTrace(pid is int p
+                ? await StackTrace.CollectAsync(p, Monitor.StackTraceBudget, tracer, Policy.StackTraces.AllThreads).WaitAsync(KillStackTraceBudget).ConfigureAwait(false)
                 : ["(no stack trace: the sandboxee (pid 2) was not found)"]);
         }
         catch (TimeoutException)
@@ -255,7 +258,11 @@ public sealed partial class Sandbox : IAsyncDisposable
             using var cancelRegistration = cancellationToken.UnsafeRegister(static s => ((Sandbox)s!).Kill(), this);
 
             MonitoredSandbox? monitored = null;
-            monitored = new MonitoredSandbox(Policy, plan.Options, _notify, Policy.StackTraces.OnViolation, OnViolation);
+            monitored = new MonitoredSandbox(Policy, plan.Options, _notify, Policy.StackTraces.OnViolation, OnViolation)
+            {
+                Tracer = spawned.Tracer,
+                AllThreads = Policy.StackTraces.AllThreads,
+            };
             // SandboxMeHere: EventStarted comes first and may use Comms (the program may talk before its handshake).
             bool meHere = plan.HandshakeBpf is not null;
             bool accepted = !meHere || _notify is null || await EventStartedAsync(spawned, cancellationToken).ConfigureAwait(false);
@@ -264,6 +271,7 @@ public sealed partial class Sandbox : IAsyncDisposable
             _ready.TrySetResult(attachment is not null && _outcome.Cause is null);
             _policyNeverApplied = plan.HandshakeBpf is not null && attachment is null;
             var report = await spawned.Completion.ConfigureAwait(false);
+            if (spawned.Tracer?.ExitTrace is { } exitTrace) _outcome.SetStackTrace(exitTrace); // taken as it died (init held it)
             lock (_gate) _wallTimer?.Dispose();
             var counted = cgroup?.ReadUsage();
             if (counted is { OomKills: > 0 }) _outcome.TrySet(EndCause.OutOfMemory());
@@ -332,7 +340,7 @@ public sealed partial class Sandbox : IAsyncDisposable
             stop, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            var outcome = await ClientHandshake.RunAsync(_comms!, bpf, Executor.Ipc.Mappings, Executor.Cwd, notifyListener: true, stop.Token).ConfigureAwait(false);
+            var outcome = await ClientHandshake.RunAsync(_comms!, bpf, Executor.Ipc.Mappings, Executor.Cwd, notifyListener: true, speculationAllowed: Policy.AllowsSpeculation, stop.Token).ConfigureAwait(false);
             if (outcome.FailureReason is { } why)
             {
                 End(EndCause.SetupError(ReasonCode.FailedSandboxMeHere, $"SandboxMeHere failed: {why}"));

@@ -59,7 +59,7 @@ internal sealed class SandboxOutcome
     /// <summary>Sets the cause unless one is already set. Returns true when this call decided the outcome.</summary>
     public bool TrySet(EndCause cause) => Interlocked.CompareExchange(ref _cause, cause, null) is null;
 
-    /// <summary>The stack trace collected for a kill or timeout (a violation carries its own).</summary>
+    /// <summary>The stack trace collected for a kill or timeout, or as the sandboxee died (a violation carries its own).</summary>
     public void SetStackTrace(IReadOnlyList<string> trace) => Interlocked.CompareExchange(ref _stackTrace, trace, null);
 
     /// <summary>The result of a sandbox that never started (planning or the forkserver failed).</summary>
@@ -106,13 +106,13 @@ internal sealed class SandboxOutcome
         if (report is null)
             return new SandboxResult(SandboxStatus.InternalError, "the sandbox ended without an exit status", ReasonCode.FailedWait) { Usage = usage };
         if (report.ExitCode is { } code)
-            return new SandboxResult(SandboxStatus.Ok, FormattableString.Invariant($"exited with code {code}")) { ExitCode = code, Usage = usage };
+            return new SandboxResult(SandboxStatus.Ok, FormattableString.Invariant($"exited with code {code}")) { ExitCode = code, Usage = usage, StackTrace = Volatile.Read(ref _stackTrace) };
         if (report.Signal is { } sig)
         {
             if (sig == 31 && !attached) // SIGSYS from SECCOMP_RET_KILL_PROCESS: no monitor saw the syscall
                 return new SandboxResult(SandboxStatus.Violation, "killed by the seccomp policy (SIGSYS); the syscall was not reported", ReasonCode.ViolationSyscall) { Usage = usage };
             return new SandboxResult(SandboxStatus.Signaled, FormattableString.Invariant($"killed by signal {sig} ({Signals.Name(sig)})"),
-                sig == 24 ? ReasonCode.CpuLimit : null) { Signal = sig, Usage = usage }; // SIGXCPU: RLIMIT_CPU of one process
+                sig == 24 ? ReasonCode.CpuLimit : null) { Signal = sig, Usage = usage, StackTrace = Volatile.Read(ref _stackTrace) }; // SIGXCPU: RLIMIT_CPU of one process
         }
         return new SandboxResult(SandboxStatus.InternalError, "the sandbox ended without an exit status", ReasonCode.FailedWait) { Usage = usage };
     }

@@ -83,6 +83,9 @@ internal sealed class SandboxPlan
     public IReadOnlyList<RlimitOp> Rlimits { get; init; } = [];
     /// <summary>The sandboxee's niceness (setpriority in PID 2 before exec; init keeps the executor's); null = inherited.</summary>
     public int? Nice { get; init; }
+    /// <summary>init traces PID 2 and holds it for the executor's stack trace when it exits by one of these signals
+    /// (or at all); null = not traced.</summary>
+    public TracePlan? Trace { get; init; }
     /// <summary>Working directory inside the sandbox.</summary>
     public string Cwd { get; init; } = "/";
     /// <summary>argv as the program sees it (argv[0] first).</summary>
@@ -119,3 +122,9 @@ internal sealed class SandboxPlan
     /// <summary>Clone the sandbox inside the forkserver's one shared network namespace (no CLONE_NEWNET then).</summary>
     public bool SharedNetworkNamespace { get; init; }
 }
+
+/// <summary>What init's tracing of PID 2 holds (native/trace.c): <paramref name="Signals"/> is a mask (bit N = signal N)
+/// of the deaths held for a stack trace, <paramref name="OnExit"/> holds a normal exit too, and a held thread is let go
+/// after <paramref name="HoldMilliseconds"/> whatever the executor does.</summary>
+internal sealed record TracePlan(ulong Signals, bool OnExit, int HoldMilliseconds);
+

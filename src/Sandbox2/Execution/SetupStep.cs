@@ -24,6 +24,7 @@ internal enum SetupStep
     // Forkserver: UseForkServerSharedNetNs (made on first use, entered around the clone).
     SharedNetNs = 78,
     Nice = 82,
+    Trace = 83,
 }
 
 /// <summary>What a setup step is, for reporting.</summary>
@@ -114,6 +115,7 @@ internal static class SetupSteps
         SetupStep.LandlockPathChanged => new("Landlock rule (its path is no longer the file the executor opened) for ", ReasonCode.FailedPolicy, KernelFeature.None),
         SetupStep.Keyring => new("join a fresh session keyring", ReasonCode.FailedSubprocess, KernelFeature.None),
         SetupStep.Nice => new("setpriority ", ReasonCode.FailedLimits, KernelFeature.None),
+        SetupStep.Trace => new("let init trace the sandboxee (stack traces on a signal or an exit) ", ReasonCode.FailedSubprocess, KernelFeature.None),
         _ => new(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"setup step {(int)step} "), ReasonCode.FailedSubprocess, KernelFeature.None),
     };
 }

@@ -19,6 +19,9 @@ internal interface IMonitoredSandbox
     /// <summary>Collect the violating thread's stack trace (while it is held) before the kill.</summary>
     bool StackTraceOnViolation { get; }
 
+    /// <summary>The stack trace of <paramref name="tid"/> (held at a violation), within <paramref name="budget"/>; never throws.</summary>
+    Task<IReadOnlyList<string>> CollectStackTraceAsync(int tid, TimeSpan budget) => StackTrace.CollectAsync(tid, budget);
+
     /// <summary>Cancelled when the sandbox ends; passed to the hooks.</summary>
     CancellationToken Cancellation { get; }
 

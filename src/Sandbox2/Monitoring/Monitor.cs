@@ -10,7 +10,7 @@ namespace Sandbox2;
 /// listener fd (plus an eventfd for wake-ups), however many sandboxes run. It turns a notification into a
 /// trace answer (allow / errno / deny) or a precise violation, and kills the sandbox on a violation — it never
 /// lets a violating syscall run. Nothing the sandboxee controls runs on the loop thread: trace and violation hooks
-/// run on the thread pool, stack traces on tracer threads of their own (<see cref="StackTrace.CollectAsync"/>) within
+/// run on the thread pool, stack traces on tracer threads of their own (<see cref="StackTrace.CollectAsync(int, TimeSpan)"/>) within
 /// a time budget, after which the violation is reported with an "unavailable" trace.
 /// </summary>
 /// <remarks>
@@ -449,7 +449,7 @@ internal sealed class Monitor : IDisposable
         {
             IReadOnlyList<string>? stack = null;
             if (_target.StackTraceOnViolation)
-                stack = await StackTrace.CollectAsync(syscall.Pid, StackTraceBudget).ConfigureAwait(false); // never throws
+                stack = await _target.CollectStackTraceAsync(syscall.Pid, StackTraceBudget).ConfigureAwait(false); // never throws
             var v = new MonitorViolation(syscall, type, nsPid, name, stack, received);
             if (notify is not null)
             {

@@ -85,6 +85,13 @@ internal sealed class MonitoredSandbox(
         recorder.Record(nr, args, pid);
         return true;
     }
+    /// <summary>The sandbox's init, when it traces the main thread (whose traces must then be asked of it).</summary>
+    public InitTracer? Tracer { get; init; }
+
+    /// <summary>Traces cover every thread of the process (<see cref="StackTraceOptions.AllThreads"/>).</summary>
+    public bool AllThreads { get; init; }
+
+    public Task<IReadOnlyList<string>> CollectStackTraceAsync(int tid, TimeSpan budget) => StackTrace.CollectAsync(tid, budget, Tracer, AllThreads);
     public Notify? Notify => notify;
     public bool StackTraceOnViolation => stackTraceOnViolation;
     public CancellationToken Cancellation => cancellation;

@@ -171,24 +171,10 @@ internal static class StackTrace
                 error = $"PTRACE_GETREGS failed: {Errno()}";
                 return null;
             }
-            List<Mapping> maps;
-            try { maps = Mapping.Read(tid); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { error = "cannot read its memory map: " + e.Message; return null; }
-            byte[] stack = [];
-            if (Mapping.Find(maps, regs.Rsp) is { } sm)
-            {
-                ulong count = Math.Min(sm.End - regs.Rsp, MaxStackBytes);
-                stack = new byte[count];
-                try
-                {
-                    using var mem = File.OpenHandle($"/proc/{tid}/mem", FileMode.Open, FileAccess.Read);
-                    int n = RandomAccess.Read(mem, stack, (long)regs.Rsp);
-                    if (n < stack.Length) Array.Resize(ref stack, Math.Max(n, 0));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { stack = []; }
-            }
+            var held = ReadHeld(tid, regs, out error);
+            if (held is null) return null;
             detached = Interop.Ptrace(Interop.PTRACE_DETACH, tid, 0, 0) == 0;
-            return new Captured(tid, regs.Rip, regs.Rsp, regs.Rbp, maps, regs.Rsp, stack, StillTraced: !detached);
+            return held with { StillTraced = !detached };
         }
         finally
         {
@@ -196,6 +182,161 @@ internal static class StackTrace
             // the kernel releases every tracee of an exiting tracer (exit_ptrace), so nothing stays traced.
             if (stopped && !detached) Interop.Ptrace(Interop.PTRACE_DETACH, tid, 0, 0);
         }
+    }
+
+    /// <summary>Memory map and stack top of a thread that is held stopped (by us, or by the sandbox's init), given its registers.</summary>
+    private static Captured? ReadHeld(int tid, in Interop.UserRegs regs, out string? error)
+    {
+        error = null;
+        List<Mapping> maps;
+        try { maps = Mapping.Read(tid); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { error = "cannot read its memory map: " + e.Message; return null; }
+        byte[] stack = [];
+        if (Mapping.Find(maps, regs.Rsp) is { } sm)
+        {
+            ulong count = Math.Min(sm.End - regs.Rsp, MaxStackBytes);
+            stack = new byte[count];
+            try
+            {
+                using var mem = File.OpenHandle($"/proc/{tid}/mem", FileMode.Open, FileAccess.Read);
+                int n = RandomAccess.Read(mem, stack, (long)regs.Rsp);
+                if (n < stack.Length) Array.Resize(ref stack, Math.Max(n, 0));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { stack = []; }
+        }
+        return new Captured(tid, regs.Rip, regs.Rsp, regs.Rbp, maps, regs.Rsp, stack, StillTraced: false);
+    }
+
+    /// <summary>The trace of thread <paramref name="tid"/>, which someone else (the sandbox's init) holds stopped and whose
+    /// registers it gave: read and symbolized on a tracer thread of its own, then <paramref name="done"/> is called on that
+    /// thread (so a starved thread pool cannot keep the thread held). Never throws.</summary>
+    public static void CollectHeld(int tid, Interop.UserRegs regs, TimeSpan budget, Action<IReadOnlyList<string>> done)
+    {
+        if (Interlocked.Increment(ref s_inFlight) > MaxInFlight)
+        {
+            Interlocked.Decrement(ref s_inFlight);
+            done([Unavailable($"{MaxInFlight} stack traces already in progress")]);
+            return;
+        }
+        long deadline = Environment.TickCount64 + (long)budget.TotalMilliseconds;
+        int finished = 0;
+        void Finish(IReadOnlyList<string> lines)
+        {
+            if (Interlocked.Exchange(ref finished, 1) != 0) return;
+            Interlocked.Decrement(ref s_inFlight);
+            done(lines);
+        }
+        TryStart("sandbox2-tracer", () =>
+        {
+            var held = ReadHeld(tid, regs, out string? error);
+            Finish(held is null ? [Unavailable(error!)] : Symbolize(held, deadline));
+        }, Finish);
+    }
+
+    /// <summary>The trace of <paramref name="tid"/> (a violating thread, or the sandboxee's main thread): through the
+    /// sandbox's init when it traces that thread, else seized by a tracer thread of ours; with
+    /// <paramref name="allThreads"/>, then every other thread of its process, each under a <c>Thread N (comm):</c> line,
+    /// all within <paramref name="budget"/>. Never throws.</summary>
+    public static async Task<IReadOnlyList<string>> CollectAsync(int tid, TimeSpan budget, InitTracer? tracer, bool allThreads)
+    {
+        long deadline = Environment.TickCount64 + (long)budget.TotalMilliseconds;
+        if (!allThreads) return await CollectOneAsync(tid, budget, tracer).ConfigureAwait(false);
+        var lines = new List<string> { ThreadHeader(tid) };
+        lines.AddRange(await CollectOneAsync(tid, budget, tracer).ConfigureAwait(false));
+        int shown = 1;
+        foreach (int other in Threads(tid))
+        {
+            if (other == tid) continue;
+            long left = deadline - Environment.TickCount64;
+            if (shown == MaxThreads || left <= 0)
+            {
+                lines.Add(shown == MaxThreads ? $"(more threads not shown: at most {MaxThreads})" : "(more threads not shown: the budget is spent)");
+                break;
+            }
+            lines.Add(ThreadHeader(other));
+            lines.AddRange(await CollectOneAsync(other, TimeSpan.FromMilliseconds(left), tracer).ConfigureAwait(false));
+            shown++;
+        }
+        return lines;
+    }
+
+    /// <summary>Sandbox2's CompactStackTrace: a run of equal consecutive entries becomes the first and a
+    /// <c>(previous frame repeated N times)</c> line.</summary>
+    public static List<string> Compact(IReadOnlyList<string> frames)
+    {
+        var compact = new List<string>(frames.Count);
+        for (int i = 0; i < frames.Count;)
+        {
+            int run = 1;
+            while (i + run < frames.Count && frames[i + run] == frames[i]) run++;
+            compact.Add(frames[i]);
+            if (run > 1) compact.Add(string.Create(CultureInfo.InvariantCulture, $"(previous frame repeated {run - 1} times)"));
+            i += run;
+        }
+        return compact;
+    }
+
+    /// <summary>The function names of a trace's frames (<c>main</c> for <c>#2 0x… main+0x29 (/path)</c>, <c>??</c> where
+    /// none is known), compacted: what the log shows, as Sandbox2's does.</summary>
+    public static List<string> FunctionNames(IReadOnlyList<string> trace)
+    {
+        var names = new List<string>(trace.Count);
+        foreach (var line in trace)
+        {
+            if (!line.StartsWith('#')) { names.Add(line); continue; } // a thread header or a reason line
+            var parts = line.Split(' ', 4);
+            string name = parts.Length > 2 ? parts[2] : "??";
+            int plus = name.LastIndexOf("+0x", StringComparison.Ordinal);
+            names.Add(plus > 0 ? name[..plus] : name);
+        }
+        return Compact(names);
+    }
+
+    /// <summary>Most threads one all-threads trace shows.</summary>
+    public const int MaxThreads = 64;
+
+    private static async Task<IReadOnlyList<string>> CollectOneAsync(int tid, TimeSpan budget, InitTracer? tracer)
+    {
+        if (tracer is not null && await tracer.TracesAsync(tid, budget).ConfigureAwait(false)) return await tracer.CollectAsync(budget).ConfigureAwait(false);
+        return await CollectAsync(tid, budget).ConfigureAwait(false);
+    }
+
+    /// <summary>The threads of <paramref name="tid"/>'s process (its /proc/TID/task, at most 4 × <see cref="MaxThreads"/> read).</summary>
+    private static List<int> Threads(int tid)
+    {
+        var list = new List<int>();
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories($"/proc/{tid}/task"))
+            {
+                if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int t)) list.Add(t);
+                if (list.Count == 4 * MaxThreads) break;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        list.Sort();
+        return list;
+    }
+
+    /// <summary><c>Thread 7 (worker):</c>, with the thread's id inside the sandbox's pid namespace where it can be read.</summary>
+    private static string ThreadHeader(int tid)
+    {
+        string id = tid.ToString(CultureInfo.InvariantCulture), comm = "?";
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{tid}/status").Take(64))
+            {
+                if (line.StartsWith("Name:", StringComparison.Ordinal)) comm = line[5..].Trim();
+                else if (line.StartsWith("NSpid:", StringComparison.Ordinal))
+                {
+                    var ids = line[6..].Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (ids.Length > 0) id = ids[^1];
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return $"Thread {id} ({comm}):";
     }
 
     private static List<string> Symbolize(Captured c, long deadline)

@@ -141,7 +141,7 @@ public sealed class CommsCrossProcessTests
             {
                 using var cts = new CancellationTokenSource(Timeout);
                 // After sandboxing, opening a file kills it: the example must not need to.
-                var result = await ClientHandshake.RunAsync(comms, TestBpf.Deny(TestBpf.Openat, TestBpf.RetKillProcess), [], "", false, cts.Token);
+                var result = await ClientHandshake.RunAsync(comms, TestBpf.Deny(TestBpf.Openat, TestBpf.RetKillProcess), [], "", false, false, cts.Token);
                 Assert.True(result.Sandboxed, result.FailureReason);
                 foreach (int size in new[] { 0, 1, 5, 4096, 1 << 20 })
                 {

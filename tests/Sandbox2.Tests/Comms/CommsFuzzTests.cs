@@ -153,7 +153,7 @@ public sealed class CommsFuzzTests(ITestOutputHelper output)
                 CommsTests.ShutdownWrite(sandboxee);
                 try
                 {
-                    var result = ClientHandshake.RunAsync(executor, TestBpf.DenyGetppidErrno(), [], "", false, default)
+                    var result = ClientHandshake.RunAsync(executor, TestBpf.DenyGetppidErrno(), [], "", false, false, default)
                         .WaitAsync(OpTimeout).GetAwaiter().GetResult();
                     result.Listener?.Dispose();
                     Interlocked.Increment(ref refused);

@@ -21,7 +21,7 @@ public sealed class ExampleTests
             using (comms)
             {
                 using var cts = new CancellationTokenSource(Timeout);
-                var result = await ClientHandshake.RunAsync(comms, TestBpf.Deny(TestBpf.Openat, TestBpf.RetKillProcess), [], "", false, cts.Token);
+                var result = await ClientHandshake.RunAsync(comms, TestBpf.Deny(TestBpf.Openat, TestBpf.RetKillProcess), [], "", false, false, cts.Token);
                 Assert.True(result.Sandboxed, result.FailureReason);
                 Assert.Equal(5L, await comms.ReceiveInt64Async(cts.Token));
                 Assert.Equal(2L, await comms.ReceiveInt64Async(cts.Token));

@@ -237,6 +237,95 @@ public sealed class SandboxMeHereIntegrationTests(ITestOutputHelper output)
         Assert.Contains("SANDBOX2_FD_MAPPINGS=input:1023", o.Stdout);
     }
 
+    // ------------------------------------------------------------------ AllowSeccompSpeculation (both clients)
+
+    // The flags the client passes in SandboxMeHere mode (a Sandbox always takes the listener): TSYNC | NEW_LISTENER |
+    // TSYNC_ESRCH, and SPEC_ALLOW when the policy allows speculation.
+    const uint FlagsByDefault = 0x1 | 0x8 | 0x10, FlagsWithSpeculation = FlagsByDefault | 0x4;
+
+    static readonly string SsbMode = File.ReadAllText("/sys/devices/system/cpu/vulnerabilities/spec_store_bypass").Trim();
+
+    /// <summary>What every thread's <c>Speculation_Store_Bypass:</c> in /proc/self/status says after the client installed
+    /// the filter. Only where the kernel's mitigation mode is <c>seccomp</c> does a filter change it: installed without
+    /// SECCOMP_FILTER_FLAG_SPEC_ALLOW the kernel force-disables speculative store bypass ("thread force mitigated"), with it
+    /// the thread stays prctl-controlled and enabled ("thread vulnerable"). In every other mode the kernel ignores seccomp
+    /// here and says the same either way: this machine's mode is "Vulnerable" (no mitigation at all), which makes it
+    /// "vulnerable"; "Not affected" CPUs say "not vulnerable", a prctl-only mitigation "thread vulnerable" (nothing asked
+    /// for it), the global one "globally mitigated". The flags themselves are checked by the kernel too, on any CPU: see
+    /// <see cref="AssertSpeculationAsync"/>.</summary>
+    static string ExpectedSsb(bool speculationAllowed) => SsbMode switch
+    {
+        _ when SsbMode.Contains("seccomp", StringComparison.Ordinal) => speculationAllowed ? "thread vulnerable" : "thread force mitigated",
+        "Vulnerable" => "vulnerable",
+        "Not affected" => "not vulnerable",
+        _ when SsbMode.EndsWith("via prctl", StringComparison.Ordinal) => "thread vulnerable",
+        "Mitigation: Speculative Store Bypass disabled" => "globally mitigated",
+        _ => throw new InvalidOperationException($"unknown spec_store_bypass mode \"{SsbMode}\""),
+    };
+
+    /// <summary>Runs the "speculation" mode of a client program and returns the Speculation_Store_Bypass values it saw, or the
+    /// result when the handshake did not finish.</summary>
+    static async Task<(string? Ssb, SandboxResult Result)> SpeculationAsync(Executor executor, Sandbox2.Policy policy)
+    {
+        await using var sandbox = new Sandbox(executor, policy);
+        using var cts = new CancellationTokenSource(Timeout);
+        var run = sandbox.RunAsync(cts.Token);
+        if (!await sandbox.Ready.WaitAsync(Timeout)) return (null, await run.WaitAsync(Timeout));
+        string ssb = await sandbox.Comms!.ReceiveStringAsync(cts.Token);
+        return (ssb, await run.WaitAsync(Timeout));
+    }
+
+    /// <summary>For a client program (<paramref name="executor"/>(args) makes one): the value every thread reports after
+    /// SandboxMeHere is <see cref="ExpectedSsb"/>; and under a filter installed first that lets the client's seccomp() through
+    /// only with exactly the flags expected (else EXDEV), the client gets through with <paramref name="speculationAllowed"/>'s
+    /// flags and is refused with the other ones — so the flag is proven on the real kernel whatever the CPU's mode.</summary>
+    static async Task AssertSpeculationAsync(Func<string[], Executor> executor, PolicyBuilder policy, bool speculationAllowed)
+    {
+        if (speculationAllowed) policy.AllowSeccompSpeculation();
+        var built = policy.Build();
+        var (ssb, result) = await SpeculationAsync(executor(["speculation"]), built);
+        Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
+        Assert.Equal(ExpectedSsb(speculationAllowed), ssb);
+
+        uint right = speculationAllowed ? FlagsWithSpeculation : FlagsByDefault, wrong = right ^ 0x4;
+        (ssb, result) = await SpeculationAsync(executor(["speculation", right.ToString("x", System.Globalization.CultureInfo.InvariantCulture)]), built);
+        Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
+        Assert.Equal(ExpectedSsb(speculationAllowed), ssb);
+
+        (ssb, result) = await SpeculationAsync(executor(["speculation", wrong.ToString("x", System.Globalization.CultureInfo.InvariantCulture)]), built);
+        Assert.Null(ssb);
+        Assert.True(result.Status == SandboxStatus.SetupError && result.ReasonCode == ReasonCode.FailedSandboxMeHere, result.ToString());
+        Assert.Contains("seccomp(SECCOMP_SET_MODE_FILTER): Invalid cross-device link", result.Reason); // EXDEV: the flags differed
+    }
+
+    [Fact]
+    public Task CClientSpeculationAllowed()
+    {
+        string program = TestPaths.Testcase("comms_sandbox");
+        return AssertSpeculationAsync(args => MeHere(program, args), ForC(program, null), speculationAllowed: true);
+    }
+
+    [Fact]
+    public Task CClientSpeculationBlockedByDefault()
+    {
+        string program = TestPaths.Testcase("comms_sandbox");
+        return AssertSpeculationAsync(args => MeHere(program, args), ForC(program, null), speculationAllowed: false);
+    }
+
+    [Fact]
+    public Task CSharpSandboxeeSpeculationAllowed()
+    {
+        string apphost = TestPaths.CSharpSandboxee;
+        return AssertSpeculationAsync(args => MeHere(apphost, args, DotNetEnv()), ForDotNet(apphost).AllowDotNetRuntime(), speculationAllowed: true);
+    }
+
+    [Fact]
+    public Task CSharpSandboxeeSpeculationBlockedByDefault()
+    {
+        string apphost = TestPaths.CSharpSandboxee;
+        return AssertSpeculationAsync(args => MeHere(apphost, args, DotNetEnv()), ForDotNet(apphost).AllowDotNetRuntime(), speculationAllowed: false);
+    }
+
     // ------------------------------------------------------------------ programs that do not play along
 
     [Fact]

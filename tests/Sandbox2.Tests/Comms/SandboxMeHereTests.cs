@@ -27,7 +27,7 @@ public sealed class SandboxMeHereTests
     }
 
     static async Task<Run> StartAsync(string path, string mode, byte[]? bpf = null, bool listener = false,
-        Dictionary<string, string>? env = null, Ipc? ipc = null, string cwd = "")
+        Dictionary<string, string>? env = null, Ipc? ipc = null, string cwd = "", bool speculation = false)
     {
         var comms = Comms.CreateWithPeer(out var peer);
         ChildProcess child;
@@ -35,7 +35,7 @@ public sealed class SandboxMeHereTests
         try
         {
             using var cts = new CancellationTokenSource(Timeout);
-            var result = await ClientHandshake.RunAsync(comms, bpf ?? TestBpf.DenyGetppidErrno(), ipc?.Mappings ?? [], cwd, listener, cts.Token);
+            var result = await ClientHandshake.RunAsync(comms, bpf ?? TestBpf.DenyGetppidErrno(), ipc?.Mappings ?? [], cwd, listener, speculation, cts.Token);
             return new Run { Comms = comms, Child = child, Result = result };
         }
         catch
@@ -230,7 +230,7 @@ public sealed class SandboxMeHereTests
         using (sandboxee)
         {
             sandboxee.SendInt32(1); // not the Version hello
-            var e = await Assert.ThrowsAsync<CommsException>(() => ClientHandshake.RunAsync(executor, TestBpf.DenyGetppidErrno(), [], "", false, default));
+            var e = await Assert.ThrowsAsync<CommsException>(() => ClientHandshake.RunAsync(executor, TestBpf.DenyGetppidErrno(), [], "", false, false, default));
             Assert.Equal(CommsError.TagMismatch, e.Error);
         }
         (executor, sandboxee) = Comms.CreatePair();
@@ -240,7 +240,7 @@ public sealed class SandboxMeHereTests
             BinaryPrimitives.WriteUInt32LittleEndian(hello, 1);
             sandboxee.SendTlv(CommsTag.Version, hello);
             sandboxee.Dispose(); // hangs up mid-handshake
-            var e = await Assert.ThrowsAsync<CommsException>(() => ClientHandshake.RunAsync(executor, TestBpf.DenyGetppidErrno(), [], "", false, default));
+            var e = await Assert.ThrowsAsync<CommsException>(() => ClientHandshake.RunAsync(executor, TestBpf.DenyGetppidErrno(), [], "", false, false, default));
             Assert.Equal(CommsError.Closed, e.Error);
         }
     }
@@ -253,7 +253,7 @@ public sealed class SandboxMeHereTests
         using (sandboxee)
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ClientHandshake.RunAsync(executor, TestBpf.DenyGetppidErrno(), [], "", false, cts.Token));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ClientHandshake.RunAsync(executor, TestBpf.DenyGetppidErrno(), [], "", false, false, cts.Token));
         }
     }
 
@@ -289,6 +289,21 @@ public sealed class SandboxMeHereTests
             var e = Assert.Throws<SandboxMeHereException>(client.SandboxMeHere);
             Assert.Contains("bad BPF program of 12 bytes", e.Message);
         }
+        (executor, sandboxee) = Comms.CreatePair();
+        using (executor)
+        using (var client = new SandboxClient(sandboxee))
+        {
+            var version = new byte[4];
+            BinaryPrimitives.WriteUInt32LittleEndian(version, 1);
+            executor.SendTlv(CommsTag.Version, version);
+            executor.SendUint32(0);
+            executor.SendString("");
+            executor.SendBytes([0x06, 0, 0, 0, 0x00, 0x00, 0xff, 0x7f]); // allow all
+            executor.SendUint32(SandboxMeHereProtocol.ModePlain | SandboxMeHereProtocol.SpeculationBit | 0x20000000); // a flag nobody defined
+            var e = Assert.Throws<SandboxMeHereException>(client.SandboxMeHere);
+            Assert.Contains("unknown flags in the mode word 0x3A0B0C04", e.Message);
+            Assert.False(client.IsSandboxed);
+        }
     }
 }
 
@@ -315,7 +330,7 @@ public sealed class SandboxMeHereCompiledPolicyTests
         using (comms)
         {
             using var cts = new CancellationTokenSource(Timeout);
-            var result = await ClientHandshake.RunAsync(comms, bpf, [], "", false, cts.Token);
+            var result = await ClientHandshake.RunAsync(comms, bpf, [], "", false, false, cts.Token);
             Assert.True(result.Sandboxed, result.FailureReason);
             int tasks = await comms.ReceiveInt32Async(cts.Token);
             Assert.Equal(tasks, await comms.ReceiveInt32Async(cts.Token));

@@ -159,6 +159,24 @@ public class DiagnosticsTests
     }
 
     /// <summary>A world-readable copy of a testcase under a name unique to the caller (log entries carry the program).</summary>
+    /// <summary>A result's stack trace is logged as function names, repeats compacted as Sandbox2's CompactStackTrace does.</summary>
+    [Fact]
+    public async Task AStackTraceIsLoggedCompacted()
+    {
+        var log = CapturingLogger.Instance;
+        string program = CopyOf(TestPaths.Testcase("s2_symbolize"), "trace");
+        await Monitor.WarmUpStackTraces().WaitAsync(TimeSpan.FromSeconds(60));
+        var policy = Execution.Sandboxes.Policy(program).Build();
+        await using var sandbox = new Sandbox(Run(program, "5"), policy); // a violation under five frames of recurse()
+        var result = await sandbox.RunAsync();
+        Assert.True(result.Status == SandboxStatus.Violation && result.StackTrace is { Count: > 0 }, result.ToString());
+        var traced = Assert.Single(log.For(program), e => e.Id.Id == SandboxLogEvents.StackTrace);
+        string frames = (string)traced.Fields["Frames"]!;
+        Assert.Equal(string.Join(" < ", StackTrace.FunctionNames(result.StackTrace!)), frames);
+        if (Monitoring.Symbolization.Available)
+            Assert.Contains("recurse < (previous frame repeated 5 times) < main", frames, StringComparison.Ordinal);
+    }
+
     private static string CopyOf(string testcase, string tag)
     {
         string dir = Path.Combine(Path.GetTempPath(), $"sandbox2-diag-{Environment.ProcessId}");

@@ -103,6 +103,7 @@ public partial class SetupStepTests
         { (int)SetupStep.LandlockPathChanged, ReasonCode.FailedPolicy, KernelFeature.None },
         { (int)SetupStep.Keyring, ReasonCode.FailedSubprocess, KernelFeature.None },
         { (int)SetupStep.Nice, ReasonCode.FailedLimits, KernelFeature.None },
+        { (int)SetupStep.Trace, ReasonCode.FailedSubprocess, KernelFeature.None },
     };
 
     [Theory]

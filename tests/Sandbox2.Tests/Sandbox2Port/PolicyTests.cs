@@ -4,7 +4,7 @@ namespace Sandbox2.Tests.Sandbox2Port;
 /// one test per Sandbox2 test, named after it. See docs/sandbox2-test-map.md.</summary>
 public sealed class PolicyTests
 {
-    private const int NrPtrace = 101, NrClone = 56, NrBpf = 321, NrUmask = 95, Eperm = 1, Ebadf = 9, Enoent = 2;
+    private const int NrPtrace = 101, NrClone = 56, NrBpf = 321, NrUmask = 95, NrExecveat = 322, Eperm = 1, Ebadf = 9, Enoent = 2;
     private static readonly string PolicyBin = Port.Testcase("policy-static");
 
     /// <summary>Sandbox2's <c>CreatePolicyTestPolicyBuilder()</c>: no namespaces, static startup, exit, read, write, close,
@@ -123,11 +123,25 @@ public sealed class PolicyTests
         Port.AssertExit(await RunPolicy(PolicyTestPolicy().Build(), "12"), 0); // errno 4059 inside (the always-on rule)
 
     [Fact]
+    public async Task PolicyTest_ExecveatNotAllowedByDefault()
+    {
+        // Sandbox2's: started unfiltered, the program applies its policy with the (C) client, then calls execveat. There is
+        // no exec tag in SandboxMeHere mode, so the policy decides: blocked with EPERM (Sandbox2's assertion: exit 0) ...
+        string path = Port.Testcase("s2c_execveat-static");
+        Port.AssertExit(await RunSandboxMeHere(path, Port.Permissive(path).BlockSyscallWithErrno("execveat", Eperm).Build(), "1"), 0);
+        // ... and with no rule for it (the policy test policy) a violation of execveat.
+        Port.AssertViolation(await RunSandboxMeHere(path, PolicyTestPolicy().Build(), "1"), NrExecveat);
+    }
+
+    private static Task<Execution.Sandboxes.Outcome> RunSandboxMeHere(string path, Sandbox2.Policy policy, params string[] args) =>
+        Execution.Sandboxes.Async(new Executor(path, args) { EnableSandboxBeforeExec = false }, policy);
+
+    [Fact]
     public async Task PolicyTest_SecondExecveatNotAllowedByDefault()
     {
         // The sandbox's own execveat carried the nonce; a second one without it gets the policy's answer.
         Port.AssertExit(await RunPolicy(PolicyTestPolicy().BlockSyscallWithErrno("execveat", Eperm).Build(), "13"), Eperm);
-        Port.AssertViolation(await RunPolicy(PolicyTestPolicy().Build(), "13"), 322);
+        Port.AssertViolation(await RunPolicy(PolicyTestPolicy().Build(), "13"), NrExecveat);
     }
 
     [Fact]

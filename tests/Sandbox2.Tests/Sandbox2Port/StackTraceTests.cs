@@ -4,14 +4,14 @@ namespace Sandbox2.Tests.Sandbox2Port;
 
 /// <summary>Port of Sandbox2's <c>stack_trace_test.cc</c> for the unotify monitor with namespaces (testcase
 /// <c>s2_symbolize.c</c>, a rewrite of <c>testcases/symbolize.cc</c>, and <c>s2_symbolize_shared</c>, the same program
-/// linked with <c>lib/s2_symbolize_lib.c</c>). Its CrashMe (SIGNALED) and ExitNormally (CollectStacktracesOnExit) cases
-/// are not ported yet: stack traces on signal and on exit are not built.</summary>
+/// linked with <c>lib/s2_symbolize_lib.c</c>). CrashMe and ExitNormally take the trace through the sandbox's init,
+/// which traces the main thread and holds it as it dies (<see cref="InitTracer"/>).</summary>
 public class StackTraceTests(ITestOutputHelper output)
 {
-    private Task<SandboxResult> Run(string mode, Func<PolicyBuilder, PolicyBuilder>? configure = null, TimeSpan? wallTime = null)
+    private Task<SandboxResult> Run(string mode, Func<PolicyBuilder, PolicyBuilder>? configure = null, TimeSpan? wallTime = null, PolicyBuilder? start = null)
     {
         string path = Port.Testcase("s2_symbolize");
-        return Run(new Executor(path, [mode]), Execution.Sandboxes.Policy(path), configure, wallTime);
+        return Run(new Executor(path, [mode]), start ?? Execution.Sandboxes.Policy(path), configure, wallTime);
     }
 
     private async Task<SandboxResult> Run(Executor executor, PolicyBuilder builder, Func<PolicyBuilder, PolicyBuilder>? configure = null,
@@ -46,6 +46,82 @@ public class StackTraceTests(ITestOutputHelper output)
 
     private static int Frame(SandboxResult result, string function) =>
         result.StackTrace!.ToList().FindIndex(f => f.Contains(" " + function + "+", StringComparison.Ordinal));
+
+    /// <summary>SymbolizationWorks, CrashMe: SIGNALED (SIGSEGV) with crash_me → run_test → main in the trace, on by
+    /// default as in Sandbox2 (CollectStacktracesOnSignal).</summary>
+    [Fact]
+    public async Task StackTraceTest_SymbolizationWorks_CrashMe()
+    {
+        var result = await Run("1");
+        Assert.True(result.Status == SandboxStatus.Signaled && result.Signal == 11, result.ToString());
+        AssertFrames(result, "crash_me");
+    }
+
+    /// <summary>SymbolizationWorksWithoutnNamespaces, CrashMe: allow-all and DisableNamespaces() (no pid namespace: init is
+    /// a subreaper, and it still traces the sandboxee). Our no-namespaces mode keeps a Landlock wall, so the program's
+    /// libraries are added, and an always-on rule refuses executable mappings unless allowed (AllowDynamicStartup).</summary>
+    [Fact]
+    public async Task StackTraceTest_SymbolizationWorksWithoutNamespaces_CrashMe()
+    {
+        var start = new PolicyBuilder().DefaultAction(SyscallAction.Allow).AllowDynamicStartup().AddLibrariesForBinary(Port.Testcase("s2_symbolize")).DisableNamespaces();
+        var result = await Run("1", start: start);
+        Assert.True(result.Status == SandboxStatus.Signaled && result.Signal == 11, result.ToString());
+        AssertFrames(result, "crash_me");
+    }
+
+    /// <summary>SymbolizationWorks, ExitNormally: with CollectStacktracesOnExit(true), OK with exit_normally → run_test
+    /// → main (the trace is taken at its exit call).</summary>
+    [Fact]
+    public async Task StackTraceTest_SymbolizationWorks_ExitNormally()
+    {
+        var result = await Run("3", b => b.CollectStacktracesOnExit(true));
+        Assert.True(result.Status == SandboxStatus.Ok && result.ExitCode == 0, result.ToString());
+        AssertFrames(result, "exit_normally");
+    }
+
+    /// <summary>The defaults, as in Sandbox2: no trace for a normal exit; none for a crash with CollectStacktracesOnSignal(false).</summary>
+    [Fact]
+    public async Task StackTraceTest_NoTraceOnExitByDefault_NorOnSignalWhenDisabled()
+    {
+        var exited = await Run("3");
+        Assert.True(exited.Status == SandboxStatus.Ok && exited.StackTrace is null, exited.ToString());
+        var crashed = await Run("1", b => b.CollectStacktracesOnSignal(false));
+        Assert.True(crashed.Status == SandboxStatus.Signaled && crashed.Signal == 11, crashed.ToString());
+        Assert.Null(crashed.StackTrace);
+    }
+
+    /// <summary>A violation and a timeout of the main thread while init traces it: the trace is asked of init.</summary>
+    [Fact]
+    public async Task StackTraceTest_ViolationAndTimeoutTracesOfATracedMainThread()
+    {
+        var violated = await Run("2", b => b.CollectStacktracesOnExit(true));
+        Assert.True(violated.Status == SandboxStatus.Violation, violated.ToString());
+        AssertFrames(violated, "violate_policy");
+        var timedOut = await Run("4", b => b.CollectStacktracesOnExit(true), TimeSpan.FromSeconds(1));
+        Assert.True(timedOut.Status == SandboxStatus.Timeout, timedOut.ToString());
+        AssertFrames(timedOut, "sleep_for_seconds");
+    }
+
+    private static void AssertFrames(SandboxResult result, string innermost)
+    {
+        Assert.NotNull(result.StackTrace);
+        Assert.StartsWith("#0 0x", result.StackTrace![0], StringComparison.Ordinal);
+        if (Monitoring.Symbolization.Unsymbolized(result.StackTrace)) return;
+        int inner = Frame(result, innermost), run = Frame(result, "run_test"), main = Frame(result, "main");
+        Assert.True(inner >= 0 && inner < run && run < main, string.Join('\n', result.StackTrace!));
+    }
+
+    /// <summary>StackTraceTest.CompactStackTrace, Sandbox2's own examples.</summary>
+    [Fact]
+    public void StackTraceTest_CompactStackTrace()
+    {
+        Assert.Empty(StackTrace.Compact([]));
+        Assert.Equal(["_start"], StackTrace.Compact(["_start"]));
+        Assert.Equal(["_start", "main", "recursive_call", "(previous frame repeated 2 times)", "tail_call"],
+            StackTrace.Compact(["_start", "main", "recursive_call", "recursive_call", "recursive_call", "tail_call"]));
+        Assert.Equal(["_start", "main", "recursive_call", "(previous frame repeated 3 times)"],
+            StackTrace.Compact(["_start", "main", "recursive_call", "recursive_call", "recursive_call", "recursive_call"]));
+    }
 
     /// <summary>SymbolizationWorks, ViolatePolicy: VIOLATION with violate_policy → run_test → main in the trace.</summary>
     [Fact]
@@ -125,13 +201,14 @@ public class StackTraceTests(ITestOutputHelper output)
     }
 
     /// <summary>Sandbox2's UnsandboxedStackTrace: the unwinder run by the user's own violation hook (not by the monitor's
-    /// collection, which is off) on the held thread gives the same trace.</summary>
+    /// collection, which is off) on the held thread gives the same trace. The hook seizes the main thread itself, so the
+    /// sandbox's init must not trace it: signal traces are off too (ptrace allows one tracer).</summary>
     [Fact]
     public async Task StackTraceTest_UnsandboxedStackTrace()
     {
         var hook = new TraceInHook();
         string path = Port.Testcase("s2_symbolize");
-        var result = await Run(new Executor(path, ["2"]), Execution.Sandboxes.Policy(path), b => b.CollectStacktracesOnViolation(false), notify: hook);
+        var result = await Run(new Executor(path, ["2"]), Execution.Sandboxes.Policy(path), b => b.CollectStacktracesOnViolation(false).CollectStacktracesOnSignal(false), notify: hook);
         Assert.True(result.Status == SandboxStatus.Violation, result.ToString());
         Assert.Null(result.StackTrace);
         var frames = hook.Frames ?? throw new Xunit.Sdk.XunitException("the violation hook was not called");

@@ -1,0 +1,149 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Sandbox2;
+
+/// <summary>
+/// The executor's side of the sandbox's init tracing the sandboxee's main thread (PID 2; native/trace.c, plan record
+/// <see cref="TracePlan"/>). A seccomp user-notification monitor hears of a crash only once the process is gone; init,
+/// its tracer, holds the dying thread at PTRACE_EVENT_EXIT (a fatal signal, or a normal exit when asked) and sends its
+/// registers; the executor reads the thread's maps and stack through /proc while it is held, symbolizes, and lets it go
+/// (init lets it go by itself at the plan's hold limit). Because init is the main thread's only possible tracer, every
+/// other trace of that thread (violation, timeout, kill) is asked of init too: it stops the thread and sends its
+/// registers. Messages arrive through <see cref="SpawnedSandbox"/>'s reader of the status channel.
+/// </summary>
+internal sealed class InitTracer(Socket status, int initPid)
+{
+    private const uint RequestRelease = 1, RequestStop = 2;
+    private const int KindRefused = 0, KindExiting = 1;
+
+    private readonly Lock _gate = new();
+    private readonly TaskCompletionSource<int> _traced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<IReadOnlyList<string>>? _pending;
+    private volatile IReadOnlyList<string>? _exitTrace;
+    private string? _unavailable;
+
+    /// <summary>How long one trace may take (<see cref="Monitor.StackTraceBudget"/>).</summary>
+    public TimeSpan Budget { get; init; } = Monitor.StackTraceBudget;
+
+    /// <summary>The main thread's trace taken as it died by a signal (or exited, when asked); set before init reports the exit.</summary>
+    public IReadOnlyList<string>? ExitTrace => _exitTrace;
+
+    /// <summary>Why init traces nothing (its PTRACE_SEIZE failed), if so.</summary>
+    public string? Unavailable => Volatile.Read(ref _unavailable);
+
+    /// <summary>True when init traces <paramref name="tid"/> (the sandboxee's main thread); waits, at most
+    /// <paramref name="budget"/>, for init's word that it traces PID 2 (queued before the program ran).</summary>
+    public async Task<bool> TracesAsync(int tid, TimeSpan budget)
+    {
+        try { return await _traced.Task.WaitAsync(budget).ConfigureAwait(false) == tid; }
+        catch (TimeoutException) { return false; }
+    }
+
+    /// <summary>The host pid of the sandboxee once init has said it traces it; null before, or when it traces nothing.</summary>
+    public int? SandboxeePid => _traced.Task.IsCompletedSuccessfully && _traced.Task.Result > 0 ? _traced.Task.Result : null;
+
+    /// <summary>The main thread's trace now: init stops it and sends its registers. Completes within
+    /// <paramref name="budget"/> (then with one "unavailable" line); never throws.</summary>
+    public async Task<IReadOnlyList<string>> CollectAsync(TimeSpan budget)
+    {
+        Task<IReadOnlyList<string>> task;
+        bool send = false;
+        lock (_gate)
+        {
+            if (_pending is null)
+            {
+                _pending = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+                send = true;
+            }
+            task = _pending.Task;
+        }
+        if (send && !Send(RequestStop)) Complete([StackTrace.Unavailable("the sandbox's init is gone")]);
+        try { return await task.WaitAsync(budget).ConfigureAwait(false); }
+        catch (TimeoutException) { return [StackTrace.Unavailable($"init did not stop the thread within {budget.TotalMilliseconds:0} ms")]; }
+    }
+
+    /// <summary>TRACED <c>{ u32 type, i32 errno }</c> (+ PID 2's pidfd): init has seized PID 2, or says why not.</summary>
+    internal void OnTraced(ReadOnlySpan<byte> message, SafeFdHandle? pidfd)
+    {
+        int errno = message.Length >= 8 ? BinaryPrimitives.ReadInt32LittleEndian(message[4..]) : 22;
+        if (errno != 0)
+        {
+            Volatile.Write(ref _unavailable, "the sandbox's init cannot trace it: ptrace(PTRACE_SEIZE) failed: " + Marshal.GetPInvokeErrorMessage(errno));
+            _traced.TrySetResult(0);
+            return;
+        }
+        // The pidfd's fdinfo names PID 2 in our pid namespace; without a pidfd (no pidfd_open), find it under init.
+        int pid = (pidfd is null ? null : PidOf(pidfd)) ?? StackTrace.FindSandboxee(initPid) ?? 0;
+        _traced.TrySetResult(pid);
+    }
+
+    /// <summary>STOPPED <c>{ u32 type, u32 kind, i32 status, u32 0, user_regs_struct }</c>: the main thread is held.</summary>
+    internal void OnStopped(ReadOnlySpan<byte> message)
+    {
+        int size = Marshal.SizeOf<Interop.UserRegs>();
+        if (message.Length < 16 + size) return;
+        int kind = BinaryPrimitives.ReadInt32LittleEndian(message[4..]);
+        int status = BinaryPrimitives.ReadInt32LittleEndian(message[8..]);
+        if (kind == KindRefused)
+        {
+            Complete([StackTrace.Unavailable("the sandbox's init could not stop the thread: " + Marshal.GetPInvokeErrorMessage(status))]);
+            return;
+        }
+        var regs = MemoryMarshal.Read<Interop.UserRegs>(message.Slice(16, size));
+        int pid = SandboxeePid ?? 0;
+        if (pid == 0)
+        {
+            Send(RequestRelease);
+            Complete([StackTrace.Unavailable("the sandboxee's pid is unknown")]);
+            return;
+        }
+        // Read and symbolize on a tracer thread, and let the thread go from there (never through the thread pool).
+        StackTrace.CollectHeld(pid, regs, Budget, lines =>
+        {
+            if (kind == KindExiting) _exitTrace = lines;
+            Complete(lines);
+            Send(RequestRelease);
+        });
+    }
+
+    /// <summary>The status channel has ended: nothing more will come.</summary>
+    internal void OnClosed()
+    {
+        _traced.TrySetResult(0);
+        Complete([StackTrace.Unavailable("the sandbox ended")]);
+    }
+
+    private void Complete(IReadOnlyList<string> lines)
+    {
+        TaskCompletionSource<IReadOnlyList<string>>? pending;
+        lock (_gate)
+        {
+            pending = _pending;
+            _pending = null;
+        }
+        pending?.TrySetResult(lines);
+    }
+
+    private bool Send(uint request)
+    {
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, request);
+        try { return status.Send(b, SocketFlags.None) == 4; }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { return false; }
+    }
+
+    private static int? PidOf(SafeFdHandle pidfd)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines(string.Create(CultureInfo.InvariantCulture, $"/proc/self/fdinfo/{pidfd.DangerousGetHandle()}")))
+                if (line.StartsWith("Pid:", StringComparison.Ordinal))
+                    return int.TryParse(line.AsSpan(4).Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int p) && p > 0 ? p : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return null;
+    }
+}

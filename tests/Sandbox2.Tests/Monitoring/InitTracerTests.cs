@@ -1,0 +1,88 @@
+using Xunit.Abstractions;
+using Sandbox2.Tests.Execution;
+
+namespace Sandbox2.Tests.Monitoring;
+
+/// <summary>The sandbox's init traces the sandboxee's main thread (stack traces on a signal or an exit, on by default):
+/// what that must not change for the program, and the all-threads traces (testcase <c>init_tracee.c</c>).</summary>
+public class InitTracerTests(ITestOutputHelper output)
+{
+    private async Task<Sandboxes.Outcome> Run(string mode, Func<PolicyBuilder, PolicyBuilder>? configure = null)
+    {
+        await Sandbox2.Monitor.WarmUpStackTraces().WaitAsync(Sandboxes.Timeout);
+        string path = Sandboxes.Testcase("init_tracee");
+        var builder = Sandboxes.Policy(path).AllowFork().AllowHandleSignals().AllowKill().AllowSafeFcntl();
+        var o = await Sandboxes.Async(new Executor(path, [mode]), (configure?.Invoke(builder) ?? builder).Build());
+        output.WriteLine(o.ToString());
+        foreach (var line in o.Result.StackTrace ?? []) output.WriteLine(line);
+        return o;
+    }
+
+    [Fact]
+    public async Task AProgramThatHandlesItsOwnSegv_RunsOn_AndHasNoTrace()
+    {
+        var o = await Run("handled-segv");
+        Assert.True(o.Result.Status == SandboxStatus.Ok && o.Result.ExitCode == 0, o.ToString());
+        Assert.Equal("caught\n", o.Stdout);
+        Assert.Null(o.Result.StackTrace);
+    }
+
+    [Fact]
+    public async Task JobControlStillWorks_StopThenContinue()
+    {
+        var o = await Run("stop-cont");
+        Assert.True(o.Result.Status == SandboxStatus.Ok && o.Result.ExitCode == 0, o.ToString());
+        Assert.Equal("resumed\n", o.Stdout);
+    }
+
+    [Fact]
+    public async Task EverySignalIsStillDelivered_TenThousandInARow()
+    {
+        var o = await Run("storm");
+        Assert.True(o.Result.Status == SandboxStatus.Ok && o.Result.ExitCode == 0, o.ToString());
+        Assert.Equal("handled 10000\n", o.Stdout);
+    }
+
+    [Fact]
+    public async Task AbortGivesSignaledWithTheAbortingFrame()
+    {
+        var o = await Run("abort");
+        Assert.True(o.Result.Status == SandboxStatus.Signaled && o.Result.Signal == 6, o.ToString());
+        Assert.NotNull(o.Result.StackTrace);
+        if (Symbolization.Unsymbolized(o.Result.StackTrace)) return;
+        Assert.Contains(o.Result.StackTrace!, f => f.Contains(" abort_here+", StringComparison.Ordinal));
+        Assert.Contains(o.Result.StackTrace!, f => f.Contains(" abort+", StringComparison.Ordinal));
+    }
+
+    /// <summary>Sandbox2's UnotifyMonitorCollectsAllThreadsStackTrace: with CollectAllThreadsStacktrace(true) the violation's
+    /// trace has the violating (main) thread first, then each other thread under its own header.</summary>
+    [Fact]
+    public async Task Sandbox2Test_UnotifyMonitorCollectsAllThreadsStackTrace()
+    {
+        var o = await Run("threads-violate", b => b.CollectAllThreadsStacktrace(true));
+        Assert.True(o.Result.Status == SandboxStatus.Violation && o.Result.Violation!.SyscallName == "ptrace", o.ToString());
+        var trace = o.Result.StackTrace!;
+        string all = string.Join('\n', trace);
+        var headers = trace.Select((l, i) => (l, i)).Where(x => x.l.StartsWith("Thread ", StringComparison.Ordinal)).ToList();
+        Assert.True(headers.Count == 3, all);
+        Assert.Equal(0, headers[0].i);
+        Assert.StartsWith("Thread 2 (init_tracee):", trace[0], StringComparison.Ordinal); // its id inside the sandbox
+        Assert.All(headers.Skip(1), h => Assert.StartsWith("#0 0x", trace[h.i + 1], StringComparison.Ordinal));
+        if (Symbolization.Unsymbolized(trace.Where(l => !l.StartsWith("Thread ", StringComparison.Ordinal)).ToList())) return;
+        int violates = trace.ToList().FindIndex(l => l.Contains(" main_violates+", StringComparison.Ordinal));
+        Assert.True(violates > 0 && violates < headers[1].i, all);
+        Assert.Contains(trace, l => l.Contains(" thread_waits_a+", StringComparison.Ordinal));
+        Assert.Contains(trace, l => l.Contains(" thread_waits_b+", StringComparison.Ordinal));
+    }
+
+    /// <summary>Without the switch a violation's trace is the violating thread's alone.</summary>
+    [Fact]
+    public async Task WithoutAllThreads_OnlyTheViolatingThreadIsTraced()
+    {
+        var o = await Run("threads-violate");
+        Assert.True(o.Result.Status == SandboxStatus.Violation, o.ToString());
+        Assert.DoesNotContain(o.Result.StackTrace!, l => l.StartsWith("Thread ", StringComparison.Ordinal));
+        if (Symbolization.Unsymbolized(o.Result.StackTrace)) return;
+        Assert.DoesNotContain(o.Result.StackTrace!, l => l.Contains(" thread_waits_a+", StringComparison.Ordinal));
+    }
+}

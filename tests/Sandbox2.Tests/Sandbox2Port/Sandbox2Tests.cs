@@ -34,6 +34,24 @@ public sealed class Sandbox2Tests
     private static bool KernelLandlock => Landlock.Abi > 0;
 
     [Fact]
+    public async Task ExecutorTest_ExecutorFdConstructor_Memfd()
+    {
+        // (ours) The program in a memfd: the kernel takes no Landlock rule on it (EBADFD) and Landlock does not restrict
+        // it, so no rule is added and Landlock stays on; a file on a real filesystem still gets its rule.
+        string path = Port.Testcase("minimal-static");
+        var memfd = Port.MemfdWithContents("minimal", path);
+        if (KernelLandlock)
+        {
+            Assert.Equal(0UL, Landlock.ProgramAccess(Landlock.Abi, memfd));
+            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+            Assert.NotEqual(0UL, Landlock.ProgramAccess(Landlock.Abi, file));
+        }
+        var o = await Sandboxes.Async(new Executor(memfd, "minimal"), Port.Permissive(path).Build());
+        Port.AssertExit(o, 0);
+        Assert.Equal(KernelLandlock ? Landlock.Abi : null, o.Result.Isolation.LandlockAbi);
+    }
+
+    [Fact]
     public async Task Sandbox2Test_GetRUsageSandboxee()
     {
         string path = Port.Testcase("minimal");

@@ -9,7 +9,8 @@
  *  11 print prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS)
  *  12 Sandbox2's detection syscall: exit 0 when it fails with 4059 (inside a sandbox), else 1
  *  13 exit(errno of a second execveat(/proc/self/exe)) (the sandbox's own exec was the first)
- *  14 an anonymous PROT_EXEC mapping: exit 0 when it was made */
+ *  14 an anonymous PROT_EXEC mapping: exit 0 when it was made
+ *  15 NR ARG ERRNO: syscall(NR, ARG) must fail with ERRNO (exit 0), else exit 1 (Sandbox2's mode 13) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
@@ -75,6 +76,9 @@ int main(int argc, char **argv)
         return errno;
     }
     case 14: return mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? 1 : 0;
+    case 15:
+        if (argc < 5) return 2;
+        return syscall(atol(argv[2]), atol(argv[3])) == -1 && errno == atoi(argv[4]) ? 0 : 1;
     default: return 2;
     }
 }

@@ -271,9 +271,25 @@ public sealed partial class PolicyBuilder
     }
 
     /// <summary>Sandbox2's Overridable*: a rule that applies only after all user rules, so user rules win over it.</summary>
-    internal PolicyBuilder AddOverridableRule(string name, ArgCondition? when, SyscallAction action, string origin)
+    internal PolicyBuilder AddOverridableRule(string name, ArgCondition? when, SyscallAction action, string origin) =>
+        AddOverridableRule(Number(name), when, action, origin);
+
+    /// <summary>Sandbox2's <c>OverridableBlockSyscallWithErrno</c> (reached through its PolicyBuilderPeer there; internal
+    /// here too): <paramref name="number"/> fails with <paramref name="errno"/> unless a rule of the user's decides first.</summary>
+    internal PolicyBuilder OverridableBlockSyscallWithErrno(int number, int errno) =>
+        AddOverridableRule(number, null, SyscallAction.Errno(errno), nameof(OverridableBlockSyscallWithErrno));
+
+    /// <summary>Sandbox2's <c>OverridableAddPolicyOnSyscalls</c> (peer-only there, internal here): conditional rules that
+    /// apply after every rule of the user's.</summary>
+    internal PolicyBuilder OverridablePolicyOnSyscalls(IEnumerable<int> numbers, params (ArgCondition When, SyscallAction Then)[] rules)
     {
-        int number = Number(name);
+        foreach (int n in numbers)
+            foreach (var (when, then) in rules) AddOverridableRule(n, when, then, nameof(OverridablePolicyOnSyscalls));
+        return this;
+    }
+
+    internal PolicyBuilder AddOverridableRule(int number, ArgCondition? when, SyscallAction action, string origin)
+    {
         if (number is Policy.NrPtrace or Policy.NrBpf)
             throw new PolicyException("ptrace and bpf cannot have overridable rules");
         _overridable.Add(new PolicyRule(number, when, action, origin));

@@ -15,7 +15,7 @@ public sealed class PolicyTests
         .BlockSyscallsWithErrno(["open", "openat", "access", "faccessat"], Enoent)
         .BlockSyscallWithErrno("prlimit64", Eperm);
 
-    private static Task<Execution.Sandboxes.Outcome> RunPolicy(Sandbox2.Policy policy, string mode) => Port.Run(PolicyBin, policy, mode);
+    private static Task<Execution.Sandboxes.Outcome> RunPolicy(Sandbox2.Policy policy, params string[] args) => Port.Run(PolicyBin, policy, args);
 
     /// <summary>A 32-bit syscall is a violation naming the 32-bit number; where the kernel has no IA-32 emulation it
     /// never gets that far (the CPU faults: SIGSEGV), and the call still did not happen.</summary>
@@ -142,6 +142,31 @@ public sealed class PolicyTests
         // The sandbox's own execveat carried the nonce; a second one without it gets the policy's answer.
         Port.AssertExit(await RunPolicy(PolicyTestPolicy().BlockSyscallWithErrno("execveat", Eperm).Build(), "13"), Eperm);
         Port.AssertViolation(await RunPolicy(PolicyTestPolicy().Build(), "13"), NrExecveat);
+    }
+
+    /// <summary>Sandbox2's OverridableBlockSyscallWithErrnoWorks: a user rule on syscall 1337 (arg 1 → errno 1) wins over
+    /// the overridable block (errno 2), which still answers what the user's rule does not decide.</summary>
+    [Fact]
+    public async Task PolicyTest_OverridableBlockSyscallWithErrnoWorks()
+    {
+        var builder = PolicyTestPolicy().OverridableBlockSyscallWithErrno(1337, 2)
+            .AddPolicyOnSyscall(1337, Arg.Of(0).Equal(1), SyscallAction.Errno(1));
+        var policy = builder.Build();
+        Port.AssertExit(await RunPolicy(policy, "15", "1337", "1", "1"), 0);
+        Port.AssertExit(await RunPolicy(policy, "15", "1337", "2", "2"), 0);
+    }
+
+    /// <summary>Sandbox2's OverridablePolicyOnSyscallsWorks: overridable arg 1 → errno 1, arg 2 → errno 3; the user's arg 2 →
+    /// errno 2 wins.</summary>
+    [Fact]
+    public async Task PolicyTest_OverridablePolicyOnSyscallsWorks()
+    {
+        var builder = PolicyTestPolicy()
+            .OverridablePolicyOnSyscalls([1337], (Arg.Of(0).Equal(1), SyscallAction.Errno(1)), (Arg.Of(0).Equal(2), SyscallAction.Errno(3)))
+            .AddPolicyOnSyscall(1337, Arg.Of(0).Equal(2), SyscallAction.Errno(2));
+        var policy = builder.Build();
+        Port.AssertExit(await RunPolicy(policy, "15", "1337", "1", "1"), 0);
+        Port.AssertExit(await RunPolicy(policy, "15", "1337", "2", "2"), 0);
     }
 
     [Fact]

@@ -7,7 +7,8 @@
  *   threads-violate  two threads wait in thread_waits_a / thread_waits_b; once both run, main violates (ptrace) in
  *                 main_violates
  *   threads-sleep two threads wait as above; main sleeps in main_sleeps (a timeout)
- *   abort         abort() in abort_here */
+ *   abort         abort() in abort_here
+ *   stop-forever  stops itself with SIGSTOP in stops_itself; nothing continues it (a timeout) */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <setjmp.h>
@@ -38,6 +39,7 @@ static void *run_b(void *x) { (void)x; thread_waits_b(); return NULL; }
 __attribute__((noinline)) void main_violates(void) { syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0); sink++; }
 __attribute__((noinline)) void main_sleeps(void) { sleep(600); sink++; }
 __attribute__((noinline)) void abort_here(void) { abort(); }
+__attribute__((noinline)) void stops_itself(void) { raise(SIGSTOP); sink++; }
 
 static char state_of(pid_t pid)
 {
@@ -111,5 +113,6 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(m, "abort")) { abort_here(); return 0; }
+    if (!strcmp(m, "stop-forever")) { stops_itself(); return 0; }
     return 101;
 }

@@ -7,12 +7,14 @@ namespace Sandbox2.Tests.Monitoring;
 /// what that must not change for the program, and the all-threads traces (testcase <c>init_tracee.c</c>).</summary>
 public class InitTracerTests(ITestOutputHelper output)
 {
-    private async Task<Sandboxes.Outcome> Run(string mode, Func<PolicyBuilder, PolicyBuilder>? configure = null)
+    private async Task<Sandboxes.Outcome> Run(string mode, Func<PolicyBuilder, PolicyBuilder>? configure = null, TimeSpan? wallTime = null)
     {
         await Sandbox2.Monitor.WarmUpStackTraces().WaitAsync(Sandboxes.Timeout);
         string path = Sandboxes.Testcase("init_tracee");
         var builder = Sandboxes.Policy(path).AllowFork().AllowHandleSignals().AllowKill().AllowSafeFcntl();
-        var o = await Sandboxes.Async(new Executor(path, [mode]), (configure?.Invoke(builder) ?? builder).Build());
+        var executor = new Executor(path, [mode]);
+        if (wallTime is not null) executor.Limits.WallTime = wallTime;
+        var o = await Sandboxes.Async(executor, (configure?.Invoke(builder) ?? builder).Build());
         output.WriteLine(o.ToString());
         foreach (var line in o.Result.StackTrace ?? []) output.WriteLine(line);
         return o;
@@ -33,6 +35,18 @@ public class InitTracerTests(ITestOutputHelper output)
         var o = await Run("stop-cont");
         Assert.True(o.Result.Status == SandboxStatus.Ok && o.Result.ExitCode == 0, o.ToString());
         Assert.Equal("resumed\n", o.Stdout);
+    }
+
+    /// <summary>A program that stops itself (its tracer, init, keeps the group stop) still times out, with its trace.</summary>
+    [Fact]
+    public async Task AProgramThatStopsItselfTimesOutWithItsTrace()
+    {
+        var o = await Run("stop-forever", wallTime: TimeSpan.FromSeconds(1));
+        Assert.True(o.Result.Status == SandboxStatus.Timeout, o.ToString());
+        Assert.NotNull(o.Result.StackTrace);
+        Assert.StartsWith("#0 0x", o.Result.StackTrace![0], StringComparison.Ordinal);
+        if (Symbolization.Unsymbolized(o.Result.StackTrace)) return;
+        Assert.Contains(o.Result.StackTrace!, f => f.Contains(" stops_itself+", StringComparison.Ordinal));
     }
 
     [Fact]

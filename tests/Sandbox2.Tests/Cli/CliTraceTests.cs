@@ -85,10 +85,12 @@ public sealed class CliTraceTests : IDisposable
         Assert.True(traced.ExitCode == 0, traced.ToString());
         CliOutcome replay = await CliRunner.RunAsync(["run", "--policy", file, .. sub, "--", program, .. args]);
         Assert.True(replay.ExitCode == 0, replay + "\n--- policy\n" + await File.ReadAllTextAsync(file));
-        // The same output; for ls -la /, but for /proc's link count (it counts the host's processes at that moment) and
-        // the times (each sandbox's root is made when it starts: the two runs may straddle a minute).
+        // The same output; for ls -la /, but for /proc's line (its link count counts the host's processes at that moment,
+        // and sets the width of that column for every line: runs of spaces are one here) and the times (each sandbox's
+        // root is made when it starts: the two runs may straddle a minute).
         static string Stable(string o) => string.Join('\n', o.Split('\n').Where(l => !l.EndsWith(" proc", StringComparison.Ordinal))
-            .Select(l => System.Text.RegularExpressions.Regex.Replace(l, @" [A-Z][a-z]{2} [ \d]\d (\d\d:\d\d| \d{4}) ", " TIME ")));
+            .Select(l => System.Text.RegularExpressions.Regex.Replace(l, @" [A-Z][a-z]{2} [ \d]\d (\d\d:\d\d| \d{4}) ", " TIME "))
+            .Select(l => System.Text.RegularExpressions.Regex.Replace(l, " +", " ")));
         Assert.Equal(Stable(traced.Stdout), Stable(replay.Stdout));
     }
 

@@ -82,49 +82,57 @@ static void release(void) {
   pthread_mutex_unlock(&mu);
 }
 
-/* Tasks in /proc/self/task and how many of them show "Seccomp: 2". */
-static void seccomp_status(int *tasks, int *filtered) {
-  *tasks = *filtered = 0;
+/* The value of status line KEY of each task in /proc/self/task ("" where it has none), at most MAX tasks; returns
+ * how many were read. */
+#define MAX_TASKS 256
+static int task_status_values(const char *key, char values[][64], int max) {
+  int n = 0;
+  size_t klen = strlen(key);
   DIR *d = opendir("/proc/self/task");
-  if (!d) return;
-  for (struct dirent *e; (e = readdir(d));) {
+  if (!d) return 0;
+  for (struct dirent *e; n < max && (e = readdir(d));) {
     if (e->d_name[0] == '.') continue;
     char path[300], line[256];
     snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
     FILE *f = fopen(path, "re");
     if (!f) continue;
-    (*tasks)++;
-    while (fgets(line, sizeof line, f))
-      if (strncmp(line, "Seccomp:", 8) == 0 && atoi(line + 8) == 2) (*filtered)++;
+    values[n][0] = '\0';
+    while (fgets(line, sizeof line, f)) {
+      if (strncmp(line, key, klen) != 0) continue;
+      char *v = line + klen;
+      v += strspn(v, " \t");
+      v[strcspn(v, "\n")] = '\0';
+      snprintf(values[n], 64, "%s", v);
+      break;
+    }
     fclose(f);
+    n++;
   }
   closedir(d);
+  return n;
+}
+
+/* Tasks in /proc/self/task and how many of them show "Seccomp: 2". */
+static void seccomp_status(int *tasks, int *filtered) {
+  static char values[MAX_TASKS][64];
+  *tasks = task_status_values("Seccomp:", values, MAX_TASKS);
+  *filtered = 0;
+  for (int i = 0; i < *tasks; i++)
+    if (atoi(values[i]) == 2) (*filtered)++;
 }
 
 /* The Speculation_Store_Bypass value of every task, distinct values joined by '|'. */
 static void ssb_status(char *out, size_t size) {
+  static char values[MAX_TASKS][64];
+  int n = task_status_values("Speculation_Store_Bypass:", values, MAX_TASKS);
   out[0] = '\0';
-  DIR *d = opendir("/proc/self/task");
-  if (!d) return;
-  for (struct dirent *e; (e = readdir(d));) {
-    if (e->d_name[0] == '.') continue;
-    char path[300], line[256];
-    snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
-    FILE *f = fopen(path, "re");
-    if (!f) continue;
-    while (fgets(line, sizeof line, f)) {
-      if (strncmp(line, "Speculation_Store_Bypass:", 25) != 0) continue;
-      char *v = line + 25;
-      v += strspn(v, " \t");
-      v[strcspn(v, "\n")] = '\0';
-      if (!strstr(out, v) && strlen(out) + strlen(v) + 2 < size) {
-        if (out[0]) strcat(out, "|");
-        strcat(out, v);
-      }
+  for (int i = 0; i < n; i++) {
+    const char *v = values[i];
+    if (v[0] && !strstr(out, v) && strlen(out) + strlen(v) + 2 < size) {
+      if (out[0]) strcat(out, "|");
+      strcat(out, v);
     }
-    fclose(f);
   }
-  closedir(d);
 }
 
 /* A filter (with SPEC_ALLOW, so it mitigates nothing itself) under which seccomp(SECCOMP_SET_MODE_FILTER, flags, ...)

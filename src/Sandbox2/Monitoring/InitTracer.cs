@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
@@ -23,9 +22,6 @@ internal sealed class InitTracer(Socket status, Task<int> sandboxeePid)
     private TaskCompletionSource<IReadOnlyList<string>>? _pending;
     private volatile IReadOnlyList<string>? _exitTrace;
     private string? _unavailable;
-
-    /// <summary>How long one trace may take (<see cref="Monitor.StackTraceBudget"/>).</summary>
-    public TimeSpan Budget { get; init; } = Monitor.StackTraceBudget;
 
     /// <summary>The main thread's trace taken as it died by a signal (or exited, when asked); set before init reports the exit.</summary>
     public IReadOnlyList<string>? ExitTrace => _exitTrace;
@@ -92,7 +88,7 @@ internal sealed class InitTracer(Socket status, Task<int> sandboxeePid)
             return;
         }
         // Read and symbolize on a tracer thread, and let the thread go from there (never through the thread pool).
-        StackTrace.CollectHeld(pid, regs, Budget, lines =>
+        StackTrace.CollectHeld(pid, regs, Monitor.StackTraceBudget, lines =>
         {
             if (kind == KindExiting) _exitTrace = lines;
             Complete(lines);

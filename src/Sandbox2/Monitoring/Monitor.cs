@@ -167,12 +167,6 @@ internal sealed class Monitor : IDisposable
     /// loaded far beyond its cores — hence a budget well above the usual cost.</summary>
     public static readonly TimeSpan StackTraceBudget = TimeSpan.FromSeconds(2);
 
-    /// <summary>Collect the stack trace of thread <paramref name="tid"/> (seize, interrupt, read registers, detach, then
-    /// unwind and symbolize) on a tracer thread, e.g. before killing a sandbox on timeout. Never runs on or blocks the
-    /// loop thread; completes within <see cref="StackTraceBudget"/>; never throws (a failure is one
-    /// "(stack trace unavailable: …)" line).</summary>
-    public Task<IReadOnlyList<string>> CollectStackTraceAsync(int tid) => StackTrace.CollectAsync(tid, StackTraceBudget);
-
     /// <summary>Compiles the stack-trace code ahead of the first trace (JIT only; done when a sandbox with stack traces
     /// registers); completes when done.</summary>
     public static Task WarmUpStackTraces() => StackTrace.WarmUp();

@@ -45,28 +45,40 @@ internal static class StackTrace
     /// <paramref name="budget"/> (then with one "unavailable" line if the trace is not ready); never throws.</summary>
     public static async Task<IReadOnlyList<string>> CollectAsync(int tid, TimeSpan budget)
     {
+        long deadline = Environment.TickCount64 + (long)budget.TotalMilliseconds;
+        var result = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!StartTrace(finish =>
+            {
+                var capture = Capture(tid, deadline, out string? error);
+                if (capture is null) finish([Unavailable(error!)]);
+                // Not detached (it is dying): this thread's exit releases it; symbolize on another thread meanwhile.
+                else if (capture.StillTraced && TryStart("sandbox2-symbolizer", () => finish(Symbolize(capture, deadline)), finish)) { }
+                else finish(Symbolize(capture, deadline));
+            }, lines => result.TrySetResult(lines)))
+            return await result.Task.ConfigureAwait(false);
+        try { return await result.Task.WaitAsync(budget).ConfigureAwait(false); }
+        catch (TimeoutException) { return [Unavailable($"not collected within its budget of {budget.TotalMilliseconds:0} ms")]; }
+    }
+
+    /// <summary>Takes one of the <see cref="MaxInFlight"/> slots and runs <paramref name="body"/> on a tracer thread;
+    /// <paramref name="done"/> gets the lines exactly once, when the slot is given back. False (and
+    /// <paramref name="done"/> already called) when no slot or no thread was to be had.</summary>
+    private static bool StartTrace(Action<Action<IReadOnlyList<string>>> body, Action<IReadOnlyList<string>> done)
+    {
         if (Interlocked.Increment(ref s_inFlight) > MaxInFlight)
         {
             Interlocked.Decrement(ref s_inFlight);
-            return [Unavailable($"{MaxInFlight} stack traces already in progress")];
+            done([Unavailable($"{MaxInFlight} stack traces already in progress")]);
+            return false;
         }
-        long deadline = Environment.TickCount64 + (long)budget.TotalMilliseconds;
-        var done = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int finished = 0;
         void Finish(IReadOnlyList<string> lines)
         {
-            if (done.TrySetResult(lines)) Interlocked.Decrement(ref s_inFlight);
+            if (Interlocked.Exchange(ref finished, 1) != 0) return;
+            Interlocked.Decrement(ref s_inFlight);
+            done(lines);
         }
-        if (!TryStart("sandbox2-tracer", () =>
-            {
-                var capture = Capture(tid, deadline, out string? error);
-                if (capture is null) Finish([Unavailable(error!)]);
-                // Not detached (it is dying): this thread's exit releases it; symbolize on another thread meanwhile.
-                else if (capture.StillTraced && TryStart("sandbox2-symbolizer", () => Finish(Symbolize(capture, deadline)), Finish)) { }
-                else Finish(Symbolize(capture, deadline));
-            }, Finish))
-            return await done.Task.ConfigureAwait(false);
-        try { return await done.Task.WaitAsync(budget).ConfigureAwait(false); }
-        catch (TimeoutException) { return [Unavailable($"not collected within its budget of {budget.TotalMilliseconds:0} ms")]; }
+        return TryStart("sandbox2-tracer", () => body(Finish), Finish);
     }
 
     /// <summary>Runs <paramref name="body"/> on a new background thread; any exception becomes an "unavailable" line given
@@ -212,25 +224,12 @@ internal static class StackTrace
     /// thread (so a starved thread pool cannot keep the thread held). Never throws.</summary>
     public static void CollectHeld(int tid, Interop.UserRegs regs, TimeSpan budget, Action<IReadOnlyList<string>> done)
     {
-        if (Interlocked.Increment(ref s_inFlight) > MaxInFlight)
-        {
-            Interlocked.Decrement(ref s_inFlight);
-            done([Unavailable($"{MaxInFlight} stack traces already in progress")]);
-            return;
-        }
         long deadline = Environment.TickCount64 + (long)budget.TotalMilliseconds;
-        int finished = 0;
-        void Finish(IReadOnlyList<string> lines)
-        {
-            if (Interlocked.Exchange(ref finished, 1) != 0) return;
-            Interlocked.Decrement(ref s_inFlight);
-            done(lines);
-        }
-        TryStart("sandbox2-tracer", () =>
+        StartTrace(finish =>
         {
             var held = ReadHeld(tid, regs, out string? error);
-            Finish(held is null ? [Unavailable(error!)] : Symbolize(held, deadline));
-        }, Finish);
+            finish(held is null ? [Unavailable(error!)] : Symbolize(held, deadline));
+        }, done);
     }
 
     /// <summary>The trace of <paramref name="tid"/> (a violating thread, or the sandboxee's main thread): through the

@@ -265,9 +265,7 @@ public sealed class SandboxMeHereTests
         using (executor)
         using (var client = new SandboxClient(sandboxee))
         {
-            var version = new byte[4];
-            BinaryPrimitives.WriteUInt32LittleEndian(version, 99);
-            executor.SendTlv(CommsTag.Version, version);
+            SendVersion(executor, 99);
             var e = Assert.Throws<SandboxMeHereException>(client.SandboxMeHere);
             Assert.Contains("protocol version 99", e.Message);
             Assert.Equal(CommsTag.Version, executor.ReceiveTlv().Tag);
@@ -279,11 +277,7 @@ public sealed class SandboxMeHereTests
         using (executor)
         using (var client = new SandboxClient(sandboxee))
         {
-            var version = new byte[4];
-            BinaryPrimitives.WriteUInt32LittleEndian(version, 1);
-            executor.SendTlv(CommsTag.Version, version);
-            executor.SendUint32(0);
-            executor.SendString("");
+            SendVersionAndNoMappings(executor);
             executor.SendBytes(new byte[12]); // not a whole number of instructions
             executor.SendUint32(SandboxMeHereProtocol.ModePlain);
             var e = Assert.Throws<SandboxMeHereException>(client.SandboxMeHere);
@@ -293,17 +287,28 @@ public sealed class SandboxMeHereTests
         using (executor)
         using (var client = new SandboxClient(sandboxee))
         {
-            var version = new byte[4];
-            BinaryPrimitives.WriteUInt32LittleEndian(version, 1);
-            executor.SendTlv(CommsTag.Version, version);
-            executor.SendUint32(0);
-            executor.SendString("");
+            SendVersionAndNoMappings(executor);
             executor.SendBytes([0x06, 0, 0, 0, 0x00, 0x00, 0xff, 0x7f]); // allow all
             executor.SendUint32(SandboxMeHereProtocol.ModePlain | SandboxMeHereProtocol.SpeculationBit | 0x20000000); // a flag nobody defined
             var e = Assert.Throws<SandboxMeHereException>(client.SandboxMeHere);
             Assert.Contains("unknown flags in the mode word 0x3A0B0C04", e.Message);
             Assert.False(client.IsSandboxed);
         }
+    }
+
+    private static void SendVersion(Comms executor, uint version)
+    {
+        var bytes = new byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, version);
+        executor.SendTlv(CommsTag.Version, bytes);
+    }
+
+    /// <summary>The handshake's start as the executor sends it: version 1, no descriptor mappings, no working directory.</summary>
+    private static void SendVersionAndNoMappings(Comms executor)
+    {
+        SendVersion(executor, 1);
+        executor.SendUint32(0);
+        executor.SendString("");
     }
 }
 

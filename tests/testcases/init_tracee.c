@@ -8,7 +8,7 @@
  *                 main_violates
  *   threads-sleep two threads wait as above; main sleeps in main_sleeps (a timeout)
  *   abort         abort() in abort_here
- *   stop-forever  stops itself with SIGSTOP in stops_itself; nothing continues it (a timeout) */
+ *   stop-forever  stops itself with SIGSTOP in stops_itself; nothing continues it */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <setjmp.h>

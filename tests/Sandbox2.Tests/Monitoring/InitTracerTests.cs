@@ -7,14 +7,12 @@ namespace Sandbox2.Tests.Monitoring;
 /// what that must not change for the program, and the all-threads traces (testcase <c>init_tracee.c</c>).</summary>
 public class InitTracerTests(ITestOutputHelper output)
 {
-    private async Task<Sandboxes.Outcome> Run(string mode, Func<PolicyBuilder, PolicyBuilder>? configure = null, TimeSpan? wallTime = null)
+    private async Task<Sandboxes.Outcome> Run(string mode, Func<PolicyBuilder, PolicyBuilder>? configure = null)
     {
         await Sandbox2.Monitor.WarmUpStackTraces().WaitAsync(Sandboxes.Timeout);
         string path = Sandboxes.Testcase("init_tracee");
         var builder = Sandboxes.Policy(path).AllowFork().AllowHandleSignals().AllowKill().AllowSafeFcntl();
-        var executor = new Executor(path, [mode]);
-        if (wallTime is not null) executor.Limits.WallTime = wallTime;
-        var o = await Sandboxes.Async(executor, (configure?.Invoke(builder) ?? builder).Build());
+        var o = await Sandboxes.Async(new Executor(path, [mode]), (configure?.Invoke(builder) ?? builder).Build());
         output.WriteLine(o.ToString());
         foreach (var line in o.Result.StackTrace ?? []) output.WriteLine(line);
         return o;
@@ -37,16 +35,71 @@ public class InitTracerTests(ITestOutputHelper output)
         Assert.Equal("resumed\n", o.Stdout);
     }
 
-    /// <summary>A program that stops itself (its tracer, init, keeps the group stop) still times out, with its trace.</summary>
+    /// <summary>A program that stops itself (its tracer, init, keeps the group stop) is still traced when it is ended
+    /// (the trace is asked of init, which interrupts the stopped thread): once it is stopped, Kill() with the kill trace on.</summary>
     [Fact]
-    public async Task AProgramThatStopsItselfTimesOutWithItsTrace()
+    public async Task AProgramThatStopsItselfIsStillTracedWhenEnded()
     {
-        var o = await Run("stop-forever", wallTime: TimeSpan.FromSeconds(1));
-        Assert.True(o.Result.Status == SandboxStatus.Timeout, o.ToString());
-        Assert.NotNull(o.Result.StackTrace);
-        Assert.StartsWith("#0 0x", o.Result.StackTrace![0], StringComparison.Ordinal);
-        if (Symbolization.Unsymbolized(o.Result.StackTrace)) return;
-        Assert.Contains(o.Result.StackTrace!, f => f.Contains(" stops_itself+", StringComparison.Ordinal));
+        var result = await RunThenKill("stop-forever", state => state is 'T' or 't');
+        Assert.True(result.Status == SandboxStatus.ExternalKill, result.ToString());
+        Assert.NotNull(result.StackTrace);
+        Assert.StartsWith("#0 0x", result.StackTrace![0], StringComparison.Ordinal);
+        if (Symbolization.Unsymbolized(result.StackTrace)) return;
+        Assert.Contains(result.StackTrace!, f => f.Contains(" stops_itself+", StringComparison.Ordinal));
+    }
+
+    /// <summary>A kill (or timeout) trace of the main thread while init traces it: asked of init, the sleeping frames there.</summary>
+    [Fact]
+    public async Task AKillTraceOfTheTracedMainThreadIsAskedOfInit()
+    {
+        var result = await RunThenKill("threads-sleep", state => state == 'S', b => b.CollectStacktracesOnExit(true));
+        Assert.True(result.Status == SandboxStatus.ExternalKill, result.ToString());
+        Assert.NotNull(result.StackTrace);
+        if (Symbolization.Unsymbolized(result.StackTrace)) return;
+        int sleeps = result.StackTrace!.ToList().FindIndex(f => f.Contains(" main_sleeps+", StringComparison.Ordinal));
+        int main = result.StackTrace!.ToList().FindIndex(f => f.Contains(" main+", StringComparison.Ordinal));
+        Assert.True(sleeps >= 0 && sleeps < main, string.Join('\n', result.StackTrace!));
+    }
+
+    /// <summary>Starts <paramref name="mode"/> with the kill trace on, waits until its main thread (PID 2) is in the
+    /// <c>/proc</c> state <paramref name="reached"/> accepts (sleeping in main_sleeps, or stopped), then kills it.</summary>
+    private async Task<SandboxResult> RunThenKill(string mode, Func<char, bool> reached, Func<PolicyBuilder, PolicyBuilder>? configure = null)
+    {
+        await Sandbox2.Monitor.WarmUpStackTraces().WaitAsync(Sandboxes.Timeout);
+        string path = Sandboxes.Testcase("init_tracee");
+        var builder = Sandboxes.Policy(path).AllowFork().AllowHandleSignals().AllowKill().CollectStacktracesOnKill(true);
+        await using var sandbox = new Sandbox(new Executor(path, [mode]), (configure?.Invoke(builder) ?? builder).Build());
+        var run = sandbox.RunAsync();
+        Assert.True(await sandbox.Ready.WaitAsync(Sandboxes.Timeout));
+        int init = sandbox.InitPid!.Value;
+        var deadline = DateTime.UtcNow + Sandboxes.Timeout; // a safety net: the loop waits for the state
+        while (!Reached(init, mode, reached))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the sandboxee never reached its state ({mode})");
+            await Task.Delay(10);
+        }
+        sandbox.Kill();
+        var result = await run.WaitAsync(Sandboxes.Timeout);
+        foreach (var line in result.StackTrace ?? []) output.WriteLine(line);
+        return result;
+    }
+
+    /// <summary>PID 2's state, and for threads-sleep that all three threads run and main is in its sleep (wchan).</summary>
+    private static bool Reached(int init, string mode, Func<char, bool> reached)
+    {
+        try
+        {
+            string children = File.ReadAllText($"/proc/{init}/task/{init}/children").Trim();
+            if (children.Length == 0) return false;
+            string pid = children.Split(' ')[0];
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            char state = stat[stat.LastIndexOf(')') + 2];
+            if (!reached(state)) return false;
+            if (mode != "threads-sleep") return true;
+            return Directory.GetDirectories($"/proc/{pid}/task").Length == 3
+                && File.ReadAllText($"/proc/{pid}/wchan").Contains("nanosleep", StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
     [Fact]

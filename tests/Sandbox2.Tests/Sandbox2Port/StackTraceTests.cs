@@ -90,18 +90,6 @@ public class StackTraceTests(ITestOutputHelper output)
         Assert.Null(crashed.StackTrace);
     }
 
-    /// <summary>A violation and a timeout of the main thread while init traces it: the trace is asked of init.</summary>
-    [Fact]
-    public async Task StackTraceTest_ViolationAndTimeoutTracesOfATracedMainThread()
-    {
-        var violated = await Run("2", b => b.CollectStacktracesOnExit(true));
-        Assert.True(violated.Status == SandboxStatus.Violation, violated.ToString());
-        AssertFrames(violated, "violate_policy");
-        var timedOut = await Run("4", b => b.CollectStacktracesOnExit(true), TimeSpan.FromSeconds(1));
-        Assert.True(timedOut.Status == SandboxStatus.Timeout, timedOut.ToString());
-        AssertFrames(timedOut, "sleep_for_seconds");
-    }
-
     private static void AssertFrames(SandboxResult result, string innermost)
     {
         Assert.NotNull(result.StackTrace);
